@@ -1,0 +1,164 @@
+import pg from 'pg';
+import type { Knex } from 'knex';
+import { ConcurrencyError, ConflictError } from '../../platform/errors.js';
+import { migrate } from '../../platform/migrate.js';
+import type {
+  AppendResult, EventStore, ExpectedRevision, NewEvent, ReadAllOptions, RecordedEvent, SubscribeOptions, Subscription,
+} from '../event-store.port.js';
+import { eventStoreMigrations } from './event-store.migrations.js';
+import { pollingSubscription } from '../subscription.js';
+
+interface PendingAppend {
+  streamId: string;
+  events: NewEvent[];
+  expected: ExpectedRevision;
+  resolve(r: AppendResult): void;
+  reject(e: unknown): void;
+}
+
+type BatchResult =
+  | { ok: true; revision: number; position: number }
+  | { ok: false; error: 'wrong_expected_revision'; actual: number }
+  | { ok: false; error: 'duplicate_event_id' };
+
+const MAX_BATCH = 500;
+const FALLBACK_POLL_MS = 5_000;
+
+export async function migratePostgresEventStore(knex: Knex, schema: string): Promise<void> {
+  await migrate(knex, 'event_store_migrations', eventStoreMigrations, schema);
+}
+
+/**
+ * PostgreSQL event store. Concurrent appends are committed together (group commit): each keeps
+ * its own expected-revision check and its own result, and the batch costs one round trip.
+ */
+export class PostgresEventStore implements EventStore {
+  readonly kind = 'postgres' as const;
+  private readonly queue: PendingAppend[] = [];
+  private flushing = false;
+  private listener?: pg.Client;
+  private listening?: Promise<void>;
+  private readonly waiters = new Set<() => void>();
+  private closed = false;
+
+  constructor(private readonly pool: pg.Pool, private readonly settings: { databaseUrl: string; schema: string }) {}
+
+  append(streamId: string, events: NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+    if (events.length === 0) return Promise.reject(new Error('append needs at least one event'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ streamId, events, expected, resolve, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, MAX_BATCH);
+      try {
+        const payload = batch.map((p) => ({
+          stream: p.streamId,
+          expected: String(p.expected),
+          events: p.events.map((e) => ({ id: e.id, type: e.type, data: e.data, metadata: e.metadata })),
+        }));
+        const { rows } = await this.pool.query<{ r: BatchResult[] }>('SELECT oms_append_batch($1::jsonb) AS r', [JSON.stringify(payload)]);
+        rows[0].r.forEach((res, i) => settle(batch[i], res));
+      } catch (err) {
+        for (const p of batch) p.reject(err);
+      }
+    }
+    this.flushing = false;
+  }
+
+  async readStream(streamId: string, options: { fromRevision?: number; maxCount?: number } = {}): Promise<RecordedEvent[]> {
+    const { rows } = await this.pool.query(
+      `SELECT global_position, event_id, stream_id, stream_revision, type, data, metadata, recorded_at
+         FROM events WHERE stream_id = $1 AND stream_revision >= $2 ORDER BY stream_revision LIMIT $3`,
+      [streamId, options.fromRevision ?? 0, options.maxCount ?? 1_000_000],
+    );
+    return rows.map(toRecorded);
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    const { rows } = await this.pool.query(
+      `SELECT global_position, event_id, stream_id, stream_revision, type, data, metadata, recorded_at
+         FROM events WHERE global_position > $1 ORDER BY global_position LIMIT $2`,
+      [options.after ?? 0, options.maxCount ?? 1000],
+    );
+    return rows.map(toRecorded);
+  }
+
+  async headPosition(): Promise<number> {
+    const { rows } = await this.pool.query<{ p: number | null }>('SELECT max(global_position) AS p FROM events');
+    return rows[0].p ?? 0;
+  }
+
+  subscribe(options: SubscribeOptions): Subscription {
+    return pollingSubscription({
+      read: (after, maxCount) => this.readAll({ after, maxCount }),
+      waitForNews: () => this.waitForNews(),
+      options,
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1 FROM events LIMIT 1');
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const wake of this.waiters) wake();
+    await this.listener?.end().catch(() => undefined);
+  }
+
+  /** Resolves on the next NOTIFY from an append, or after `ms` as a fallback. */
+  private async waitForNews(ms = FALLBACK_POLL_MS): Promise<void> {
+    if (this.closed) return;
+    await this.listen().catch(() => undefined);
+    await new Promise<void>((resolve) => {
+      const wake = () => { clearTimeout(timer); this.waiters.delete(wake); resolve(); };
+      const timer = setTimeout(wake, ms);
+      this.waiters.add(wake);
+    });
+  }
+
+  private listen(): Promise<void> {
+    if (this.listening) return this.listening;
+    const client = new pg.Client({ connectionString: this.settings.databaseUrl, application_name: 'oms-event-listener' });
+    const reset = () => {
+      if (this.listener === client) { this.listener = undefined; this.listening = undefined; }
+      for (const wake of this.waiters) wake();
+    };
+    client.on('notification', () => { for (const wake of this.waiters) wake(); });
+    client.on('error', reset);
+    client.on('end', reset);
+    this.listener = client;
+    this.listening = (async () => {
+      await client.connect();
+      await client.query(`LISTEN ${pg.escapeIdentifier(`oms_events_${this.settings.schema}`)}`);
+    })().catch((err) => { reset(); client.end().catch(() => undefined); throw err; });
+    return this.listening;
+  }
+}
+
+function settle(p: PendingAppend, res: BatchResult): void {
+  if (res.ok) return p.resolve({ revision: res.revision, position: res.position });
+  if (res.error === 'wrong_expected_revision') {
+    return p.reject(new ConcurrencyError(p.streamId, String(p.expected), res.actual === -1 ? 'no_stream' : String(res.actual)));
+  }
+  p.reject(new ConflictError('event.duplicate_id', `Event ids appended to ${p.streamId} are already used elsewhere`));
+}
+
+interface EventRow {
+  global_position: number; event_id: string; stream_id: string; stream_revision: number;
+  type: string; data: unknown; metadata: Record<string, unknown>; recorded_at: Date;
+}
+
+function toRecorded(r: EventRow): RecordedEvent {
+  return {
+    id: r.event_id, type: r.type, data: r.data, metadata: r.metadata,
+    streamId: r.stream_id, revision: r.stream_revision, position: r.global_position, recordedAt: r.recorded_at,
+  };
+}

@@ -1,0 +1,127 @@
+// Configuration is read from the environment once, in main.ts or a test helper, and passed down.
+
+export type Role = 'api' | 'projections' | 'jobs';
+export type Principal = { key: string; role: ApiRole };
+export type ApiRole = 'client' | 'operator' | 'analyst' | 'auditor' | 'admin';
+const API_ROLES: ApiRole[] = ['client', 'operator', 'analyst', 'auditor', 'admin'];
+const ROLES: Role[] = ['api', 'projections', 'jobs'];
+
+export interface FraudRules {
+  /** Score at or above which an order goes to manual review. */
+  reviewAt: number;
+  /** Score at or above which an order is rejected outright. */
+  rejectAt: number;
+  highValue: { minor: number; points: number };
+  veryHighValue: { minor: number; points: number };
+  newCustomer: number;
+  missingAddressGeo: number;
+  addressCountryMismatch: number;
+  velocityCustomer1h: { max: number; points: number };
+  velocityEmail24h: { max: number; points: number };
+  velocityAddress24h: { max: number; points: number };
+  largeQuantity: { min: number; points: number };
+}
+
+export const DEFAULT_FRAUD_RULES: FraudRules = {
+  reviewAt: 50,
+  rejectAt: 80,
+  highValue: { minor: 50_000, points: 20 },
+  veryHighValue: { minor: 200_000, points: 40 },
+  newCustomer: 10,
+  missingAddressGeo: 5,
+  addressCountryMismatch: 0,
+  velocityCustomer1h: { max: 3, points: 30 },
+  velocityEmail24h: { max: 10, points: 25 },
+  velocityAddress24h: { max: 10, points: 20 },
+  largeQuantity: { min: 20, points: 15 },
+};
+
+export interface Config {
+  env: string;
+  host: string;
+  port: number;
+  roles: Role[];
+  logLevel: string;
+  eventStore: 'postgres' | 'eventstoredb';
+  databaseUrl: string;
+  databaseSchema: string;
+  pgPoolSize: number;
+  eventStoreUrl: string;
+  redisUrl: string;
+  queuePrefix: string;
+  jobConcurrency: number;
+  apiKeys: Map<string, ApiRole>;
+  usingDevKey: boolean;
+  fraud: FraudRules;
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const nodeEnv = env.NODE_ENV ?? 'development';
+  const roles = list(env.OMS_ROLES ?? 'api,projections,jobs').map((r) => {
+    if (!ROLES.includes(r as Role)) throw new ConfigError(`OMS_ROLES: unknown role "${r}" (use ${ROLES.join(', ')})`);
+    return r as Role;
+  });
+  const eventStore = env.EVENT_STORE ?? 'postgres';
+  if (eventStore !== 'postgres' && eventStore !== 'eventstoredb') {
+    throw new ConfigError(`EVENT_STORE must be postgres or eventstoredb, got "${eventStore}"`);
+  }
+  const schema = env.DATABASE_SCHEMA ?? 'public';
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new ConfigError('DATABASE_SCHEMA must be a lower-case SQL identifier');
+  const { apiKeys, usingDevKey } = parseApiKeys(env.OMS_API_KEYS, nodeEnv);
+  return {
+    env: nodeEnv,
+    host: env.HOST ?? '0.0.0.0',
+    port: int(env.PORT, 3000, 'PORT'),
+    roles,
+    logLevel: env.LOG_LEVEL ?? 'info',
+    eventStore,
+    databaseUrl: env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/oms',
+    databaseSchema: schema,
+    pgPoolSize: int(env.PG_POOL_SIZE, 10, 'PG_POOL_SIZE'),
+    eventStoreUrl: env.EVENTSTORE_URL ?? 'esdb://127.0.0.1:2113?tls=false',
+    redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    queuePrefix: env.QUEUE_PREFIX ?? 'oms',
+    jobConcurrency: int(env.JOB_CONCURRENCY, 32, 'JOB_CONCURRENCY'),
+    apiKeys,
+    usingDevKey,
+    fraud: env.FRAUD_RULES ? { ...DEFAULT_FRAUD_RULES, ...parseJson(env.FRAUD_RULES, 'FRAUD_RULES') } : DEFAULT_FRAUD_RULES,
+  };
+}
+
+function parseApiKeys(raw: string | undefined, nodeEnv: string): { apiKeys: Map<string, ApiRole>; usingDevKey: boolean } {
+  const apiKeys = new Map<string, ApiRole>();
+  if (!raw || raw.trim() === '') {
+    if (nodeEnv === 'production') throw new ConfigError('OMS_API_KEYS is required when NODE_ENV=production');
+    apiKeys.set('dev-admin-key', 'admin');
+    return { apiKeys, usingDevKey: true };
+  }
+  for (const entry of list(raw)) {
+    const at = entry.lastIndexOf(':');
+    const key = entry.slice(0, at);
+    const role = entry.slice(at + 1) as ApiRole;
+    if (at <= 0 || !API_ROLES.includes(role)) throw new ConfigError(`OMS_API_KEYS: "${entry}" is not key:role with a role of ${API_ROLES.join(', ')}`);
+    apiKeys.set(key, role);
+  }
+  return { apiKeys, usingDevKey: false };
+}
+
+function list(raw: string): string[] {
+  return raw.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function int(raw: string | undefined, fallback: number, name: string): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${name} must be a non-negative integer`);
+  return n;
+}
+
+function parseJson(raw: string, name: string): Partial<FraudRules> {
+  try {
+    return JSON.parse(raw) as Partial<FraudRules>;
+  } catch {
+    throw new ConfigError(`${name} must be JSON`);
+  }
+}

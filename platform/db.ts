@@ -1,0 +1,58 @@
+import pg from 'pg';
+import knexFactory, { type Knex } from 'knex';
+
+// bigint columns (positions, revisions) come back as JS numbers: every position we hand out
+// stays far below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+export interface DbSettings { databaseUrl: string; schema: string; poolSize: number }
+
+export function createPgPool(s: DbSettings, applicationName = 'oms'): pg.Pool {
+  return new pg.Pool({
+    connectionString: s.databaseUrl,
+    max: s.poolSize,
+    application_name: applicationName,
+    options: `-c search_path=${s.schema}`,
+  });
+}
+
+export function createKnex(s: DbSettings): Knex {
+  return knexFactory({
+    client: 'pg',
+    connection: { connectionString: s.databaseUrl, application_name: 'oms-read-models' },
+    searchPath: [s.schema],
+    pool: { min: 0, max: s.poolSize },
+  });
+}
+
+/** Creates the database named in the URL (and the schema) when missing, so a fresh machine starts. */
+export async function ensureDatabase(s: DbSettings): Promise<void> {
+  const url = new URL(s.databaseUrl);
+  const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  const probe = new pg.Client({ connectionString: s.databaseUrl });
+  try {
+    await probe.connect();
+  } catch (err) {
+    if ((err as { code?: string }).code !== '3D000') throw err;     // invalid_catalog_name
+    const admin = new URL(s.databaseUrl);
+    admin.pathname = '/postgres';
+    const client = new pg.Client({ connectionString: admin.toString() });
+    await client.connect();
+    try {
+      await client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
+    } catch (e) {
+      if ((e as { code?: string }).code !== '42P04') throw e;       // created meanwhile
+    } finally {
+      await client.end();
+    }
+    await probe.end().catch(() => undefined);
+    return ensureDatabase(s);
+  }
+  try {
+    await probe.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(s.schema)}`);
+  } catch (e) {
+    if ((e as { code?: string }).code !== '23505') throw e;          // concurrent create
+  } finally {
+    await probe.end();
+  }
+}

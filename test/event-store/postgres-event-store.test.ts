@@ -1,0 +1,58 @@
+import { expect } from 'chai';
+import { v7 as uuid } from 'uuid';
+import { createKnex, createPgPool } from '../../platform/db.js';
+import { PostgresEventStore, migratePostgresEventStore } from '../../event-store/postgres/postgres-event-store.js';
+import type { RecordedEvent } from '../../event-store/event-store.port.js';
+import { isolatedSchema } from '../support/test-env.js';
+import { eventStoreContract } from './event-store.contract.js';
+
+async function openPostgres(poolSize = 10) {
+  const db = await isolatedSchema('es', poolSize);
+  const knex = createKnex(db);
+  await migratePostgresEventStore(knex, db.schema);
+  await knex.destroy();
+  const pool = createPgPool(db);
+  const store = new PostgresEventStore(pool, db);
+  return { db, pool, store, async cleanup() { await store.close(); await pool.end(); await db.drop(); } };
+}
+
+eventStoreContract('PostgreSQL', openPostgres);
+
+describe('PostgreSQL event store', () => {
+  it('never lets a subscriber skip an event when separate processes append concurrently', async () => {
+    const main = await openPostgres();
+    // Independent writers with their own pools stand in for several API processes.
+    const writers = Array.from({ length: 6 }, () => new PostgresEventStore(createPgPool({ ...main.db, poolSize: 4 }), main.db));
+    const seen: RecordedEvent[] = [];
+    const sub = main.store.subscribe({ after: 0, batchSize: 3, onEvents: async (b) => { seen.push(...b); } });
+    try {
+      await Promise.all(writers.flatMap((w, wi) => Array.from({ length: 50 }, (_, i) =>
+        w.append(`writer-${wi}-${i}`, [{ id: uuid(), type: 'W', data: {}, metadata: {} }], 'no_stream'))));
+      const all = await main.store.readAll({ after: 0, maxCount: 10_000 });
+      expect(all).to.have.length(300);
+      const deadline = Date.now() + 10_000;
+      while (seen.length < 300 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(seen.map((e) => e.id)).to.deep.equal(all.map((e) => e.id));
+    } finally {
+      await sub.stop();
+      for (const w of writers) await w.close();
+      await main.cleanup();
+    }
+  });
+
+  it('refuses to alter or delete a recorded event', async () => {
+    const { pool, store, cleanup } = await openPostgres();
+    try {
+      await store.append('immutable-1', [{ id: uuid(), type: 'A', data: { v: 1 }, metadata: {} }], 'no_stream');
+      let updateError: unknown;
+      await pool.query(`UPDATE events SET data = '{"v":2}'`).catch((e) => { updateError = e; });
+      expect(String(updateError)).to.match(/immutable/);
+      let deleteError: unknown;
+      await pool.query('DELETE FROM events').catch((e) => { deleteError = e; });
+      expect(String(deleteError)).to.match(/immutable/);
+      expect((await store.readStream('immutable-1'))[0].data).to.deep.equal({ v: 1 });
+    } finally {
+      await cleanup();
+    }
+  });
+});
