@@ -1,0 +1,84 @@
+import { v7 as uuid } from 'uuid';
+import type { EventStore, ExpectedRevision, RecordedEvent } from '../event-store/event-store.port.js';
+import { ConcurrencyError } from '../platform/errors.js';
+import type { Command, Decider, DomainEvent } from './decider.js';
+
+export interface HandleResult<State, E extends DomainEvent> {
+  state: State;
+  /** Events this command appended; empty when its outcome already held. */
+  events: E[];
+  /** Revision of the stream's last event, -1 when it has none. */
+  revision: number;
+  /** Global position of the stream's last event (the one appended, or the latest before). */
+  position: number | null;
+}
+
+interface Cached<State> { state: State; revision: number; position: number | null }
+
+/**
+ * Runs commands against one kind of aggregate: load (from a cache of folded state plus any newer
+ * events), decide, append with the loaded revision; on a concurrency conflict re-read and decide
+ * again, a bounded number of times.
+ */
+export class CommandHandler<State, C extends Command, E extends DomainEvent> {
+  private readonly cache = new Map<string, Cached<State>>();
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly decider: Decider<State, C, E>,
+    private readonly options: { retries?: number; cacheSize?: number } = {},
+  ) {}
+
+  async load(streamId: string): Promise<Cached<State>> {
+    const cached = this.cache.get(streamId) ?? { state: this.decider.initialState, revision: -1, position: null };
+    const newer = await this.store.readStream(streamId, { fromRevision: cached.revision + 1 });
+    if (newer.length === 0) return cached;
+    const loaded = {
+      state: newer.reduce((s, e) => this.decider.evolve(s, asDomain<E>(e)), cached.state),
+      revision: newer[newer.length - 1].revision,
+      position: newer[newer.length - 1].position,
+    };
+    this.remember(streamId, loaded);
+    return loaded;
+  }
+
+  /** `assumeNew` skips the first read for commands that usually create their stream. */
+  async handle(streamId: string, command: C, options: { assumeNew?: boolean } = {}): Promise<HandleResult<State, E>> {
+    const retries = this.options.retries ?? 10;
+    for (let attempt = 0; ; attempt++) {
+      const current = attempt === 0 && options.assumeNew
+        ? { state: this.decider.initialState, revision: -1, position: null }
+        : await this.load(streamId);
+      const events = this.decider.decide(command, current.state);
+      if (events.length === 0) return { ...current, events };
+      const expected: ExpectedRevision = current.revision === -1 ? 'no_stream' : current.revision;
+      const { metadata } = command;
+      const { now: _now, ...eventMetadata } = metadata;
+      try {
+        const result = await this.store.append(
+          streamId,
+          events.map((e) => ({ id: uuid(), type: e.type, data: e.data, metadata: eventMetadata })),
+          expected,
+        );
+        const state = events.reduce(this.decider.evolve, current.state);
+        this.remember(streamId, { state, revision: result.revision, position: result.position });
+        return { state, events, revision: result.revision, position: result.position };
+      } catch (err) {
+        if (!(err instanceof ConcurrencyError) || attempt >= retries) throw err;
+        this.cache.delete(streamId);
+        if (attempt > 1) await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+      }
+    }
+  }
+
+  private remember(streamId: string, value: Cached<State>): void {
+    const max = this.options.cacheSize ?? 10_000;
+    this.cache.delete(streamId);
+    this.cache.set(streamId, value);
+    if (this.cache.size > max) this.cache.delete(this.cache.keys().next().value as string);
+  }
+}
+
+function asDomain<E extends DomainEvent>(e: RecordedEvent): E {
+  return { type: e.type, data: e.data } as E;
+}

@@ -1,0 +1,86 @@
+import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
+import type { EventStore } from '../event-store/event-store.port.js';
+import { NotFoundError, ValidationError } from '../platform/errors.js';
+import { CommandHandler } from './command-handler.js';
+import type { CommandMetadata } from './decider.js';
+import { stockDecider, stockStream, type StockLedger } from './inventory/stock.decider.js';
+import { locationDecider, locationStream, type LocationCommand } from './locations/location.decider.js';
+import { orderDecider, orderStream, type Order, type PlaceOrderData } from './orders/order.decider.js';
+import type { FraudAssessment } from './orders/order.events.js';
+
+// The write side's entry points: what the API and the job processors call.
+
+const CHANNEL_ORDER_NAMESPACE = '6f1c1f0e-5d8b-4a53-9a39-0c2b8f3c9e41';
+
+/** One channel order always maps to the same order id, so concurrent duplicates meet on one stream. */
+export function orderIdForChannelOrder(channel: string, source: string | undefined, externalId: string): string {
+  return uuidv5(`${channel}\u0000${source ?? ''}\u0000${externalId}`, CHANNEL_ORDER_NAMESPACE);
+}
+
+export interface PlaceOrderResult { orderId: string; duplicate: boolean; status: string; placedAt: string; position: number | null }
+
+export type WriteSide = ReturnType<typeof createWriteSide>;
+
+export function createWriteSide(store: EventStore) {
+  const orders = new CommandHandler(store, orderDecider);
+  const locations = new CommandHandler(store, locationDecider);
+  const stock = new CommandHandler(store, stockDecider, { cacheSize: 50_000 });
+
+  async function requireLocation(locationId: string) {
+    const { state } = await locations.load(locationStream(locationId));
+    if (state.status === 'none') throw new NotFoundError('location.not_found', `Location ${locationId} does not exist`);
+    return state.details;
+  }
+
+  return {
+    async placeOrder(data: Omit<PlaceOrderData, 'orderId'>, metadata: CommandMetadata): Promise<PlaceOrderResult> {
+      if (data.delivery.method === 'pickup') {
+        const { locationId } = data.delivery;
+        const { state } = await locations.load(locationStream(locationId));
+        if (state.status === 'none' || !state.details.active || !state.details.canPickup) {
+          throw new ValidationError('order.invalid_pickup_location', 'The pickup location does not exist or does not offer pickup',
+            [{ path: '/delivery/locationId', message: `${locationId} is not an active pickup location` }]);
+        }
+      }
+      const orderId = data.externalId ? orderIdForChannelOrder(data.channel, data.source, data.externalId) : uuidv7();
+      const result = await orders.handle(orderStream(orderId), { type: 'PlaceOrder', data: { ...data, orderId }, metadata }, { assumeNew: true });
+      const placed = result.state as Exclude<Order, { status: 'none' }>;
+      return { orderId, duplicate: result.events.length === 0, status: placed.status, placedAt: placed.order.placedAt, position: result.position };
+    },
+
+    async cancelOrder(orderId: string, reason: string, metadata: CommandMetadata) {
+      const r = await orders.handle(orderStream(orderId), { type: 'CancelOrder', data: { orderId, reason }, metadata });
+      return { orderId, status: r.state.status, position: r.position };
+    },
+
+    async recordFraudAssessment(orderId: string, assessment: FraudAssessment, metadata: CommandMetadata) {
+      const r = await orders.handle(orderStream(orderId), { type: 'RecordFraudAssessment', data: { orderId, ...assessment }, metadata });
+      return { recorded: r.events.length > 0, position: r.position };
+    },
+
+    async loadOrder(orderId: string): Promise<Order> {
+      return (await orders.load(orderStream(orderId))).state;
+    },
+
+    async registerLocation(data: LocationCommand['data'], metadata: CommandMetadata) {
+      const r = await locations.handle(locationStream(data.locationId), { type: 'RegisterLocation', data, metadata });
+      return { created: r.events.some((e) => e.type === 'LocationRegistered'), position: r.position, location: r.state };
+    },
+
+    async receiveStock(data: { sku: string; locationId: string; quantity: number; reference?: string }, metadata: CommandMetadata) {
+      await requireLocation(data.locationId);
+      const r = await stock.handle(stockStream(data.sku, data.locationId), { type: 'ReceiveStock', data, metadata });
+      return ledgerResult(data, r.state, r.position);
+    },
+
+    async adjustStock(data: { sku: string; locationId: string; delta: number; reason: string }, metadata: CommandMetadata) {
+      await requireLocation(data.locationId);
+      const r = await stock.handle(stockStream(data.sku, data.locationId), { type: 'AdjustStock', data, metadata });
+      return ledgerResult(data, r.state, r.position);
+    },
+  };
+}
+
+function ledgerResult(key: { sku: string; locationId: string }, s: StockLedger, position: number | null) {
+  return { sku: key.sku, locationId: key.locationId, onHand: s.onHand, reserved: s.reserved, available: s.onHand - s.reserved, position };
+}

@@ -1,0 +1,60 @@
+import type { DomainEvent } from '../decider.js';
+
+export type Channel = 'web' | 'mobile' | 'store' | 'marketplace' | 'social';
+
+export interface OrderLine { sku: string; quantity: number; unitPrice: number }
+
+export interface Address {
+  line1: string;
+  line2?: string;
+  city: string;
+  region?: string;
+  postalCode: string;
+  country: string;
+  geo?: { lat: number; lon: number };
+}
+
+export type Delivery =
+  | { method: 'ship'; speed: 'standard' | 'express' | 'cheapest'; address: Address }
+  | { method: 'pickup'; locationId: string };
+
+export type Payment =
+  | { method: 'card'; token: string }
+  | { method: 'cash_on_delivery' }
+  | { method: 'prepaid'; reference?: string };
+
+export interface Customer { id: string; email?: string; name?: string; phone?: string }
+
+export interface PlacedOrder {
+  orderId: string;
+  channel: Channel;
+  source?: string;
+  externalId?: string;
+  currency: string;
+  customer: Customer;
+  lines: OrderLine[];
+  /** Sum of quantity * unitPrice over the lines, in minor units. */
+  total: number;
+  delivery: Delivery;
+  payment: Payment;
+  placedAt: string;
+  /** Opaque id of the API key that placed the order (never the key itself). */
+  placedBy: string;
+}
+
+export type FraudDecision = 'approve' | 'review' | 'reject';
+
+export interface FraudReason { code: string; points: number; detail: string }
+
+export interface FraudAssessment {
+  score: number;
+  decision: FraudDecision;
+  reasons: FraudReason[];
+}
+
+export type OrderEvent =
+  | DomainEvent<'OrderPlaced', PlacedOrder>
+  | DomainEvent<'OrderCancelled', { orderId: string; reason: string; at: string }>
+  | DomainEvent<'FraudAssessed', FraudAssessment & { orderId: string; at: string }>;
+
+export type OrderEventType = OrderEvent['type'];
