@@ -1,0 +1,70 @@
+import Koa from 'koa';
+import { bodyParser } from '@koa/bodyparser';
+import type { Knex } from 'knex';
+import { v7 as uuid } from 'uuid';
+import type { ApiRole } from '../platform/config.js';
+import { UnsupportedMediaTypeError } from '../platform/errors.js';
+import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
+import type { WriteSide } from '../write-side/commands.js';
+import { authenticate } from './auth.js';
+import { healthRoutes } from './health.routes.js';
+import { idempotency } from './idempotency.js';
+import { inventoryRoutes } from './inventory.routes.js';
+import { locationRoutes } from './locations.routes.js';
+import { orderRoutes } from './orders.routes.js';
+import { problemDetails } from './problem.middleware.js';
+
+export interface ApiDeps {
+  write: WriteSide;
+  knex: Knex;
+  log: Logger;
+  metrics: Metrics;
+  apiKeys: Map<string, ApiRole>;
+  eventStoreKind: 'postgres' | 'eventstoredb';
+  checks: { eventStore(): Promise<void>; readModels(): Promise<void>; queue(): Promise<void> };
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function createApp(deps: ApiDeps): Koa {
+  const app = new Koa();
+  app.proxy = true;
+
+  app.use(async (ctx, next) => {
+    const incoming = ctx.get('X-Request-Id');
+    const requestId = REQUEST_ID.test(incoming) ? incoming : uuid();
+    ctx.state.requestId = requestId;
+    ctx.state.log = deps.log.child({ requestId });
+    ctx.set('X-Request-Id', requestId);
+    const started = process.hrtime.bigint();
+    try {
+      await next();
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = (ctx as unknown as { routerPath?: string }).routerPath ?? 'unmatched';
+      deps.metrics.httpDuration.observe({ method: ctx.method, route, status: String(ctx.status) }, seconds);
+      const line = { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(seconds * 1e4) / 10 };
+      if (ctx.status >= 500) ctx.state.log.error(line, 'request');
+      else ctx.state.log.debug(line, 'request');
+    }
+  });
+  app.use(problemDetails());
+  app.use(async (ctx, next) => {
+    if (['POST', 'PUT', 'PATCH'].includes(ctx.method) && ctx.request.length !== 0 && ctx.get('Content-Type') && !ctx.is('application/json', 'application/*+json')) {
+      throw new UnsupportedMediaTypeError('request.unsupported_media_type', 'Send the request body as application/json');
+    }
+    await next();
+  });
+  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '1mb', encoding: 'utf-8' }));
+
+  const open = healthRoutes(deps);
+  app.use(open.routes());
+  app.use(authenticate(deps.apiKeys));
+  app.use(idempotency(deps.knex));
+  for (const router of [locationRoutes(deps), inventoryRoutes(deps), orderRoutes(deps)]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
+  return app;
+}

@@ -1,0 +1,62 @@
+import { AdjustmentBody, CancelOrderBody, PlaceOrderBody, PutLocationBody, ReceiptBody } from './schemas.js';
+
+// The OpenAPI document for what the service serves; request schemas are the ones the API validates with.
+
+const problem = { description: 'Problem details (RFC 9457)', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
+const ok = (description: string) => ({ description, content: { 'application/json': { schema: { type: 'object' } } } });
+const body = (schema: object) => ({ required: true, content: { 'application/json': { schema } } });
+const errors = { 400: problem, 401: problem, 403: problem, 409: problem, 413: problem, 503: problem };
+const minPosition = { name: 'minPosition', in: 'query', required: false, schema: { type: 'integer', minimum: 0 }, description: 'Wait up to 5 s for the read model to reach this log position' };
+const idempotencyKey = { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 } };
+const path = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string' } });
+
+export const openApiDocument = {
+  openapi: '3.1.0',
+  info: { title: 'Order management service', version: '1.0.0' },
+  components: {
+    securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } },
+    schemas: {
+      Problem: {
+        type: 'object',
+        required: ['type', 'title', 'status', 'detail'],
+        properties: {
+          type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' }, code: { type: 'string' },
+          errors: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } },
+        },
+      },
+    },
+  },
+  security: [{ apiKey: [] }],
+  paths: {
+    '/locations/{locationId}': {
+      put: { summary: 'Register or update a location (operator)', parameters: [path('locationId')], requestBody: body(PutLocationBody),
+        responses: { 200: ok('Updated'), 201: ok('Registered'), ...errors } },
+    },
+    '/locations': { get: { summary: 'List locations', parameters: [minPosition], responses: { 200: ok('Locations and position'), ...errors } } },
+    '/inventory/receipts': {
+      post: { summary: 'Receive stock at a location (operator)', parameters: [idempotencyKey], requestBody: body(ReceiptBody), responses: { 201: ok('Ledger after the receipt'), 404: problem, ...errors } },
+    },
+    '/inventory/adjustments': {
+      post: { summary: 'Adjust stock with a reason (operator)', parameters: [idempotencyKey], requestBody: body(AdjustmentBody), responses: { 201: ok('Ledger after the adjustment'), 404: problem, ...errors } },
+    },
+    '/inventory/{sku}': { get: { summary: 'Stock of a SKU per location (operator, analyst)', parameters: [path('sku'), minPosition], responses: { 200: ok('Stock'), 404: problem, ...errors } } },
+    '/orders': {
+      post: { summary: 'Place an order (client)', parameters: [idempotencyKey], requestBody: body(PlaceOrderBody),
+        responses: { 200: ok('The same channel order again: the first orderId, duplicate: true'), 201: ok('Placed'), ...errors } },
+      get: {
+        summary: 'Orders, newest first (operator, analyst)',
+        parameters: [
+          { name: 'status', in: 'query', schema: { type: 'string' } }, { name: 'channel', in: 'query', schema: { type: 'string' } },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200 } }, { name: 'after', in: 'query', schema: { type: 'string' } }, minPosition,
+        ],
+        responses: { 200: ok('A page of orders with nextCursor'), ...errors },
+      },
+    },
+    '/orders/{orderId}': { get: { summary: 'An order with its timeline', parameters: [path('orderId'), minPosition], responses: { 200: ok('Order'), 404: problem, ...errors } } },
+    '/orders/{orderId}/cancel': {
+      post: { summary: 'Cancel an order (client, operator)', parameters: [path('orderId'), idempotencyKey], requestBody: body(CancelOrderBody), responses: { 200: ok('Cancelled'), 404: problem, ...errors } },
+    },
+    '/health': { get: { summary: 'Health of the service and its dependencies', security: [], responses: { 200: ok('ok'), 503: ok('degraded') } } },
+    '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { 200: { description: 'text/plain; version=0.0.4' } } } },
+  },
+};

@@ -1,0 +1,24 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { Knex } from 'knex';
+import type { FraudRules } from '../platform/config.js';
+import { addressKey, velocity } from '../read-side/orders.queries.js';
+import type { WriteSide } from '../write-side/commands.js';
+import { scoreOrder } from './fraud-rules.js';
+
+export interface FraudScoringDeps { write: WriteSide; knex: Knex; rules: FraudRules; now(): Date }
+
+/** Scores a placed order and records the result through the order's command handler. */
+export async function scoreOrderFraud(job: Job<{ orderId: string; eventId: string }>, deps: FraudScoringDeps): Promise<void> {
+  const { orderId, eventId } = job.data;
+  const order = await deps.write.loadOrder(orderId);
+  if (order.status === 'none') throw new UnrecoverableError(`order ${orderId} does not exist`);
+  if (order.fraud) return;
+  const o = order.order;
+  const signals = await velocity(deps.knex, {
+    orderId, customerId: o.customer.id, email: o.customer.email?.toLowerCase() ?? null, addressKey: addressKey(o), at: o.placedAt,
+  });
+  const assessment = scoreOrder(o, signals, deps.rules);
+  await deps.write.recordFraudAssessment(orderId, assessment, {
+    now: deps.now().toISOString(), correlationId: orderId, causationId: eventId, actor: { kind: 'job', id: `fraud-scoring/${job.id}` },
+  });
+}

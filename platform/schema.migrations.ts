@@ -1,0 +1,103 @@
+import type { Migration } from './migrate.js';
+
+// The service's own tables: read models, API idempotency keys and the job dispatcher's checkpoint.
+
+export const schemaMigrations: Migration[] = [
+  {
+    name: '001-read-models',
+    async up(knex) {
+      await knex.raw(`
+        CREATE TABLE projection_checkpoints (
+          name text PRIMARY KEY,
+          position bigint NOT NULL,
+          updated_at timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE TABLE projection_failures (
+          id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+          projection text NOT NULL,
+          position bigint NOT NULL,
+          event_id uuid NOT NULL,
+          event_type text NOT NULL,
+          error text NOT NULL,
+          at timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE TABLE locations (
+          location_id text PRIMARY KEY,
+          name text NOT NULL,
+          type text NOT NULL,
+          lat double precision NOT NULL,
+          lon double precision NOT NULL,
+          can_ship boolean NOT NULL,
+          can_pickup boolean NOT NULL,
+          handling_cost integer NOT NULL,
+          active boolean NOT NULL,
+          registered_at timestamptz NOT NULL,
+          updated_at timestamptz NOT NULL
+        );
+        CREATE TABLE stock_levels (
+          sku text NOT NULL,
+          location_id text NOT NULL,
+          on_hand integer NOT NULL,
+          reserved integer NOT NULL DEFAULT 0,
+          safety_stock integer NOT NULL DEFAULT 0,
+          updated_at timestamptz NOT NULL,
+          PRIMARY KEY (sku, location_id)
+        );
+        CREATE TABLE orders (
+          order_id text PRIMARY KEY,
+          placed_position bigint NOT NULL,
+          status text NOT NULL,
+          channel text NOT NULL,
+          source text,
+          external_id text,
+          customer_id text NOT NULL,
+          customer_email text,
+          address_key text,
+          customer jsonb NOT NULL,
+          lines jsonb NOT NULL,
+          currency text NOT NULL,
+          total bigint NOT NULL,
+          delivery jsonb NOT NULL,
+          payment_method text NOT NULL,
+          payment_status text NOT NULL,
+          fraud jsonb,
+          allocations jsonb NOT NULL DEFAULT '[]',
+          shipments jsonb NOT NULL DEFAULT '[]',
+          returns jsonb NOT NULL DEFAULT '[]',
+          placed_by text NOT NULL,
+          placed_at timestamptz NOT NULL,
+          updated_at timestamptz NOT NULL
+        );
+        CREATE INDEX orders_newest ON orders (placed_position DESC);
+        CREATE INDEX orders_status ON orders (status, placed_position DESC);
+        CREATE INDEX orders_channel ON orders (channel, placed_position DESC);
+        CREATE INDEX orders_customer ON orders (customer_id, placed_at);
+        CREATE INDEX orders_email ON orders (customer_email, placed_at) WHERE customer_email IS NOT NULL;
+        CREATE INDEX orders_address ON orders (address_key, placed_at) WHERE address_key IS NOT NULL;
+        CREATE TABLE order_timeline (
+          order_id text NOT NULL,
+          position bigint NOT NULL,
+          at timestamptz NOT NULL,
+          type text NOT NULL,
+          details jsonb NOT NULL,
+          PRIMARY KEY (order_id, position)
+        );
+        CREATE TABLE idempotency_keys (
+          scope text NOT NULL,
+          key text NOT NULL,
+          request_hash text NOT NULL,
+          status integer,
+          response jsonb,
+          created_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (scope, key)
+        );
+        CREATE INDEX idempotency_keys_age ON idempotency_keys (created_at);
+        CREATE TABLE dispatcher_checkpoints (
+          name text PRIMARY KEY,
+          position bigint NOT NULL,
+          updated_at timestamptz NOT NULL DEFAULT now()
+        );
+      `);
+    },
+  },
+];

@@ -1,0 +1,86 @@
+import type { Knex } from 'knex';
+import type { EventStore, RecordedEvent, Subscription } from '../event-store/event-store.port.js';
+import type { Logger } from '../platform/logger.js';
+import type { Projection } from './projection.js';
+
+/**
+ * Feeds one projection from the log. Each batch of events and the new checkpoint commit in one
+ * transaction, so a crash never applies an event twice or skips one. The checkpoint row is locked
+ * per batch, so two runners of the same projection (two processes) never apply an event twice.
+ */
+export class ProjectionRunner {
+  private subscription?: Subscription;
+  private readonly handles: Set<string>;
+  private lastPosition = 0;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly knex: Knex,
+    private readonly projection: Projection,
+    private readonly log: Logger,
+    private readonly options: { batchSize?: number } = {},
+  ) {
+    this.handles = new Set(projection.handles);
+  }
+
+  get name(): string { return this.projection.name; }
+  get position(): number { return this.lastPosition; }
+
+  async start(): Promise<void> {
+    this.lastPosition = await checkpointOf(this.knex, this.projection.name);
+    this.subscription = this.store.subscribe({
+      after: this.lastPosition,
+      batchSize: this.options.batchSize ?? 500,
+      onEvents: (events) => this.applyBatch(events),
+      onError: (err) => this.log.error({ err, projection: this.projection.name }, 'projection batch failed; retrying'),
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.subscription?.stop();
+    this.subscription = undefined;
+  }
+
+  /** Applies a batch and its checkpoint in one transaction; on an error, retries event by event. */
+  async applyBatch(events: RecordedEvent[]): Promise<void> {
+    try {
+      await this.inTransaction(events, async (trx, e) => this.projection.apply(e, trx));
+    } catch (batchError) {
+      this.log.warn({ err: batchError, projection: this.projection.name }, 'batch failed; applying event by event');
+      await this.inTransaction(events, async (trx, e) => {
+        try {
+          await trx.transaction(async (sp) => this.projection.apply(e, sp));
+        } catch (err) {
+          await recordFailure(trx, this.projection.name, e, err);
+          this.log.error({ err, projection: this.projection.name, eventId: e.id, position: e.position }, 'event not applied; recorded');
+        }
+      });
+    }
+    this.lastPosition = events[events.length - 1].position;
+  }
+
+  private async inTransaction(events: RecordedEvent[], each: (trx: Knex.Transaction, e: RecordedEvent) => Promise<void>): Promise<void> {
+    const name = this.projection.name;
+    const last = events[events.length - 1].position;
+    await this.knex.transaction(async (trx) => {
+      await trx.raw('INSERT INTO projection_checkpoints (name, position) VALUES (?, 0) ON CONFLICT (name) DO NOTHING', [name]);
+      const row = await trx('projection_checkpoints').where({ name }).forUpdate().first('position');
+      const from = Number(row.position);
+      for (const e of events) {
+        if (e.position > from && this.handles.has(e.type)) await each(trx, e);
+      }
+      if (last > from) await trx('projection_checkpoints').where({ name }).update({ position: last, updated_at: trx.fn.now() });
+    });
+  }
+}
+
+export async function checkpointOf(knex: Knex, name: string): Promise<number> {
+  const row = await knex('projection_checkpoints').where({ name }).first('position');
+  return row ? Number(row.position) : 0;
+}
+
+async function recordFailure(trx: Knex.Transaction, projection: string, e: RecordedEvent, err: unknown): Promise<void> {
+  await trx('projection_failures').insert({
+    projection, position: e.position, event_id: e.id, event_type: e.type, error: err instanceof Error ? err.message : String(err),
+  });
+}

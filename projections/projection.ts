@@ -1,0 +1,12 @@
+import type { Knex } from 'knex';
+import type { RecordedEvent } from '../event-store/event-store.port.js';
+
+/** A read model fed from the log. `apply` runs inside the runner's transaction, with the checkpoint. */
+export interface Projection {
+  name: string;
+  handles: readonly string[];
+  apply(event: RecordedEvent, trx: Knex.Transaction): Promise<void>;
+}
+
+/** A recorded fact a projection could not apply; recorded beside the rows and skipped. */
+export class UnappliableEvent extends Error {}

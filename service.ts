@@ -1,0 +1,125 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import type { Worker } from 'bullmq';
+import type { Knex } from 'knex';
+import type pg from 'pg';
+import { createApp } from './api/app.js';
+import { purgeIdempotencyKeys } from './api/idempotency.js';
+import type { EventStore } from './event-store/event-store.port.js';
+import { PostgresEventStore, migratePostgresEventStore } from './event-store/postgres/postgres-event-store.js';
+import { Dispatcher } from './jobs/dispatcher.js';
+import { createQueues } from './jobs/queues.js';
+import { startWorkers } from './jobs/workers.js';
+import type { Config } from './platform/config.js';
+import { createKnex, createPgPool, ensureDatabase } from './platform/db.js';
+import type { Logger } from './platform/logger.js';
+import { createMetrics, type Metrics } from './platform/metrics.js';
+import { migrate } from './platform/migrate.js';
+import { schemaMigrations } from './platform/schema.migrations.js';
+import { locationsProjection } from './projections/locations.projection.js';
+import { ordersProjection } from './projections/orders.projection.js';
+import { ProjectionRunner } from './projections/projection-runner.js';
+import { stockLevelsProjection } from './projections/stock-levels.projection.js';
+import { createWriteSide, type WriteSide } from './write-side/commands.js';
+
+export const PROJECTIONS = [locationsProjection, stockLevelsProjection, ordersProjection];
+
+export interface Service {
+  config: Config;
+  store: EventStore;
+  knex: Knex;
+  write: WriteSide;
+  metrics: Metrics;
+  runners: ProjectionRunner[];
+  /** Base URL of the API when the api role runs. */
+  url?: string;
+  stop(): Promise<void>;
+}
+
+/** Builds every dependency once and starts the roles named in config.roles. */
+export async function startService(config: Config, log: Logger): Promise<Service> {
+  const db = { databaseUrl: config.databaseUrl, schema: config.databaseSchema, poolSize: config.pgPoolSize };
+  await ensureDatabase(db);
+  const knex = createKnex(db);
+  await migrate(knex, 'oms_migrations', schemaMigrations, db.schema);
+
+  let pool: pg.Pool | undefined;
+  let store: EventStore;
+  if (config.eventStore === 'postgres') {
+    await migratePostgresEventStore(knex, db.schema);
+    pool = createPgPool(db, 'oms-event-store');
+    store = new PostgresEventStore(pool, db);
+  } else {
+    const { EventStoreDbEventStore } = await import('./event-store/eventstoredb/eventstoredb-event-store.js');
+    store = new EventStoreDbEventStore(config.eventStoreUrl);
+  }
+
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+  const write = createWriteSide(store);
+  const metrics = createMetrics();
+  const stops: (() => Promise<unknown>)[] = [];
+  const runners: ProjectionRunner[] = [];
+  let url: string | undefined;
+
+  if (config.roles.includes('projections')) {
+    for (const projection of PROJECTIONS) {
+      const runner = new ProjectionRunner(store, knex, projection, log);
+      await runner.start();
+      runners.push(runner);
+      stops.push(() => runner.stop());
+    }
+    const gauges = setInterval(() => { for (const r of runners) metrics.readModelPosition.set({ projection: r.name }, r.position); }, 1000);
+    stops.push(async () => clearInterval(gauges));
+  }
+
+  if (config.roles.includes('jobs')) {
+    const queues = createQueues(redis, config.queuePrefix);
+    const dispatcher = new Dispatcher(store, knex, queues, log, { metrics });
+    await dispatcher.start();
+    const workers: Worker[] = startWorkers(redis, config.queuePrefix, config.jobConcurrency,
+      { write, knex, rules: config.fraud, now: () => new Date() }, log, metrics);
+    stops.push(async () => {
+      await dispatcher.stop();
+      await Promise.all(workers.map((w) => w.close()));
+      await Promise.all([...queues.values()].map((q) => q.close()));
+    });
+  }
+
+  if (config.roles.includes('api')) {
+    const app = createApp({
+      write, knex, log, metrics, apiKeys: config.apiKeys, eventStoreKind: store.kind,
+      checks: {
+        eventStore: () => store.ping(),
+        readModels: async () => { await knex.raw('SELECT 1 FROM projection_checkpoints LIMIT 1'); },
+        queue: async () => { await redis.ping(); },
+      },
+    });
+    const server: Server = await new Promise((resolve, reject) => {
+      const s = app.listen(config.port, config.host, () => resolve(s)).on('error', reject);
+    });
+    server.keepAliveTimeout = 65_000;
+    const { port } = server.address() as AddressInfo;
+    url = `http://127.0.0.1:${port}`;
+    const purge = setInterval(() => { purgeIdempotencyKeys(knex).catch((err) => log.warn({ err }, 'idempotency purge failed')); }, 3600_000);
+    purge.unref();
+    stops.unshift(async () => {
+      clearInterval(purge);
+      await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeIdleConnections(); });
+    });
+    if (config.usingDevKey) log.warn('OMS_API_KEYS is not set: accepting only "dev-admin-key" as admin (development only)');
+    log.info({ url, roles: config.roles, eventStore: store.kind }, 'API listening');
+  }
+
+  return {
+    config, store, knex, write, metrics, runners, url,
+    async stop() {
+      for (const stop of stops) await stop();
+      await store.close();
+      await pool?.end();
+      await knex.destroy();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,81 @@
+import { expect } from 'chai';
+import { KEYS, startHarness, type Harness } from '../support/service-harness.js';
+
+describe('locations and inventory API', function () {
+  let h: Harness;
+  before(async () => { h = await startHarness(); });
+  after(async () => { await h.stop(); });
+
+  const wh = { name: 'Central DC', type: 'warehouse', geo: { lat: 52.5, lon: 13.4 }, canShip: true, canPickup: false, handlingCost: 150 };
+
+  it('registers a location with 201, updates it with 200, and lists it', async () => {
+    const first = await h.call('PUT', '/locations/dc-1', { key: KEYS.operator, body: wh });
+    expect(first.status).to.equal(201);
+    expect(first.body).to.include({ locationId: 'dc-1', name: 'Central DC', active: true, handlingCost: 150 });
+    const second = await h.call('PUT', '/locations/dc-1', { key: KEYS.operator, body: { ...wh, name: 'Central DC Berlin' } });
+    expect(second.status).to.equal(200);
+    const same = await h.call('PUT', '/locations/dc-1', { key: KEYS.operator, body: { ...wh, name: 'Central DC Berlin' } });
+    expect(same.status).to.equal(200);
+    expect(same.body.position).to.equal(second.body.position);
+    const list = await h.call('GET', `/locations?minPosition=${second.body.position}`, { key: KEYS.analyst });
+    expect(list.status).to.equal(200);
+    expect(list.body.position).to.be.at.least(second.body.position);
+    const dc = list.body.locations.find((l: { locationId: string }) => l.locationId === 'dc-1');
+    expect(dc).to.include({ name: 'Central DC Berlin', type: 'warehouse', canShip: true, canPickup: false, handlingCost: 150, active: true });
+    expect(dc.geo).to.deep.equal({ lat: 52.5, lon: 13.4 });
+  });
+
+  it('receives and adjusts stock, refusing to go below zero, and reports it per location', async () => {
+    await h.call('PUT', '/locations/dc-2', { key: KEYS.operator, body: wh });
+    await h.call('PUT', '/locations/store-2', { key: KEYS.operator, body: { ...wh, type: 'store', canPickup: true } });
+    const r1 = await h.call('POST', '/inventory/receipts', { key: KEYS.operator, body: { sku: 'TEE-M', locationId: 'dc-2', quantity: 10, reference: 'PO-7' } });
+    expect(r1.status).to.equal(201);
+    expect(r1.body).to.include({ onHand: 10, reserved: 0, available: 10 });
+    await h.call('POST', '/inventory/receipts', { key: KEYS.operator, body: { sku: 'TEE-M', locationId: 'store-2', quantity: 3 } });
+    const adj = await h.call('POST', '/inventory/adjustments', { key: KEYS.operator, body: { sku: 'TEE-M', locationId: 'dc-2', delta: -4, reason: 'damaged' } });
+    expect(adj.status).to.equal(201);
+    expect(adj.body).to.include({ onHand: 6 });
+    const refused = await h.call('POST', '/inventory/adjustments', { key: KEYS.operator, body: { sku: 'TEE-M', locationId: 'dc-2', delta: -7, reason: 'lost' } });
+    expect(refused.status).to.equal(409);
+
+    const stock = await h.call('GET', `/inventory/TEE-M?minPosition=${adj.body.position}`, { key: KEYS.analyst });
+    expect(stock.status).to.equal(200);
+    expect(stock.body.totals).to.deep.equal({ onHand: 9, reserved: 0, available: 9 });
+    expect(stock.body.locations.map((l: { locationId: string; onHand: number }) => [l.locationId, l.onHand])).to.deep.equal([['dc-2', 6], ['store-2', 3]]);
+  });
+
+  it('answers 404 for a SKU with no stock recorded', async () => {
+    const res = await h.call('GET', '/inventory/NEVER-SEEN', { key: KEYS.operator });
+    expect(res.status).to.equal(404);
+  });
+
+  it('does not let a client read inventory', async () => {
+    expect((await h.call('GET', '/inventory/TEE-M', { key: KEYS.client })).status).to.equal(403);
+  });
+});
+
+describe('health and metrics', function () {
+  let h: Harness;
+  before(async () => { h = await startHarness(); });
+  after(async () => { await h.stop(); });
+
+  it('reports every dependency ok without a key', async () => {
+    const res = await h.call('GET', '/health', { key: null });
+    expect(res.status).to.equal(200);
+    expect(res.body).to.deep.equal({ status: 'ok', eventStore: 'postgres', checks: { eventStore: 'ok', readModels: 'ok', queue: 'ok' } });
+  });
+
+  it('serves Prometheus metrics without a key', async () => {
+    await h.call('GET', '/locations', { key: KEYS.analyst });
+    const res = await h.call('GET', '/metrics', { key: null });
+    expect(res.status).to.equal(200);
+    expect(res.headers.get('content-type')).to.match(/text\/plain/);
+    expect(res.body).to.match(/oms_http_request_duration_seconds_count\{method="GET",route="\/locations",status="200"\} \d+/);
+  });
+
+  it('serves its OpenAPI document', async () => {
+    const res = await h.call('GET', '/openapi.json', { key: null });
+    expect(res.status).to.equal(200);
+    expect(res.body.paths['/orders'].post.requestBody.content['application/json'].schema.properties.channel).to.be.an('object');
+  });
+});
