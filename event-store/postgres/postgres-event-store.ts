@@ -7,6 +7,7 @@ import type {
 } from '../event-store.port.js';
 import { eventStoreMigrations } from './event-store.migrations.js';
 import { pollingSubscription } from '../subscription.js';
+import { ListenNotifyNews } from './listen-notify.js';
 
 interface PendingAppend {
   streamId: string;
@@ -22,7 +23,6 @@ type BatchResult =
   | { ok: false; error: 'duplicate_event_id' };
 
 const MAX_BATCH = 500;
-const FALLBACK_POLL_MS = 5_000;
 
 export async function migratePostgresEventStore(knex: Knex, schema: string): Promise<void> {
   await migrate(knex, 'event_store_migrations', eventStoreMigrations, schema);
@@ -36,12 +36,11 @@ export class PostgresEventStore implements EventStore {
   readonly kind = 'postgres' as const;
   private readonly queue: PendingAppend[] = [];
   private flushing = false;
-  private listener?: pg.Client;
-  private listening?: Promise<void>;
-  private readonly waiters = new Set<() => void>();
-  private closed = false;
+  private readonly news: ListenNotifyNews;
 
-  constructor(private readonly pool: pg.Pool, private readonly settings: { databaseUrl: string; schema: string }) {}
+  constructor(private readonly pool: pg.Pool, settings: { databaseUrl: string; schema: string }) {
+    this.news = new ListenNotifyNews(settings.databaseUrl, `oms_events_${settings.schema}`);
+  }
 
   append(streamId: string, events: NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
     if (events.length === 0) return Promise.reject(new Error('append needs at least one event'));
@@ -96,11 +95,7 @@ export class PostgresEventStore implements EventStore {
   }
 
   subscribe(options: SubscribeOptions): Subscription {
-    return pollingSubscription({
-      read: (after, maxCount) => this.readAll({ after, maxCount }),
-      waitForNews: () => this.waitForNews(),
-      options,
-    });
+    return pollingSubscription({ read: (after, maxCount) => this.readAll({ after, maxCount }), news: this.news, options });
   }
 
   async ping(): Promise<void> {
@@ -108,38 +103,7 @@ export class PostgresEventStore implements EventStore {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    for (const wake of this.waiters) wake();
-    await this.listener?.end().catch(() => undefined);
-  }
-
-  /** Resolves on the next NOTIFY from an append, or after `ms` as a fallback. */
-  private async waitForNews(ms = FALLBACK_POLL_MS): Promise<void> {
-    if (this.closed) return;
-    await this.listen().catch(() => undefined);
-    await new Promise<void>((resolve) => {
-      const wake = () => { clearTimeout(timer); this.waiters.delete(wake); resolve(); };
-      const timer = setTimeout(wake, ms);
-      this.waiters.add(wake);
-    });
-  }
-
-  private listen(): Promise<void> {
-    if (this.listening) return this.listening;
-    const client = new pg.Client({ connectionString: this.settings.databaseUrl, application_name: 'oms-event-listener' });
-    const reset = () => {
-      if (this.listener === client) { this.listener = undefined; this.listening = undefined; }
-      for (const wake of this.waiters) wake();
-    };
-    client.on('notification', () => { for (const wake of this.waiters) wake(); });
-    client.on('error', reset);
-    client.on('end', reset);
-    this.listener = client;
-    this.listening = (async () => {
-      await client.connect();
-      await client.query(`LISTEN ${pg.escapeIdentifier(`oms_events_${this.settings.schema}`)}`);
-    })().catch((err) => { reset(); client.end().catch(() => undefined); throw err; });
-    return this.listening;
+    await this.news.close();
   }
 }
 

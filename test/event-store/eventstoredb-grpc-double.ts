@@ -1,7 +1,10 @@
 // An in-process test double of EventStoreDB's gRPC Streams API, not a real server. It serves the calls
 // EventStoreDbEventStore makes (ServerFeatures.GetSupportedMethods, Streams.BatchAppend, Streams.Read for
 // stream reads, $all reads both ways and filtered $all subscriptions) on the service definitions that
-// @eventstore/db-client ships, and keeps the log in memory with EventStoreDB's rules.
+// @eventstore/db-client ships, and keeps the log in memory with EventStoreDB's rules: expected-revision
+// and idempotency checks, byte-offset positions (commit = prepare, as 22.6+ report them), inclusive $all
+// reads, exclusive subscription starts, flow control. Anything else answers UNIMPLEMENTED; there are no
+// users, ACLs, deletes, links or deadlines, and the event-id cache behind idempotency never forgets.
 import { createRequire } from 'node:module';
 import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
@@ -15,6 +18,8 @@ import featuresGrpc from '@eventstore/db-client/generated/serverfeatures_grpc_pb
 import featuresPb from '@eventstore/db-client/generated/serverfeatures_pb.js';
 import type { BatchAppendReq, BatchAppendResp, ReadReq, ReadResp } from '@eventstore/db-client/generated/streams_pb.js';
 import type { StreamIdentifier } from '@eventstore/db-client/generated/shared_pb.js';
+import type { Status } from '@eventstore/db-client/generated/status_pb.js';
+import type { SupportedMethods } from '@eventstore/db-client/generated/serverfeatures_pb.js';
 import type * as anyPb from 'google-protobuf/google/protobuf/any_pb.js';
 import type * as emptyPb from 'google-protobuf/google/protobuf/empty_pb.js';
 
@@ -48,7 +53,7 @@ interface StoredEvent {
 
 type Proposed = Pick<StoredEvent, 'id' | 'type' | 'contentType' | 'data' | 'metadata'>;
 type Outcome = { ok: true; revision: bigint; position?: bigint } | { ok: false; current: bigint };
-type Start = bigint | 'start' | 'end';
+export type Start = bigint | 'start' | 'end';
 
 class RpcError extends Error {
   constructor(readonly code: grpc.status, readonly details: string) { super(details); }
@@ -62,6 +67,8 @@ export interface GrpcDoubleOptions {
 export class EventStoreDbGrpcDouble {
   /** Events written to subscription calls so far, to observe flow control from a test. */
   subscriptionEventsSent = 0;
+  /** Where each subscription asked to start, in arrival order. */
+  readonly subscriptionStarts: Start[] = [];
   private readonly server = new grpc.Server();
   private readonly log: StoredEvent[] = [];
   private readonly streams = new Map<string, StoredEvent[]>();
@@ -75,7 +82,7 @@ export class EventStoreDbGrpcDouble {
 
   private constructor(private readonly options: GrpcDoubleOptions) {
     this.server.addService(featuresGrpc.ServerFeaturesService, {
-      getSupportedMethods: (_call: unknown, callback: grpc.sendUnaryData<featuresPb.SupportedMethods>) =>
+      getSupportedMethods: (_call: unknown, callback: grpc.sendUnaryData<SupportedMethods>) =>
         callback(null, supportedMethods()),
     });
     this.server.addService(streamsGrpc.StreamsService, {
@@ -91,6 +98,10 @@ export class EventStoreDbGrpcDouble {
     double.port = await new Promise<number>((resolve, reject) =>
       double.server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))));
     return double;
+  }
+
+  get liveSubscriptions(): number {
+    return this.subscriptions.size;
   }
 
   get connectionString(): string {
@@ -204,7 +215,7 @@ export class EventStoreDbGrpcDouble {
       } else {
         throw new RpcError(grpc.status.UNIMPLEMENTED, 'The gRPC double does not serve this kind of read');
       }
-      call.end();
+      if (!controller.signal.aborted) call.end();
     } catch (err) {
       if (controller.signal.aborted) return;
       const { code, details } = err instanceof RpcError ? err : { code: grpc.status.INTERNAL, details: String(err) };
@@ -235,6 +246,7 @@ export class EventStoreDbGrpcDouble {
   }
 
   private async subscribeToAll(call: grpc.ServerWritableStream<ReadReq, ReadResp>, start: Start, filter: ReadReq.Options.FilterOptions | undefined, signal: AbortSignal): Promise<void> {
+    this.subscriptionStarts.push(start);
     const matches = filterOf(filter);
     const window = filter?.getWindowCase() === Req.Options.FilterOptions.WindowCase.MAX ? filter.getMax() : DEFAULT_FILTER_WINDOW;
     const checkpointEvery = filter ? Math.max(1, filter.getCheckpointintervalmultiplier()) * window : 0;
@@ -244,6 +256,8 @@ export class EventStoreDbGrpcDouble {
     if (next < 0) next = this.log.length;
     let caughtUp = false;
     let scanned = 0;
+    let wake = (): void => undefined;
+    signal.addEventListener('abort', () => wake(), { once: true });
     while (!signal.aborted) {
       if (next < this.log.length) {
         const event = this.log[next++];
@@ -261,8 +275,8 @@ export class EventStoreDbGrpcDouble {
         continue;
       }
       await new Promise<void>((resolve) => {
+        wake = resolve;
         this.appendWaiters.add(resolve);
-        signal.addEventListener('abort', () => resolve(), { once: true });
       });
     }
   }
@@ -311,7 +325,7 @@ function appendSuccess(revision: bigint, position: bigint | undefined): BatchApp
   return success.setPosition(new sharedPb.AllStreamPosition().setCommitPosition(String(position)).setPreparePosition(String(position)));
 }
 
-function wrongExpectedVersion(current: bigint, expected: bigint): statusPb.Status {
+function wrongExpectedVersion(current: bigint, expected: bigint): Status {
   const details = new sharedPb.WrongExpectedVersion();
   if (current >= 0n) details.setCurrentStreamRevision(String(current));
   else details.setCurrentNoStream(new Empty());
@@ -353,7 +367,7 @@ function filterOf(filter: ReadReq.Options.FilterOptions | undefined): (e: Stored
   };
 }
 
-function supportedMethods(): featuresPb.SupportedMethods {
+function supportedMethods(): SupportedMethods {
   const method = (service: string, name: string, features: string[]) =>
     new featuresPb.SupportedMethod().setServiceName(service).setMethodName(name).setFeaturesList(features);
   return new featuresPb.SupportedMethods().setEventStoreServerVersion('0.0.0-grpc-double').setMethodsList([
