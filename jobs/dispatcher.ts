@@ -29,7 +29,7 @@ export class Dispatcher {
     private readonly knex: Knex,
     private readonly queues: Map<QueueName, Queue>,
     private readonly log: Logger,
-    private readonly options: { metrics?: Metrics; routes?: JobRoute[]; name?: string } = {},
+    private readonly options: { metrics?: Metrics; routes?: JobRoute[]; name?: string; batchSize?: number } = {},
   ) {}
 
   private get name(): string { return this.options.name ?? 'jobs'; }
@@ -38,6 +38,7 @@ export class Dispatcher {
     const row = await this.knex('dispatcher_checkpoints').where({ name: this.name }).first('position');
     this.subscription = this.store.subscribe({
       after: row ? Number(row.position) : 0,
+      batchSize: this.options.batchSize,
       onEvents: (events) => this.dispatch(events),
       onError: (err) => this.log.error({ err }, 'dispatch failed; retrying'),
     });

@@ -1,0 +1,140 @@
+import { expect } from 'chai';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { Dispatcher } from '../../jobs/dispatcher.js';
+import { createQueues, QUEUES, type QueueName } from '../../jobs/queues.js';
+import { createLogger } from '../../platform/logger.js';
+import { deleteQueueKeys } from '../support/service-harness.js';
+import { TEST_REDIS_URL, uniqueName } from '../support/test-env.js';
+import { eventStoreWorld, readModelWorld, writeHistory } from '../support/world.js';
+
+const log = createLogger('silent');
+
+describe('job dispatcher', function () {
+  this.timeout(60_000);
+  let world: Awaited<ReturnType<typeof eventStoreWorld>>;
+  let placedEventIds: string[];
+  let redis: Redis;
+
+  before(async () => {
+    world = await eventStoreWorld();
+    await writeHistory(world.write, 150);
+    placedEventIds = (await world.store.readAll({ maxCount: 100_000 })).filter((e) => e.type === 'OrderPlaced').map((e) => e.id);
+    redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+  });
+  after(async () => { redis.disconnect(); await world.cleanup(); });
+
+  async function setting() {
+    const rm = await readModelWorld();
+    const prefix = uniqueName('oms-test');
+    const queues = createQueues(redis, prefix);
+    return {
+      rm, prefix, queues,
+      async jobIds(): Promise<string[]> {
+        const jobs = await queues.get(QUEUES.fraudScoring)!.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed', 'prioritized']);
+        return jobs.map((j) => j.id!).sort();
+      },
+      async checkpoint(): Promise<number> {
+        const row = await rm.knex('dispatcher_checkpoints').where({ name: 'jobs' }).first('position');
+        return row ? Number(row.position) : 0;
+      },
+      async cleanup() {
+        for (const q of queues.values()) await q.close();
+        await deleteQueueKeys(prefix);
+        await rm.cleanup();
+      },
+    };
+  }
+
+  async function until(probe: () => Promise<boolean>): Promise<void> {
+    const deadline = Date.now() + 20_000;
+    while (!(await probe())) {
+      if (Date.now() > deadline) throw new Error('timed out');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  it('enqueues one job per placed order, with the event id as job id', async () => {
+    const s = await setting();
+    try {
+      const d = new Dispatcher(world.store, s.rm.knex, s.queues, log);
+      await d.start();
+      const head = await world.store.headPosition();
+      await until(async () => (await s.checkpoint()) === head);
+      await d.stop();
+      expect(await s.jobIds()).to.deep.equal([...placedEventIds].sort());
+      const job = (await s.queues.get(QUEUES.fraudScoring)!.getJob(placedEventIds[0]))!;
+      expect(job.data).to.have.keys(['orderId', 'eventId']);
+    } finally {
+      await s.cleanup();
+    }
+  });
+
+  it('enqueues each job once when restarted mid-stream', async () => {
+    const s = await setting();
+    try {
+      const head = await world.store.headPosition();
+      const first = new Dispatcher(world.store, s.rm.knex, s.queues, log, { batchSize: 13 });
+      await first.start();
+      await until(async () => (await s.checkpoint()) > head / 2);
+      await first.stop();
+      expect(await s.checkpoint()).to.be.below(head);
+      const second = new Dispatcher(world.store, s.rm.knex, s.queues, log, { batchSize: 13 });
+      await second.start();
+      await until(async () => (await s.checkpoint()) === head);
+      await second.stop();
+      expect(await s.jobIds()).to.deep.equal([...placedEventIds].sort());
+    } finally {
+      await s.cleanup();
+    }
+  });
+
+  it('enqueues each job once when it dies after enqueuing but before its checkpoint commits', async () => {
+    const s = await setting();
+    try {
+      const real = s.queues.get(QUEUES.fraudScoring)!;
+      let crashes = 0;
+      // Enqueue succeeds, then the process "dies" before the checkpoint: the batch is replayed.
+      const flaky = new Proxy(real, {
+        get(target, prop, receiver) {
+          if (prop === 'addBulk') {
+            return async (jobs: Parameters<Queue['addBulk']>[0]) => {
+              const added = await target.addBulk(jobs);
+              if (crashes < 3) { crashes++; throw new Error('crashed after enqueue'); }
+              return added;
+            };
+          }
+          return Reflect.get(target, prop, receiver);
+        },
+      });
+      const queues = new Map<QueueName, Queue>([[QUEUES.fraudScoring, flaky]]);
+      const head = await world.store.headPosition();
+      const d = new Dispatcher(world.store, s.rm.knex, queues, log, { batchSize: 17 });
+      await d.start();
+      await until(async () => (await s.checkpoint()) === head);
+      await d.stop();
+      expect(crashes).to.equal(3);
+      expect(await s.jobIds()).to.deep.equal([...placedEventIds].sort());
+      const counts = await real.getJobCounts('waiting');
+      expect(counts.waiting).to.equal(placedEventIds.length);
+    } finally {
+      await s.cleanup();
+    }
+  });
+
+  it('enqueues each job once with two dispatchers running side by side', async () => {
+    const s = await setting();
+    try {
+      const head = await world.store.headPosition();
+      const a = new Dispatcher(world.store, s.rm.knex, s.queues, log, { batchSize: 11 });
+      const b = new Dispatcher(world.store, s.rm.knex, s.queues, log, { batchSize: 11 });
+      await Promise.all([a.start(), b.start()]);
+      await until(async () => (await s.checkpoint()) === head);
+      await Promise.all([a.stop(), b.stop()]);
+      const counts = await s.queues.get(QUEUES.fraudScoring)!.getJobCounts('waiting');
+      expect(counts.waiting).to.equal(placedEventIds.length);
+    } finally {
+      await s.cleanup();
+    }
+  });
+});
