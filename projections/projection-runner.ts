@@ -27,6 +27,7 @@ export class ProjectionRunner {
   get position(): number { return this.lastPosition; }
 
   async start(): Promise<void> {
+    await this.knex.raw('INSERT INTO projection_checkpoints (name, position) VALUES (?, 0) ON CONFLICT (name) DO NOTHING', [this.projection.name]);
     this.lastPosition = await checkpointOf(this.knex, this.projection.name);
     this.subscription = this.store.subscribe({
       after: this.lastPosition,
@@ -43,32 +44,44 @@ export class ProjectionRunner {
 
   /** Applies a batch and its checkpoint in one transaction; on an error, retries event by event. */
   async applyBatch(events: RecordedEvent[]): Promise<void> {
+    const last = events[events.length - 1].position;
+    if (!events.some((e) => this.handles.has(e.type))) {
+      // Nothing to apply: only move the checkpoint, in one statement.
+      await this.knex('projection_checkpoints').where({ name: this.projection.name }).andWhere('position', '<', last)
+        .update({ position: last, updated_at: this.knex.fn.now() });
+      this.lastPosition = last;
+      return;
+    }
+    const { projection } = this;
     try {
-      await this.inTransaction(events, async (trx, e) => this.projection.apply(e, trx));
+      await this.inTransaction(events, projection.applyBatch
+        ? async (trx, mine) => projection.applyBatch!(mine, trx)
+        : async (trx, mine) => { for (const e of mine) await projection.apply(e, trx); });
     } catch (batchError) {
       this.log.warn({ err: batchError, projection: this.projection.name }, 'batch failed; applying event by event');
-      await this.inTransaction(events, async (trx, e) => {
-        try {
-          await trx.transaction(async (sp) => this.projection.apply(e, sp));
-        } catch (err) {
-          await recordFailure(trx, this.projection.name, e, err);
-          this.log.error({ err, projection: this.projection.name, eventId: e.id, position: e.position }, 'event not applied; recorded');
+      await this.inTransaction(events, async (trx, mine) => {
+        for (const e of mine) {
+          try {
+            await trx.transaction(async (sp) => projection.apply(e, sp));
+          } catch (err) {
+            await recordFailure(trx, projection.name, e, err);
+            this.log.error({ err, projection: projection.name, eventId: e.id, position: e.position }, 'event not applied; recorded');
+          }
         }
       });
     }
-    this.lastPosition = events[events.length - 1].position;
+    this.lastPosition = last;
   }
 
-  private async inTransaction(events: RecordedEvent[], each: (trx: Knex.Transaction, e: RecordedEvent) => Promise<void>): Promise<void> {
+  /** Runs `work` on the handled events past the checkpoint, and moves the checkpoint, in one transaction. */
+  private async inTransaction(events: RecordedEvent[], work: (trx: Knex.Transaction, mine: RecordedEvent[]) => Promise<void>): Promise<void> {
     const name = this.projection.name;
     const last = events[events.length - 1].position;
     await this.knex.transaction(async (trx) => {
-      await trx.raw('INSERT INTO projection_checkpoints (name, position) VALUES (?, 0) ON CONFLICT (name) DO NOTHING', [name]);
       const row = await trx('projection_checkpoints').where({ name }).forUpdate().first('position');
       const from = Number(row.position);
-      for (const e of events) {
-        if (e.position > from && this.handles.has(e.type)) await each(trx, e);
-      }
+      const mine = events.filter((e) => e.position > from && this.handles.has(e.type));
+      if (mine.length > 0) await work(trx, mine);
       if (last > from) await trx('projection_checkpoints').where({ name }).update({ position: last, updated_at: trx.fn.now() });
     });
   }

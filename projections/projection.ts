@@ -6,6 +6,11 @@ export interface Projection {
   name: string;
   handles: readonly string[];
   apply(event: RecordedEvent, trx: Knex.Transaction): Promise<void>;
+  /**
+   * Optional: the same effect as `apply` on each event in turn, in fewer statements. The runner
+   * uses it for whole batches and falls back to `apply` event by event when a batch fails.
+   */
+  applyBatch?(events: RecordedEvent[], trx: Knex.Transaction): Promise<void>;
 }
 
 /** A recorded fact a projection could not apply; recorded beside the rows and skipped. */

@@ -1,4 +1,4 @@
-import { v7 as uuid } from 'uuid';
+import { randomUUID } from 'node:crypto';
 import type { EventStore, ExpectedRevision, RecordedEvent } from '../event-store/event-store.port.js';
 import { ConcurrencyError } from '../platform/errors.js';
 import type { Command, Decider, DomainEvent } from './decider.js';
@@ -16,9 +16,11 @@ export interface HandleResult<State, E extends DomainEvent> {
 interface Cached<State> { state: State; revision: number; position: number | null }
 
 /**
- * Runs commands against one kind of aggregate: load (from a cache of folded state plus any newer
- * events), decide, append with the loaded revision; on a concurrency conflict re-read and decide
- * again, a bounded number of times.
+ * Runs commands against one kind of aggregate: decide, then append with the revision the decision
+ * was made on; on a concurrency conflict re-read and decide again, a bounded number of times.
+ * Folded state is cached per stream. A decision that appends is made on the cached state
+ * directly, since the expected-revision check refuses it if the stream has moved on; a decision
+ * that appends nothing or refuses is only trusted on state just read from the store.
  */
 export class CommandHandler<State, C extends Command, E extends DomainEvent> {
   private readonly cache = new Map<string, Cached<State>>();
@@ -29,8 +31,11 @@ export class CommandHandler<State, C extends Command, E extends DomainEvent> {
     private readonly options: { retries?: number; cacheSize?: number } = {},
   ) {}
 
-  async load(streamId: string): Promise<Cached<State>> {
-    const cached = this.cache.get(streamId) ?? { state: this.decider.initialState, revision: -1, position: null };
+  /** The stream's state: read up to date, or (`cachedOk`) as last seen here, if it was. */
+  async load(streamId: string, options: { cachedOk?: boolean } = {}): Promise<Cached<State>> {
+    const hit = this.cache.get(streamId);
+    if (hit && options.cachedOk) return hit;
+    const cached = hit ?? { state: this.decider.initialState, revision: -1, position: null };
     const newer = await this.store.readStream(streamId, { fromRevision: cached.revision + 1 });
     if (newer.length === 0) return cached;
     const loaded = {
@@ -46,18 +51,28 @@ export class CommandHandler<State, C extends Command, E extends DomainEvent> {
   async handle(streamId: string, command: C, options: { assumeNew?: boolean } = {}): Promise<HandleResult<State, E>> {
     const retries = this.options.retries ?? 10;
     for (let attempt = 0; ; attempt++) {
-      const current = attempt === 0 && options.assumeNew
-        ? { state: this.decider.initialState, revision: -1, position: null }
-        : await this.load(streamId);
-      const events = this.decider.decide(command, current.state);
-      if (events.length === 0) return { ...current, events };
+      const cached = attempt === 0 ? this.cache.get(streamId) : undefined;
+      const unverified = attempt === 0 && (cached !== undefined || options.assumeNew === true);
+      const current = !unverified ? await this.load(streamId)
+        : cached ?? { state: this.decider.initialState, revision: -1, position: null };
+      let events: E[];
+      try {
+        events = this.decider.decide(command, current.state);
+      } catch (err) {
+        if (unverified) continue;                                     // refused on possibly stale state: read and retry
+        throw err;
+      }
+      if (events.length === 0) {
+        if (unverified) continue;
+        return { ...current, events };
+      }
       const expected: ExpectedRevision = current.revision === -1 ? 'no_stream' : current.revision;
       const { metadata } = command;
       const { now: _now, ...eventMetadata } = metadata;
       try {
         const result = await this.store.append(
           streamId,
-          events.map((e) => ({ id: uuid(), type: e.type, data: e.data, metadata: eventMetadata })),
+          events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data, metadata: eventMetadata })),
           expected,
         );
         const state = events.reduce(this.decider.evolve, current.state);
@@ -65,7 +80,6 @@ export class CommandHandler<State, C extends Command, E extends DomainEvent> {
         return { state, events, revision: result.revision, position: result.position };
       } catch (err) {
         if (!(err instanceof ConcurrencyError) || attempt >= retries) throw err;
-        this.cache.delete(streamId);
         if (attempt > 1) await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
       }
     }

@@ -58,8 +58,9 @@ export function createWriteSide(store: EventStore) {
       return { recorded: r.events.length > 0, position: r.position };
     },
 
+    /** The order as last seen by this process (read when not seen yet): for its immutable placement facts. */
     async loadOrder(orderId: string): Promise<Order> {
-      return (await orders.load(orderStream(orderId))).state;
+      return (await orders.load(orderStream(orderId), { cachedOk: true })).state;
     },
 
     async registerLocation(data: LocationCommand['data'], metadata: CommandMetadata) {
