@@ -102,7 +102,7 @@ function orderBody(): string {
 async function postOrders(connections: number): Promise<{ rate: number; p50: number; p99: number; non2xx: number; errors: number }> {
   const s = await freshSchema('api');
   const port = 3900 + Math.floor(Math.random() * 90);
-  const child = spawn(process.execPath, ['dist/main.js'], {
+  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_OPTIONS?.split(' ').filter(Boolean) ?? []), 'dist/main.js'], {
     env: {
       ...process.env, DATABASE_URL: BASE_URL, DATABASE_SCHEMA: s.schema, PORT: String(port), HOST: '127.0.0.1', REDIS_URL,
       OMS_ROLES: process.env.BENCH_ROLES ?? 'api,projections,jobs', QUEUE_PREFIX: `bench-${s.schema}`, OMS_API_KEYS: 'bench-key:client', LOG_LEVEL: 'warn', PG_POOL_SIZE: '16',

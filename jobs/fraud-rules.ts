@@ -12,7 +12,7 @@ export function scoreOrder(order: PlacedOrder, v: VelocityCounts, rules: FraudRu
   } else if (order.total >= rules.highValue.minor) {
     add('high_value', rules.highValue.points, `order value ${order.total} ${order.currency} is at least ${rules.highValue.minor}`);
   }
-  if (v.customerOrdersBefore === 0) add('new_customer', rules.newCustomer, `first order of customer ${order.customer.id}`);
+  if (!v.returningCustomer) add('new_customer', rules.newCustomer, `first order of customer ${order.customer.id}`);
   if (v.customer1h >= rules.velocityCustomer1h.max) {
     add('customer_velocity_1h', rules.velocityCustomer1h.points, `${v.customer1h} other orders by this customer in the last hour`);
   }

@@ -72,8 +72,8 @@ export const schemaMigrations: Migration[] = [
         CREATE INDEX orders_status ON orders (status, placed_position DESC);
         CREATE INDEX orders_channel ON orders (channel, placed_position DESC);
         CREATE INDEX orders_customer ON orders (customer_id, placed_at);
-        CREATE INDEX orders_email ON orders (customer_email, placed_at) WHERE customer_email IS NOT NULL;
-        CREATE INDEX orders_address ON orders (address_key, placed_at) WHERE address_key IS NOT NULL;
+        CREATE INDEX orders_email ON orders (customer_email, placed_at);
+        CREATE INDEX orders_address ON orders (address_key, placed_at);
         CREATE TABLE order_timeline (
           order_id text NOT NULL,
           position bigint NOT NULL,
@@ -97,6 +97,32 @@ export const schemaMigrations: Migration[] = [
           position bigint NOT NULL,
           updated_at timestamptz NOT NULL DEFAULT now()
         );
+      `);
+    },
+  },
+  {
+    name: '002-order-velocity',
+    async up(knex) {
+      // A plpgsql function so each connection plans these lookups once rather than per call.
+      // Each count is one index range scan that stops at `cap` rows, so a hot key costs no more
+      // than a cold one.
+      await knex.raw(`
+        CREATE FUNCTION order_velocity(p_order text, p_customer text, p_email text, p_address text, p_at timestamptz, cap int)
+        RETURNS TABLE (customer1h bigint, customer24h bigint, email24h bigint, address24h bigint, returning_customer boolean)
+        LANGUAGE plpgsql STABLE AS $fn$
+        BEGIN
+          RETURN QUERY SELECT
+            (SELECT count(*) FROM (SELECT 1 FROM orders WHERE customer_id = p_customer AND placed_at > p_at - interval '1 hour'
+               AND placed_at <= p_at AND order_id <> p_order LIMIT cap) s),
+            (SELECT count(*) FROM (SELECT 1 FROM orders WHERE customer_id = p_customer AND placed_at > p_at - interval '24 hours'
+               AND placed_at <= p_at AND order_id <> p_order LIMIT cap) s),
+            (SELECT count(*) FROM (SELECT 1 FROM orders WHERE customer_email = p_email AND placed_at > p_at - interval '24 hours'
+               AND placed_at <= p_at AND order_id <> p_order LIMIT cap) s),
+            (SELECT count(*) FROM (SELECT 1 FROM orders WHERE address_key = p_address AND placed_at > p_at - interval '24 hours'
+               AND placed_at <= p_at AND order_id <> p_order LIMIT cap) s),
+            EXISTS (SELECT 1 FROM orders WHERE customer_id = p_customer AND placed_at <= p_at AND order_id <> p_order);
+        END
+        $fn$;
       `);
     },
   },

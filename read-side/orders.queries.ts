@@ -57,26 +57,17 @@ function summary(row: OrderRow) {
   };
 }
 
-export interface VelocityCounts { customer1h: number; customer24h: number; email24h: number; address24h: number; customerOrdersBefore: number }
+export interface VelocityCounts { customer1h: number; customer24h: number; email24h: number; address24h: number; returningCustomer: boolean }
+
+const VELOCITY_CAP = 1000;
 
 /** How many other orders the same customer, email and address placed in the windows before `at`. */
 export async function velocity(knex: Knex, o: { orderId: string; customerId: string; email: string | null; addressKey: string | null; at: string }): Promise<VelocityCounts> {
-  const { rows } = await knex.raw(
-    `SELECT
-       count(*) FILTER (WHERE customer_id = :customer AND placed_at > :at::timestamptz - interval '1 hour') AS customer1h,
-       count(*) FILTER (WHERE customer_id = :customer AND placed_at > :at::timestamptz - interval '24 hours') AS customer24h,
-       count(*) FILTER (WHERE customer_email = :email AND placed_at > :at::timestamptz - interval '24 hours') AS email24h,
-       count(*) FILTER (WHERE address_key = :address AND placed_at > :at::timestamptz - interval '24 hours') AS address24h,
-       count(*) FILTER (WHERE customer_id = :customer) AS before
-     FROM orders
-     WHERE order_id <> :orderId AND placed_at <= :at::timestamptz
-       AND (customer_id = :customer OR customer_email = :email OR address_key = :address)`,
-    { customer: o.customerId, email: o.email, address: o.addressKey, at: o.at, orderId: o.orderId },
-  );
+  const { rows } = await knex.raw('SELECT * FROM order_velocity(?, ?, ?, ?, ?, ?)', [o.orderId, o.customerId, o.email, o.addressKey, o.at, VELOCITY_CAP]);
   const r = rows[0];
   return {
     customer1h: Number(r.customer1h), customer24h: Number(r.customer24h), email24h: Number(r.email24h),
-    address24h: Number(r.address24h), customerOrdersBefore: Number(r.before),
+    address24h: Number(r.address24h), returningCustomer: r.returning_customer === true,
   };
 }
 

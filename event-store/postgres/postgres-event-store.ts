@@ -15,12 +15,12 @@ interface PendingAppend {
   expected: ExpectedRevision;
   resolve(r: AppendResult): void;
   reject(e: unknown): void;
+  single?: boolean;
 }
 
 type BatchResult =
   | { ok: true; revision: number; position: number }
-  | { ok: false; error: 'wrong_expected_revision'; actual: number }
-  | { ok: false; error: 'duplicate_event_id' };
+  | { ok: false; error: 'wrong_expected_revision'; actual: number };
 
 const MAX_BATCH = 500;
 
@@ -57,18 +57,35 @@ export class PostgresEventStore implements EventStore {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, MAX_BATCH);
       try {
-        const payload = batch.map((p) => ({
-          stream: p.streamId,
-          expected: String(p.expected),
-          events: p.events.map((e) => ({ id: e.id, type: e.type, data: e.data, metadata: e.metadata })),
-        }));
-        const { rows } = await this.pool.query<{ r: BatchResult[] }>('SELECT oms_append_batch($1::jsonb) AS r', [JSON.stringify(payload)]);
-        rows[0].r.forEach((res, i) => settle(batch[i], res));
+        (await this.appendBatch(batch)).forEach((res, i) => settle(batch[i], res));
       } catch (err) {
-        for (const p of batch) p.reject(err);
+        if (!isUniqueViolation(err) || batch.length === 1) {
+          for (const p of batch) p.reject(isUniqueViolation(err) ? duplicateIds(p.streamId) : err);
+          continue;
+        }
+        // An event id used in another stream: one append spoils the batch, so run them singly.
+        this.queue.unshift(...batch.map((p) => ({ ...p, single: true })));
+        while (this.queue[0]?.single) {
+          const one = this.queue.shift()!;
+          try {
+            settle(one, (await this.appendBatch([one]))[0]);
+          } catch (e) {
+            one.reject(isUniqueViolation(e) ? duplicateIds(one.streamId) : e);
+          }
+        }
       }
     }
     this.flushing = false;
+  }
+
+  private async appendBatch(batch: PendingAppend[]): Promise<BatchResult[]> {
+    const payload = batch.map((p) => ({
+      stream: p.streamId,
+      expected: String(p.expected),
+      events: p.events.map((e) => ({ id: e.id, type: e.type, data: e.data, metadata: e.metadata })),
+    }));
+    const { rows } = await this.pool.query<{ r: BatchResult[] }>('SELECT oms_append_batch($1::jsonb) AS r', [JSON.stringify(payload)]);
+    return rows[0].r;
   }
 
   async readStream(streamId: string, options: { fromRevision?: number; maxCount?: number } = {}): Promise<RecordedEvent[]> {
@@ -109,11 +126,12 @@ export class PostgresEventStore implements EventStore {
 
 function settle(p: PendingAppend, res: BatchResult): void {
   if (res.ok) return p.resolve({ revision: res.revision, position: res.position });
-  if (res.error === 'wrong_expected_revision') {
-    return p.reject(new ConcurrencyError(p.streamId, String(p.expected), res.actual === -1 ? 'no_stream' : String(res.actual)));
-  }
-  p.reject(new ConflictError('event.duplicate_id', `Event ids appended to ${p.streamId} are already used elsewhere`));
+  p.reject(new ConcurrencyError(p.streamId, String(p.expected), res.actual === -1 ? 'no_stream' : String(res.actual)));
 }
+
+const isUniqueViolation = (err: unknown): boolean => (err as { code?: string }).code === '23505';
+
+const duplicateIds = (streamId: string) => new ConflictError('event.duplicate_id', `Event ids appended to ${streamId} are already used in another stream`);
 
 interface EventRow {
   global_position: number; event_id: string; stream_id: string; stream_revision: number;

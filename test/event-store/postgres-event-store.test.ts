@@ -3,6 +3,7 @@ import { v7 as uuid } from 'uuid';
 import { createKnex, createPgPool } from '../../platform/db.js';
 import { PostgresEventStore, migratePostgresEventStore } from '../../event-store/postgres/postgres-event-store.js';
 import type { RecordedEvent } from '../../event-store/event-store.port.js';
+import { ConflictError } from '../../platform/errors.js';
 import { isolatedSchema } from '../support/test-env.js';
 import { eventStoreContract } from './event-store.contract.js';
 
@@ -37,6 +38,24 @@ describe('PostgreSQL event store', () => {
       await sub.stop();
       for (const w of writers) await w.close();
       await main.cleanup();
+    }
+  });
+
+  it('refuses event ids already used in another stream without failing the appends batched with it', async () => {
+    const { store, cleanup } = await openPostgres();
+    try {
+      const reused = { id: uuid(), type: 'A', data: {}, metadata: {} };
+      await store.append('first-stream', [reused], 'no_stream');
+      const [clash, ...others] = await Promise.allSettled([
+        store.append('second-stream', [reused], 'no_stream'),
+        ...Array.from({ length: 10 }, (_, i) => store.append(`bystander-${i}`, [{ id: uuid(), type: 'B', data: {}, metadata: {} }], 'no_stream')),
+      ]);
+      expect(clash.status).to.equal('rejected');
+      expect((clash as PromiseRejectedResult).reason).to.be.instanceOf(ConflictError);
+      expect(others.every((o) => o.status === 'fulfilled')).to.equal(true);
+      expect(await store.readStream('second-stream')).to.deep.equal([]);
+    } finally {
+      await cleanup();
     }
   });
 

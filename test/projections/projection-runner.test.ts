@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { createLogger } from '../../platform/logger.js';
 import { ProjectionRunner, checkpointOf } from '../../projections/projection-runner.js';
 import type { Projection } from '../../projections/projection.js';
+import type { RecordedEvent } from '../../event-store/event-store.port.js';
 import { PROJECTIONS } from '../../service.js';
 import { eventStoreWorld, readModelWorld, writeHistory } from '../support/world.js';
 
@@ -73,16 +74,23 @@ describe('projection runner', function () {
   it('ends with the same rows when its connection dies in the middle of a batch', async () => {
     const rm = await readModelWorld();
     let killed = 0;
-    const crashing = (p: Projection): Projection => ({
-      ...p,
-      async apply(event, trx) {
-        await p.apply(event, trx);
-        if (p.name === 'orders' && event.position > head / 3 && killed === 0) {
+    const crashing = (p: Projection): Projection => {
+      const killOnce = async (events: RecordedEvent[], trx: Knex.Transaction) => {
+        if (p.name === 'orders' && killed === 0 && events.some((e) => e.position > head / 3)) {
           killed++;
           await trx.raw('SELECT pg_terminate_backend(pg_backend_pid())').catch(() => undefined);
         }
-      },
-    });
+      };
+      return {
+        ...p,
+        async apply(event, trx) { await p.apply(event, trx); await killOnce([event], trx); },
+        async applyBatch(events, trx) {
+          if (p.applyBatch) await p.applyBatch(events, trx);
+          else for (const e of events) await p.apply(e, trx);
+          await killOnce(events, trx);
+        },
+      };
+    };
     try {
       const runners = PROJECTIONS.map((p) => new ProjectionRunner(world.store, rm.knex, crashing(p), log, { batchSize: 25 }));
       for (const r of runners) await r.start();
