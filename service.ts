@@ -41,8 +41,9 @@ export interface Service {
 export async function startService(config: Config, log: Logger): Promise<Service> {
   const db = { databaseUrl: config.databaseUrl, schema: config.databaseSchema, poolSize: config.pgPoolSize };
   await ensureDatabase(db);
-  const knex = createKnex(db);
+  const knex = createKnex(db, { name: 'oms-api' });
   await migrate(knex, 'oms_migrations', schemaMigrations, db.schema);
+  const derived = createKnex(db, { asyncCommit: true, name: 'oms-projections' });
 
   let pool: pg.Pool | undefined;
   let store: EventStore;
@@ -65,7 +66,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
   if (config.roles.includes('projections')) {
     for (const projection of PROJECTIONS) {
-      const runner = new ProjectionRunner(store, knex, projection, log);
+      const runner = new ProjectionRunner(store, derived, projection, log);
       await runner.start();
       runners.push(runner);
       stops.push(() => runner.stop());
@@ -76,7 +77,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
   if (config.roles.includes('jobs')) {
     const queues = createQueues(redis, config.queuePrefix);
-    const dispatcher = new Dispatcher(store, knex, queues, log, { metrics });
+    const dispatcher = new Dispatcher(store, derived, queues, log, { metrics });
     await dispatcher.start();
     const workers: Worker[] = startWorkers(redis, config.queuePrefix, config.jobConcurrency,
       { write, knex, rules: config.fraud, now: () => new Date() }, log, metrics);
@@ -119,6 +120,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       await store.close();
       await pool?.end();
       await knex.destroy();
+      await derived.destroy();
       redis.disconnect();
     },
   };

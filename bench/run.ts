@@ -98,18 +98,22 @@ function orderBody(): string {
   });
 }
 
-/** POST /orders against the whole service (all roles) started as its own process. */
-async function postOrders(connections: number): Promise<{ rate: number; p50: number; p99: number; non2xx: number; errors: number }> {
+interface ApiFigures { rate: number; p50: number; p99: number; non2xx: number; errors: number; backlog?: { events: number; unscored: number; drainSeconds: number } }
+
+/** POST /orders against the service started as its own process with the given roles. */
+async function postOrders(connections: number, roles: string): Promise<ApiFigures> {
   const s = await freshSchema('api');
   const port = 3900 + Math.floor(Math.random() * 90);
   const child = spawn(process.execPath, [...(process.env.BENCH_NODE_OPTIONS?.split(' ').filter(Boolean) ?? []), 'dist/main.js'], {
     env: {
       ...process.env, DATABASE_URL: BASE_URL, DATABASE_SCHEMA: s.schema, PORT: String(port), HOST: '127.0.0.1', REDIS_URL,
-      OMS_ROLES: process.env.BENCH_ROLES ?? 'api,projections,jobs', QUEUE_PREFIX: `bench-${s.schema}`, OMS_API_KEYS: 'bench-key:client', LOG_LEVEL: 'warn', PG_POOL_SIZE: '16',
+      OMS_ROLES: roles, QUEUE_PREFIX: `bench-${s.schema}`, OMS_API_KEYS: 'bench-key:client', LOG_LEVEL: 'warn', PG_POOL_SIZE: '16',
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
+  const db = new pg.Client({ connectionString: BASE_URL });
+  await db.connect();
   try {
     await waitForHealth(url);
     const opts = {
@@ -119,10 +123,25 @@ async function postOrders(connections: number): Promise<{ rate: number; p50: num
     };
     await autocannon({ ...opts, duration: 2 });                                // warm-up
     const r = await autocannon({ ...opts, duration: SECONDS });
-    return { rate: r.requests.total / r.duration, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts };
+    const figures: ApiFigures = { rate: r.requests.total / r.duration, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts };
+    if (roles.includes('projections')) {
+      // How far behind the pipeline (projections, fraud scoring) was when the load stopped, and how long it took to catch up.
+      const lag = async () => (await db.query(`SELECT (SELECT max(global_position) FROM ${s.schema}.events) - (SELECT min(position) FROM ${s.schema}.projection_checkpoints) AS events,
+        (SELECT count(*) FROM ${s.schema}.events WHERE type = 'OrderPlaced') - (SELECT count(*) FROM ${s.schema}.events WHERE type = 'FraudAssessed') AS unscored`)).rows[0];
+      const at = await lag();
+      const started = Date.now();
+      let now = at;
+      while ((Number(now.events) > 0 || Number(now.unscored) > 0) && Date.now() - started < 120_000) {
+        await new Promise((res) => setTimeout(res, 250));
+        now = await lag();
+      }
+      figures.backlog = { events: Number(at.events), unscored: Number(at.unscored), drainSeconds: (Date.now() - started) / 1000 };
+    }
+    return figures;
   } finally {
+    await db.end();
     child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    await new Promise((res) => child.once('exit', res));
     await dropSchema(s.schema);
   }
 }
@@ -142,10 +161,17 @@ async function main(): Promise<void> {
   }
   if (!only || only === 'api') {
     const base32 = await pgbenchInserts(32);
-    const api = await postOrders(32);
-    rows.push({ figure: 'POST /orders/s, 32 clients', value: fmt(api.rate), baseline: `pgbench single-row inserts/s, 32 clients: ${fmt(base32)}` });
-    rows.push({ figure: 'POST /orders latency p50 / p99 (ms)', value: `${api.p50} / ${api.p99}` });
-    rows.push({ figure: 'POST /orders non-2xx / errors', value: `${api.non2xx} / ${api.errors}` });
+    const api = await postOrders(32, 'api');
+    rows.push({ figure: 'POST /orders/s, 32 clients, API process (OMS_ROLES=api)', value: fmt(api.rate), baseline: `pgbench single-row inserts/s, 32 clients: ${fmt(base32)}` });
+    rows.push({ figure: '  latency p50 / p99 (ms)', value: `${api.p50} / ${api.p99}` });
+    rows.push({ figure: '  non-2xx / errors', value: `${api.non2xx} / ${api.errors}` });
+    const all = await postOrders(32, 'api,projections,jobs');
+    rows.push({ figure: 'POST /orders/s, 32 clients, whole service in one process', value: fmt(all.rate) });
+    rows.push({ figure: '  latency p50 / p99 (ms)', value: `${all.p50} / ${all.p99}` });
+    rows.push({ figure: '  non-2xx / errors', value: `${all.non2xx} / ${all.errors}` });
+    const b = all.backlog!;
+    rows.push({ figure: '  pipeline backlog at end: events / orders unscored', value: `${fmt(b.events)} / ${fmt(b.unscored)}` });
+    rows.push({ figure: '  time to drain it (s)', value: b.drainSeconds.toFixed(1) });
   }
   console.log('');
   const w = Math.max(...rows.map((r) => r.figure.length));

@@ -16,12 +16,24 @@ export function createPgPool(s: DbSettings, applicationName = 'oms'): pg.Pool {
   });
 }
 
-export function createKnex(s: DbSettings): Knex {
+/**
+ * `asyncCommit` is for writers of derived data (read models, the dispatcher's checkpoint): a
+ * crash may lose their last commits, rows and checkpoint together, and the log replays them.
+ */
+export function createKnex(s: DbSettings, options: { asyncCommit?: boolean; name?: string } = {}): Knex {
   return knexFactory({
     client: 'pg',
-    connection: { connectionString: s.databaseUrl, application_name: 'oms-read-models' },
+    connection: { connectionString: s.databaseUrl, application_name: options.name ?? 'oms' },
     searchPath: [s.schema],
-    pool: { min: 0, max: s.poolSize },
+    pool: {
+      min: 0,
+      max: s.poolSize,
+      ...(options.asyncCommit ? {
+        afterCreate: (conn: pg.Client, done: (err: Error | null, conn: pg.Client) => void) => {
+          conn.query('SET synchronous_commit = off', (err) => done(err, conn));
+        },
+      } : {}),
+    },
   });
 }
 

@@ -8,6 +8,7 @@ import type {
 import { eventStoreMigrations } from './event-store.migrations.js';
 import { pollingSubscription } from '../subscription.js';
 import { ListenNotifyNews } from './listen-notify.js';
+import { TailCache } from './tail-cache.js';
 
 interface PendingAppend {
   streamId: string;
@@ -37,6 +38,8 @@ export class PostgresEventStore implements EventStore {
   private readonly queue: PendingAppend[] = [];
   private flushing = false;
   private readonly news: ListenNotifyNews;
+  private readonly tail = new TailCache();
+  private readonly tailReads = new Map<string, Promise<RecordedEvent[]>>();
 
   constructor(private readonly pool: pg.Pool, settings: { databaseUrl: string; schema: string }) {
     this.news = new ListenNotifyNews(settings.databaseUrl, `oms_events_${settings.schema}`);
@@ -112,7 +115,21 @@ export class PostgresEventStore implements EventStore {
   }
 
   subscribe(options: SubscribeOptions): Subscription {
-    return pollingSubscription({ read: (after, maxCount) => this.readAll({ after, maxCount }), news: this.news, options });
+    return pollingSubscription({ read: (after, maxCount) => this.readTail(after, maxCount), news: this.news, options });
+  }
+
+  /** Subscriptions read through the tail cache: one query serves all of them near the head. */
+  private async readTail(after: number, maxCount: number): Promise<RecordedEvent[]> {
+    const cached = this.tail.read(after, maxCount);
+    if (cached) return cached;
+    const key = `${after}:${maxCount}`;
+    let pending = this.tailReads.get(key);
+    if (!pending) {
+      pending = this.readAll({ after, maxCount }).then((read) => { this.tail.remember(after, read); return read; })
+        .finally(() => this.tailReads.delete(key));
+      this.tailReads.set(key, pending);
+    }
+    return pending;
   }
 
   async ping(): Promise<void> {
