@@ -20,6 +20,8 @@ try {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 } catch (err) {
-  log.fatal({ err }, 'could not start');
+  const code = (err as { code?: string }).code;
+  const hint = code === 'ECONNREFUSED' ? ' (is PostgreSQL running at DATABASE_URL and Redis at REDIS_URL?)' : '';
+  log.fatal({ err }, `could not start${hint}`);
   process.exit(1);
 }
