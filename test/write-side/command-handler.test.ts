@@ -1,0 +1,89 @@
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import type { AppendResult, EventStore, ExpectedRevision, NewEvent, RecordedEvent } from '../../event-store/event-store.port.js';
+import { ConcurrencyError, ConflictError } from '../../platform/errors.js';
+import { CommandHandler } from '../../write-side/command-handler.js';
+import { stockDecider, stockStream } from '../../write-side/inventory/stock.decider.js';
+import { meta } from '../support/given-when-then.js';
+
+/** An in-memory store with the port's append semantics, counting reads. */
+class MemoryStore implements Partial<EventStore> {
+  streams = new Map<string, RecordedEvent[]>();
+  reads = 0;
+  position = 0;
+  async append(streamId: string, events: NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+    const stream = this.streams.get(streamId) ?? [];
+    const current = stream.length - 1;
+    const ok = expected === 'any' || (expected === 'no_stream' ? current === -1 : expected === 'stream_exists' ? current >= 0 : expected === current);
+    if (!ok) throw new ConcurrencyError(streamId, String(expected), String(current));
+    for (const e of events) stream.push({ ...e, streamId, revision: stream.length, position: ++this.position, recordedAt: new Date() });
+    this.streams.set(streamId, stream);
+    return { revision: stream.length - 1, position: this.position };
+  }
+  async readStream(streamId: string, options: { fromRevision?: number } = {}): Promise<RecordedEvent[]> {
+    this.reads++;
+    return (this.streams.get(streamId) ?? []).slice(options.fromRevision ?? 0);
+  }
+  /** Another process appends behind this handler's back. */
+  sneak(streamId: string, type: string, data: unknown): Promise<AppendResult> {
+    return MemoryStore.prototype.append.call(this, streamId, [{ id: randomUUID(), type, data, metadata: {} }], 'any');
+  }
+}
+
+const key = { sku: 'SKU-1', locationId: 'wh-1' };
+const stream = stockStream(key.sku, key.locationId);
+
+describe('command handler', () => {
+  let store: MemoryStore;
+  let handler: CommandHandler<any, any, any>;
+  beforeEach(() => {
+    store = new MemoryStore();
+    handler = new CommandHandler(store as unknown as EventStore, stockDecider);
+  });
+
+  it('appends the decided events and returns the new state, revision and position', async () => {
+    const r = await handler.handle(stream, { type: 'ReceiveStock', data: { ...key, quantity: 5 }, metadata: meta() });
+    expect(r.state).to.deep.equal({ onHand: 5, reserved: 0 });
+    expect(r.revision).to.equal(0);
+    expect(r.position).to.equal(1);
+    const [recorded] = store.streams.get(stream)!;
+    expect(recorded.metadata).to.deep.equal({ correlationId: 'corr', actor: { kind: 'api', role: 'admin' } });
+  });
+
+  it('decides on cached state without reading, and re-decides when another writer got there first', async () => {
+    await handler.handle(stream, { type: 'ReceiveStock', data: { ...key, quantity: 5 }, metadata: meta() });
+    const readsBefore = store.reads;
+    await handler.handle(stream, { type: 'ReceiveStock', data: { ...key, quantity: 1 }, metadata: meta() });
+    expect(store.reads).to.equal(readsBefore);
+    await store.sneak(stream, 'StockReceived', { ...key, quantity: 10, at: 'x' });
+    const r = await handler.handle(stream, { type: 'AdjustStock', data: { ...key, delta: -2, reason: 'damaged' }, metadata: meta() });
+    expect(r.state.onHand).to.equal(14);
+    expect(store.streams.get(stream)!.map((e) => e.type)).to.deep.equal(['StockReceived', 'StockReceived', 'StockReceived', 'StockAdjusted']);
+  });
+
+  it('does not refuse on stale cached state: it reads and decides again first', async () => {
+    await handler.handle(stream, { type: 'ReceiveStock', data: { ...key, quantity: 1 }, metadata: meta() });
+    await store.sneak(stream, 'StockReceived', { ...key, quantity: 10, at: 'x' });
+    // On the cached state (1 on hand) this adjustment would be refused; on the stream's (11) it is fine.
+    const r = await handler.handle(stream, { type: 'AdjustStock', data: { ...key, delta: -5, reason: 'count' }, metadata: meta() });
+    expect(r.state.onHand).to.equal(6);
+  });
+
+  it('still refuses what the current state refuses', async () => {
+    await handler.handle(stream, { type: 'ReceiveStock', data: { ...key, quantity: 1 }, metadata: meta() });
+    let err: unknown;
+    await handler.handle(stream, { type: 'AdjustStock', data: { ...key, delta: -5, reason: 'count' }, metadata: meta() }).catch((e) => { err = e; });
+    expect(err).to.be.instanceOf(ConflictError);
+  });
+
+  it('gives up with the concurrency error after its retries', async () => {
+    const stubborn = new CommandHandler(store as unknown as EventStore, stockDecider, { retries: 2 });
+    const original = store.append.bind(store);
+    let attempts = 0;
+    store.append = async (s, e, x) => { attempts++; await store.sneak(s, 'StockReceived', { ...key, quantity: 1, at: 'x' }); return original(s, e, x); };
+    let err: unknown;
+    await stubborn.handle(stream, { type: 'ReceiveStock', data: { ...key, quantity: 1 }, metadata: meta() }).catch((e) => { err = e; });
+    expect(err).to.be.instanceOf(ConcurrencyError);
+    expect(attempts).to.equal(3);
+  });
+});
