@@ -12,7 +12,7 @@ export async function scoreOrderFraud(job: Job<{ orderId: string; eventId: strin
   const { orderId, eventId } = job.data;
   const order = await deps.write.loadOrder(orderId);
   if (order.status === 'none') throw new UnrecoverableError(`order ${orderId} does not exist`);
-  if (order.fraud) return;
+  if (order.fraud || order.status === 'cancelled') return;
   const o = order.order;
   const signals = await velocity(deps.knex, {
     orderId, customerId: o.customer.id, email: o.customer.email?.toLowerCase() ?? null, addressKey: addressKey(o), at: o.placedAt,
