@@ -3,7 +3,7 @@ import { bodyParser } from '@koa/bodyparser';
 import type { Knex } from 'knex';
 import { v7 as uuid } from 'uuid';
 import type { ApiRole } from '../platform/config.js';
-import { UnsupportedMediaTypeError } from '../platform/errors.js';
+import { UnsupportedMediaTypeError, ValidationError } from '../platform/errors.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { WriteSide } from '../write-side/commands.js';
@@ -56,7 +56,18 @@ export function createApp(deps: ApiDeps): Koa {
     }
     await next();
   });
-  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '1mb', encoding: 'utf-8' }));
+  const parse = bodyParser({ enableTypes: ['json'], jsonLimit: '1mb', encoding: 'utf-8' });
+  app.use(async (ctx, next) => {
+    try {
+      await parse(ctx, async () => undefined);
+    } catch (err) {
+      // Whatever the parser trips on (bad JSON, a corrupt gzip stream, a wrong length) is the client's.
+      const status = (err as { status?: number }).status;
+      if (status && status >= 400 && status < 500) throw err;
+      throw new ValidationError('request.malformed', 'The request body could not be read');
+    }
+    await next();
+  });
 
   const open = healthRoutes(deps);
   app.use(open.routes());

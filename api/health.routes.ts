@@ -5,7 +5,7 @@ import { openApiDocument } from './openapi.js';
 const CHECK_TIMEOUT_MS = 2_000;
 
 export function healthRoutes(deps: ApiDeps): Router {
-  const router = new Router();
+  const router = new Router({ strict: true, sensitive: true });
 
   router.get('/health', async (ctx) => {
     const entries = await Promise.all(Object.entries(deps.checks).map(async ([name, check]) => [name, await probe(check)] as const));

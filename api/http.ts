@@ -2,6 +2,7 @@ import type Koa from 'koa';
 import { ValidationError } from '../platform/errors.js';
 import type { CommandMetadata } from '../write-side/decider.js';
 import type { Principal } from './auth.js';
+import { CLIENT_ID } from './schemas.js';
 
 export const bodyOf = (ctx: Koa.Context): unknown => (ctx.request as unknown as { body?: unknown }).body;
 
@@ -11,8 +12,10 @@ export function commandMetadata(ctx: Koa.Context): CommandMetadata {
   return {
     now: new Date().toISOString(),
     correlationId: ctx.state.requestId,
+    causationId: ctx.state.requestId,
     requestId: ctx.state.requestId,
     actor: { kind: 'api', id: p.keyId, role: p.role },
+    ...(ctx.state.idempotencySeed ? { idempotencySeed: ctx.state.idempotencySeed } : {}),
   };
 }
 
@@ -33,12 +36,12 @@ export function intParam(ctx: Koa.Context, name: string, opts: { min: number; ma
 
 export const minPositionOf = (ctx: Koa.Context): number | undefined => intParam(ctx, 'minPosition', { min: 0, max: Number.MAX_SAFE_INTEGER });
 
-const CLIENT_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+const CLIENT_ID_RE = new RegExp(CLIENT_ID);
 
 export function idParam(ctx: Koa.Context, name: string): string {
   const value = (ctx.params as Record<string, string>)[name];
-  if (!CLIENT_ID.test(value ?? '')) {
-    throw new ValidationError('request.invalid_id', `${name} is not a valid id`, [{ path: `/${name}`, message: `must match ${CLIENT_ID.source}` }]);
+  if (!CLIENT_ID_RE.test(value ?? '')) {
+    throw new ValidationError('request.invalid_id', `${name} is not a valid id`, [{ path: `/${name}`, message: `must match ${CLIENT_ID}` }]);
   }
   return value;
 }

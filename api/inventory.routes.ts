@@ -12,7 +12,7 @@ const checkReceipt = compile<ReceiptBody>(ReceiptBody);
 const checkAdjustment = compile<AdjustmentBody>(AdjustmentBody);
 
 export function inventoryRoutes(deps: ApiDeps): Router {
-  const router = new Router();
+  const router = new Router({ strict: true, sensitive: true });
 
   router.post('/inventory/receipts', allow('operator'), async (ctx) => {
     const body = checkReceipt(bodyOf(ctx));

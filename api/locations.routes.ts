@@ -10,7 +10,7 @@ import { compile } from './validation.js';
 const checkPutLocation = compile<PutLocationBody>(PutLocationBody);
 
 export function locationRoutes(deps: ApiDeps): Router {
-  const router = new Router();
+  const router = new Router({ strict: true, sensitive: true });
 
   router.put('/locations/:locationId', allow('operator'), async (ctx) => {
     const locationId = idParam(ctx, 'locationId');

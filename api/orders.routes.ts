@@ -1,11 +1,12 @@
 import Router from '@koa/router';
 import { findOrder, listOrders } from '../read-side/orders.queries.js';
 import { readModelPosition } from '../read-side/positions.js';
-import { NotFoundError, ValidationError } from '../platform/errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../platform/errors.js';
 import type { ApiDeps } from './app.js';
 import { allow } from './auth.js';
 import { bodyOf, commandMetadata, intParam, minPositionOf, principalOf } from './http.js';
 import { CancelOrderBody, PlaceOrderBody } from './schemas.js';
+import { CHANNELS } from '../write-side/orders/order.events.js';
 import { compile } from './validation.js';
 
 const checkPlaceOrder = compile<PlaceOrderBody>(PlaceOrderBody);
@@ -13,14 +14,17 @@ const checkCancel = compile<CancelOrderBody>(CancelOrderBody);
 const ORDER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const STATUSES = ['received', 'on_hold', 'backordered', 'released', 'partially_shipped', 'shipped', 'delivered',
   'ready_for_pickup', 'collected', 'cancelled', 'rejected'];
-const CHANNELS = ['web', 'mobile', 'store', 'marketplace', 'social'];
 
 export function orderRoutes(deps: ApiDeps): Router {
-  const router = new Router();
+  const router = new Router({ strict: true, sensitive: true });
 
   router.post('/orders', allow('client'), async (ctx) => {
     const body = checkPlaceOrder(bodyOf(ctx));
-    const r = await deps.write.placeOrder({ ...body, placedBy: principalOf(ctx).keyId }, commandMetadata(ctx));
+    const p = principalOf(ctx);
+    const r = await deps.write.placeOrder({ ...body, placedBy: p.keyId }, commandMetadata(ctx));
+    if (r.duplicate && p.role === 'client' && r.placedBy !== p.keyId) {
+      throw new ConflictError('order.external_id_in_use', 'Another client has placed an order with this channel, source and externalId');
+    }
     ctx.status = r.duplicate ? 200 : 201;
     ctx.body = { orderId: r.orderId, status: r.status, placedAt: r.placedAt, position: r.position, ...(r.duplicate ? { duplicate: true } : {}) };
   });
@@ -37,7 +41,7 @@ export function orderRoutes(deps: ApiDeps): Router {
 
   router.get('/orders', allow('operator', 'analyst'), async (ctx) => {
     const status = enumParam(ctx.query.status, 'status', STATUSES);
-    const channel = enumParam(ctx.query.channel, 'channel', CHANNELS);
+    const channel = enumParam(ctx.query.channel, 'channel', [...CHANNELS]);
     const limit = intParam(ctx, 'limit', { min: 1, max: 200 }) ?? 50;
     const before = cursorParam(ctx.query.after);
     const position = await readModelPosition(deps.knex, 'orders', minPositionOf(ctx));

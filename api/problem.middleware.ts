@@ -1,5 +1,5 @@
 import type Koa from 'koa';
-import { AppError, ValidationError } from '../platform/errors.js';
+import { AppError, ConcurrencyError, ValidationError } from '../platform/errors.js';
 
 interface HttpLikeError { status?: number; statusCode?: number; expose?: boolean; type?: string; message?: string }
 
@@ -19,6 +19,10 @@ export function problemDetails(): Koa.Middleware {
         problem(ctx, 405, 'route.method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}`);
       }
     } catch (err) {
+      if (err instanceof ConcurrencyError) {
+        problem(ctx, 409, err.code, 'The resource was changed by another request at the same time; retry');
+        return;
+      }
       if (err instanceof AppError) {
         problem(ctx, err.status, err.code, err.message, err instanceof ValidationError && err.errors.length > 0 ? err.errors : undefined);
         return;

@@ -1,10 +1,11 @@
 import Type from 'typebox';
-import type { Delivery, Payment } from '../write-side/orders/order.events.js';
+import { CHANNELS, type Delivery, type Payment } from '../write-side/orders/order.events.js';
 
 // Request bodies as JSON Schema (validated by ajv, published in the OpenAPI document) with
 // their static types. Unknown fields are refused everywhere.
 
-const CLIENT_ID = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$';
+/** Ids that clients choose (SKU, location id, external order id). */
+export const CLIENT_ID = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$';
 export const ClientId = (description?: string) => Type.String({ pattern: CLIENT_ID, description });
 const Text = (max: number) => Type.String({ minLength: 1, maxLength: max });
 const strict = { additionalProperties: false } as const;
@@ -81,7 +82,7 @@ export const OrderLineSchema = Type.Object({
 }, strict);
 
 export const PlaceOrderBody = Type.Object({
-  channel: Type.Union([Type.Literal('web'), Type.Literal('mobile'), Type.Literal('store'), Type.Literal('marketplace'), Type.Literal('social')]),
+  channel: Type.Union(CHANNELS.map((c) => Type.Literal(c))),
   source: Type.Optional(ClientId('marketplace or platform inside the channel')),
   externalId: Type.Optional(ClientId('the order id in the channel; (channel, source, externalId) is unique')),
   currency: Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217' }),

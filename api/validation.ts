@@ -11,9 +11,35 @@ export type Check<T> = (value: unknown) => T;
 export function compile<T>(schema: object, what = 'body'): Check<T> {
   const validate = ajv.compile(schema);
   return (value) => {
-    if (validate(value)) return value as T;
-    throw new ValidationError('request.invalid', `The request ${what} does not match the schema`, toFieldErrors(validate.errors ?? []));
+    if (!validate(value)) {
+      throw new ValidationError('request.invalid', `The request ${what} does not match the schema`, toFieldErrors(validate.errors ?? []));
+    }
+    const bad = unstorableText(value, '');
+    if (bad !== null) {
+      throw new ValidationError('request.invalid', `The request ${what} does not match the schema`,
+        [{ path: bad || '/', message: 'must be text without NUL characters or unpaired surrogates' }]);
+    }
+    return value as T;
   };
+}
+
+/** The path of the first string (or key) that PostgreSQL could not store as text or jsonb, else null. */
+function unstorableText(value: unknown, path: string): string | null {
+  if (typeof value === 'string') return value.includes('\u0000') || !(value as unknown as { isWellFormed(): boolean }).isWellFormed() ? path : null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const bad = unstorableText(value[i], `${path}/${i}`);
+      if (bad !== null) return bad;
+    }
+    return null;
+  }
+  if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      const bad = unstorableText(k, `${path}/${k}`) ?? unstorableText(v, `${path}/${k}`);
+      if (bad !== null) return bad;
+    }
+  }
+  return null;
 }
 
 function toFieldErrors(errors: ErrorObject[]): FieldError[] {

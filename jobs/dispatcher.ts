@@ -13,13 +13,13 @@ export interface JobRoute {
 }
 
 export const JOB_ROUTES: JobRoute[] = [
-  { queue: QUEUES.fraudScoring, eventType: 'OrderPlaced', data: (e) => ({ orderId: (e.data as { orderId: string }).orderId, eventId: e.id }) },
+  { queue: QUEUES.fraudScoring, eventType: 'OrderPlaced', data: (e) => ({ orderId: (e.data as { orderId: string }).orderId, eventId: e.id, position: e.position }) },
 ];
 
 /**
- * Turns the event log into jobs. The checkpoint row is locked while a batch is enqueued, so a
- * second dispatcher waits rather than racing; a crash between enqueue and checkpoint replays the
- * batch, and BullMQ ignores a job id it already holds.
+ * Turns the event log into jobs. A batch is enqueued, then the checkpoint moves; a crash in
+ * between, or a second dispatcher reading the same events, enqueues job ids BullMQ already
+ * holds, which it ignores. No database transaction waits on Redis.
  */
 export class Dispatcher {
   private subscription?: Subscription;
@@ -51,25 +51,25 @@ export class Dispatcher {
 
   async dispatch(events: RecordedEvent[]): Promise<void> {
     const name = this.name;
-    await this.knex.transaction(async (trx) => {
-      await trx.raw('INSERT INTO dispatcher_checkpoints (name, position) VALUES (?, 0) ON CONFLICT (name) DO NOTHING', [name]);
-      const row = await trx('dispatcher_checkpoints').where({ name }).forUpdate().first('position');
-      const fresh = events.filter((e) => e.position > Number(row.position));
-      const byQueue = new Map<QueueName, { name: string; data: Record<string, unknown>; opts: { jobId: string } }[]>();
-      for (const e of fresh) {
-        for (const r of this.options.routes ?? JOB_ROUTES) {
-          if (r.eventType !== e.type) continue;
-          const list = byQueue.get(r.queue) ?? [];
-          list.push({ name: e.type, data: r.data(e), opts: { jobId: e.id } });
-          byQueue.set(r.queue, list);
-        }
+    const byQueue = new Map<QueueName, { name: string; data: Record<string, unknown>; opts: { jobId: string } }[]>();
+    for (const e of events) {
+      for (const r of this.options.routes ?? JOB_ROUTES) {
+        if (r.eventType !== e.type) continue;
+        const list = byQueue.get(r.queue) ?? [];
+        list.push({ name: e.type, data: r.data(e), opts: { jobId: e.id } });
+        byQueue.set(r.queue, list);
       }
-      for (const [queue, jobs] of byQueue) {
-        await this.queues.get(queue)!.addBulk(jobs);
-        this.options.metrics?.jobsEnqueued.inc({ queue }, jobs.length);
-      }
-      const last = events[events.length - 1].position;
-      if (last > Number(row.position)) await trx('dispatcher_checkpoints').where({ name }).update({ position: last, updated_at: trx.fn.now() });
-    });
+    }
+    for (const [queue, jobs] of byQueue) {
+      await this.queues.get(queue)!.addBulk(jobs);
+      this.options.metrics?.jobsEnqueued.inc({ queue }, jobs.length);
+    }
+    const last = events[events.length - 1].position;
+    await this.knex.raw(
+      `INSERT INTO dispatcher_checkpoints (name, position) VALUES (?, ?)
+       ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = now()
+       WHERE dispatcher_checkpoints.position < excluded.position`,
+      [name, last],
+    );
   }
 }

@@ -22,8 +22,10 @@ export function scoreOrder(order: PlacedOrder, v: VelocityCounts, rules: FraudRu
   if (v.address24h >= rules.velocityAddress24h.max) {
     add('address_velocity_24h', rules.velocityAddress24h.points, `${v.address24h} other orders to this address in 24 hours`);
   }
-  const biggest = Math.max(...order.lines.map((l) => l.quantity));
-  if (biggest >= rules.largeQuantity.min) add('large_quantity', rules.largeQuantity.points, `a line of ${biggest} units`);
+  const perSku = new Map<string, number>();
+  for (const l of order.lines) perSku.set(l.sku, (perSku.get(l.sku) ?? 0) + l.quantity);
+  const [sku, most] = [...perSku].reduce((a, b) => (b[1] > a[1] ? b : a));
+  if (most >= rules.largeQuantity.min) add('large_quantity', rules.largeQuantity.points, `${most} units of ${sku}`);
   if (order.delivery.method === 'ship' && !order.delivery.address.geo) {
     add('address_not_geocoded', rules.missingAddressGeo, 'the shipping address has no coordinates');
   }

@@ -1,7 +1,6 @@
 // Configuration is read from the environment once, in main.ts or a test helper, and passed down.
 
 export type Role = 'api' | 'projections' | 'jobs';
-export type Principal = { key: string; role: ApiRole };
 export type ApiRole = 'client' | 'operator' | 'analyst' | 'auditor' | 'admin';
 const API_ROLES: ApiRole[] = ['client', 'operator', 'analyst', 'auditor', 'admin'];
 const ROLES: Role[] = ['api', 'projections', 'jobs'];
@@ -15,7 +14,6 @@ export interface FraudRules {
   veryHighValue: { minor: number; points: number };
   newCustomer: number;
   missingAddressGeo: number;
-  addressCountryMismatch: number;
   velocityCustomer1h: { max: number; points: number };
   velocityEmail24h: { max: number; points: number };
   velocityAddress24h: { max: number; points: number };
@@ -29,7 +27,6 @@ export const DEFAULT_FRAUD_RULES: FraudRules = {
   veryHighValue: { minor: 200_000, points: 40 },
   newCustomer: 10,
   missingAddressGeo: 5,
-  addressCountryMismatch: 0,
   velocityCustomer1h: { max: 3, points: 30 },
   velocityEmail24h: { max: 10, points: 25 },
   velocityAddress24h: { max: 10, points: 20 },
@@ -68,7 +65,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`EVENT_STORE must be postgres or eventstoredb, got "${eventStore}"`);
   }
   const schema = env.DATABASE_SCHEMA ?? 'public';
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new ConfigError('DATABASE_SCHEMA must be a lower-case SQL identifier');
+  // The schema names the LISTEN/NOTIFY channel too, which PostgreSQL limits to 63 bytes.
+  if (!/^[a-z_][a-z0-9_]{0,39}$/.test(schema)) throw new ConfigError('DATABASE_SCHEMA must be a lower-case SQL identifier of at most 40 characters');
   const { apiKeys, usingDevKey } = parseApiKeys(env.OMS_API_KEYS, nodeEnv);
   return {
     env: nodeEnv,

@@ -19,9 +19,7 @@ export class UnauthorizedError extends AppError { readonly status = 401; }
 export class ForbiddenError extends AppError { readonly status = 403; }
 export class NotFoundError extends AppError { readonly status = 404; }
 export class ConflictError extends AppError { readonly status = 409; }
-export class PayloadTooLargeError extends AppError { readonly status = 413; }
 export class UnsupportedMediaTypeError extends AppError { readonly status = 415; }
-export class ServiceUnavailableError extends AppError { readonly status = 503; }
 
 /** A stream was not at the revision the writer expected: re-read and decide again. */
 export class ConcurrencyError extends AppError {

@@ -4,7 +4,6 @@ export interface Metrics {
   registry: Registry;
   httpDuration: Histogram<'method' | 'route' | 'status'>;
   readModelPosition: Gauge<'projection'>;
-  logHead: Gauge;
   jobsEnqueued: Counter<'queue'>;
   jobsFinished: Counter<'queue' | 'outcome'>;
 }
@@ -19,7 +18,6 @@ export function createMetrics(): Metrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry],
     }),
     readModelPosition: new Gauge({ name: 'oms_read_model_position', help: 'Log position each projection has applied', labelNames: ['projection'], registers: [registry] }),
-    logHead: new Gauge({ name: 'oms_event_log_head_position', help: 'Position of the newest event in the log', registers: [registry] }),
     jobsEnqueued: new Counter({ name: 'oms_jobs_enqueued_total', help: 'Jobs handed to queues by the dispatcher', labelNames: ['queue'], registers: [registry] }),
     jobsFinished: new Counter({ name: 'oms_jobs_finished_total', help: 'Jobs finished by workers', labelNames: ['queue', 'outcome'], registers: [registry] }),
   };

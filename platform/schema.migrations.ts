@@ -37,9 +37,9 @@ export const schemaMigrations: Migration[] = [
         CREATE TABLE stock_levels (
           sku text NOT NULL,
           location_id text NOT NULL,
-          on_hand integer NOT NULL,
-          reserved integer NOT NULL DEFAULT 0,
-          safety_stock integer NOT NULL DEFAULT 0,
+          on_hand bigint NOT NULL,
+          reserved bigint NOT NULL DEFAULT 0,
+          safety_stock bigint NOT NULL DEFAULT 0,
           updated_at timestamptz NOT NULL,
           PRIMARY KEY (sku, location_id)
         );

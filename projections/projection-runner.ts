@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import type { EventStore, RecordedEvent, Subscription } from '../event-store/event-store.port.js';
 import type { Logger } from '../platform/logger.js';
-import type { Projection } from './projection.js';
+import { checkpointOf } from '../read-side/positions.js';
+import { UnappliableEvent, type Projection } from './projection.js';
 
 /**
  * Feeds one projection from the log. Each batch of events and the new checkpoint commit in one
@@ -64,6 +65,7 @@ export class ProjectionRunner {
           try {
             await trx.transaction(async (sp) => projection.apply(e, sp));
           } catch (err) {
+            if (!isAboutTheEvent(err)) throw err;                // the database, not the event: retry the batch later
             await recordFailure(trx, projection.name, e, err);
             this.log.error({ err, projection: projection.name, eventId: e.id, position: e.position }, 'event not applied; recorded');
           }
@@ -87,9 +89,10 @@ export class ProjectionRunner {
   }
 }
 
-export async function checkpointOf(knex: Knex, name: string): Promise<number> {
-  const row = await knex('projection_checkpoints').where({ name }).first('position');
-  return row ? Number(row.position) : 0;
+/** An error the event itself causes (it cannot be applied, its data breaks a constraint or the code) rather than the database. */
+function isAboutTheEvent(err: unknown): boolean {
+  const code = String((err as { code?: string }).code ?? '');
+  return err instanceof UnappliableEvent || err instanceof TypeError || err instanceof RangeError || code.startsWith('22') || code.startsWith('23');
 }
 
 async function recordFailure(trx: Knex.Transaction, projection: string, e: RecordedEvent, err: unknown): Promise<void> {

@@ -1,5 +1,9 @@
 import type { Knex } from 'knex';
-import { checkpointOf } from '../projections/projection-runner.js';
+
+export async function checkpointOf(knex: Knex, projection: string): Promise<number> {
+  const row = await knex('projection_checkpoints').where({ name: projection }).first('position');
+  return row ? Number(row.position) : 0;
+}
 
 /**
  * The position a read model has reached. With `minPosition`, waits (up to `timeoutMs`) for the

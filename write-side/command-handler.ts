@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EventStore, ExpectedRevision, RecordedEvent } from '../event-store/event-store.port.js';
 import { ConcurrencyError } from '../platform/errors.js';
-import type { Command, Decider, DomainEvent } from './decider.js';
+import { idFor, type Command, type Decider, type DomainEvent } from './decider.js';
 
 export interface HandleResult<State, E extends DomainEvent> {
   state: State;
@@ -68,11 +68,11 @@ export class CommandHandler<State, C extends Command, E extends DomainEvent> {
       }
       const expected: ExpectedRevision = current.revision === -1 ? 'no_stream' : current.revision;
       const { metadata } = command;
-      const { now: _now, ...eventMetadata } = metadata;
+      const { now: _now, idempotencySeed: _seed, ...eventMetadata } = metadata;
       try {
         const result = await this.store.append(
           streamId,
-          events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data, metadata: eventMetadata })),
+          events.map((e, i) => ({ id: idFor(metadata, `${streamId}\u0000${command.type}\u0000${i}`, randomUUID), type: e.type, data: e.data, metadata: eventMetadata })),
           expected,
         );
         const state = events.reduce(this.decider.evolve, current.state);

@@ -2,8 +2,8 @@ import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
 import type { EventStore } from '../event-store/event-store.port.js';
 import { NotFoundError, ValidationError } from '../platform/errors.js';
 import { CommandHandler } from './command-handler.js';
-import type { CommandMetadata } from './decider.js';
-import { stockDecider, stockStream, type StockLedger } from './inventory/stock.decider.js';
+import { idFor, type CommandMetadata } from './decider.js';
+import { available, stockDecider, stockStream, type StockLedger } from './inventory/stock.decider.js';
 import { locationDecider, locationStream, type LocationCommand } from './locations/location.decider.js';
 import { orderDecider, orderStream, type Order, type PlaceOrderData } from './orders/order.decider.js';
 import type { FraudAssessment } from './orders/order.events.js';
@@ -17,7 +17,7 @@ export function orderIdForChannelOrder(channel: string, source: string | undefin
   return uuidv5(`${channel}\u0000${source ?? ''}\u0000${externalId}`, CHANNEL_ORDER_NAMESPACE);
 }
 
-export interface PlaceOrderResult { orderId: string; duplicate: boolean; status: string; placedAt: string; position: number | null }
+export interface PlaceOrderResult { orderId: string; duplicate: boolean; status: string; placedAt: string; placedBy: string; position: number | null }
 
 export type WriteSide = ReturnType<typeof createWriteSide>;
 
@@ -42,10 +42,10 @@ export function createWriteSide(store: EventStore) {
             [{ path: '/delivery/locationId', message: `${locationId} is not an active pickup location` }]);
         }
       }
-      const orderId = data.externalId ? orderIdForChannelOrder(data.channel, data.source, data.externalId) : uuidv7();
+      const orderId = data.externalId ? orderIdForChannelOrder(data.channel, data.source, data.externalId) : idFor(metadata, 'order', uuidv7);
       const result = await orders.handle(orderStream(orderId), { type: 'PlaceOrder', data: { ...data, orderId }, metadata }, { assumeNew: true });
       const placed = result.state as Exclude<Order, { status: 'none' }>;
-      return { orderId, duplicate: result.events.length === 0, status: placed.status, placedAt: placed.order.placedAt, position: result.position };
+      return { orderId, duplicate: result.events.length === 0, status: placed.status, placedAt: placed.order.placedAt, placedBy: placed.order.placedBy, position: result.position };
     },
 
     async cancelOrder(orderId: string, reason: string, metadata: CommandMetadata) {
@@ -83,5 +83,5 @@ export function createWriteSide(store: EventStore) {
 }
 
 function ledgerResult(key: { sku: string; locationId: string }, s: StockLedger, position: number | null) {
-  return { sku: key.sku, locationId: key.locationId, onHand: s.onHand, reserved: s.reserved, available: s.onHand - s.reserved, position };
+  return { sku: key.sku, locationId: key.locationId, onHand: s.onHand, reserved: s.reserved, available: available(s), position };
 }

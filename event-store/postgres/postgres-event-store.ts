@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Knex } from 'knex';
-import { ConcurrencyError, ConflictError } from '../../platform/errors.js';
+import { ConcurrencyError, ConflictError, ValidationError } from '../../platform/errors.js';
 import { migrate } from '../../platform/migrate.js';
 import type {
   AppendResult, EventStore, ExpectedRevision, NewEvent, ReadAllOptions, RecordedEvent, SubscribeOptions, Subscription,
@@ -16,7 +16,6 @@ interface PendingAppend {
   expected: ExpectedRevision;
   resolve(r: AppendResult): void;
   reject(e: unknown): void;
-  single?: boolean;
 }
 
 type BatchResult =
@@ -62,23 +61,40 @@ export class PostgresEventStore implements EventStore {
       try {
         (await this.appendBatch(batch)).forEach((res, i) => settle(batch[i], res));
       } catch (err) {
-        if (!isUniqueViolation(err) || batch.length === 1) {
-          for (const p of batch) p.reject(isUniqueViolation(err) ? duplicateIds(p.streamId) : err);
+        if (!isPerAppendError(err)) {
+          for (const p of batch) p.reject(err);
           continue;
         }
-        // An event id used in another stream: one append spoils the batch, so run them singly.
-        this.queue.unshift(...batch.map((p) => ({ ...p, single: true })));
-        while (this.queue[0]?.single) {
-          const one = this.queue.shift()!;
+        // One append's data (an id already used, a value jsonb refuses) spoils the whole
+        // statement: run this batch's appends singly so only that one fails.
+        for (const one of batch) {
           try {
+            if (batch.length === 1) throw err;
             settle(one, (await this.appendBatch([one]))[0]);
           } catch (e) {
-            one.reject(isUniqueViolation(e) ? duplicateIds(one.streamId) : e);
+            await this.refuse(one, e);
           }
         }
       }
     }
     this.flushing = false;
+  }
+
+  /**
+   * An append that failed on its own. Its event ids may already be in this very stream: a retry
+   * of an append whose commit the writer never heard about. That is a replay, not an error.
+   */
+  private async refuse(p: PendingAppend, err: unknown): Promise<void> {
+    if (sqlState(err) === '23505') {
+      const found = await this.pool.query<{ n: number; revision: number; position: number }>(
+        `SELECT count(*)::int AS n, max(stream_revision) AS revision, max(global_position) AS position
+           FROM events WHERE stream_id = $1 AND event_id = ANY($2::uuid[])`,
+        [p.streamId, p.events.map((e) => e.id)],
+      ).catch(() => undefined);
+      const row = found?.rows[0];
+      if (row && row.n === p.events.length) return p.resolve({ revision: row.revision, position: row.position });
+    }
+    p.reject(appendError(p, err));
   }
 
   private async appendBatch(batch: PendingAppend[]): Promise<BatchResult[]> {
@@ -146,9 +162,16 @@ function settle(p: PendingAppend, res: BatchResult): void {
   p.reject(new ConcurrencyError(p.streamId, String(p.expected), res.actual === -1 ? 'no_stream' : String(res.actual)));
 }
 
-const isUniqueViolation = (err: unknown): boolean => (err as { code?: string }).code === '23505';
+const sqlState = (err: unknown): string => String((err as { code?: string }).code ?? '');
 
-const duplicateIds = (streamId: string) => new ConflictError('event.duplicate_id', `Event ids appended to ${streamId} are already used in another stream`);
+/** Errors caused by one append's content (unique violation, data exception) rather than the database. */
+const isPerAppendError = (err: unknown): boolean => sqlState(err) === '23505' || sqlState(err).startsWith('22');
+
+function appendError(p: PendingAppend, err: unknown): unknown {
+  if (sqlState(err) === '23505') return new ConflictError('event.duplicate_id', `Event ids appended to ${p.streamId} are already used in another stream`);
+  if (sqlState(err).startsWith('22')) return new ValidationError('event.unstorable', 'The event data cannot be stored');
+  return err;
+}
 
 interface EventRow {
   global_position: number; event_id: string; stream_id: string; stream_revision: number;

@@ -35,9 +35,11 @@ export class TailCache {
     } else if (after >= this.from && after < this.to) {
       if (last <= this.to) return;
       this.events.push(...read.filter((e) => e.position > this.to));
-    } else {
+    } else if (after > this.to) {
       this.events = [...read];
       this.from = after;
+    } else {
+      return;                                        // an older stretch (a reader catching up): keep the head
     }
     this.to = last;
     if (this.events.length > this.capacity) {

@@ -11,6 +11,10 @@ describe('bad input', function () {
     h = await startHarness();
     redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
     await h.call('PUT', '/locations/wh-1', { key: KEYS.operator, body: { name: 'WH', type: 'warehouse', geo: { lat: 0, lon: 0 }, canShip: true, canPickup: false } });
+    for (let i = 0; i < 1000; i++) {
+      const r = await h.call('POST', '/inventory/receipts', { key: KEYS.operator, body: { sku: 'BIG', locationId: 'wh-1', quantity: 1_000_000_000 } });
+      if (r.status !== 201) throw new Error(`receipt ${i}: ${r.status}`);
+    }
   });
   after(async () => { redis.disconnect(); await h.stop(); });
 
@@ -48,6 +52,13 @@ describe('bad input', function () {
     { name: 'a location with a bad id', status: 400, send: () => h.call('PUT', '/locations/bad%20id', { key: KEYS.operator, body: { name: 'x', type: 'store', geo: { lat: 0, lon: 0 }, canShip: true, canPickup: true } }) },
     { name: 'a location out of range', status: 400, send: () => h.call('PUT', '/locations/s-1', { key: KEYS.operator, body: { name: 'x', type: 'store', geo: { lat: 91, lon: 0 }, canShip: true, canPickup: true } }) },
     { name: 'an invalid Idempotency-Key', status: 400, send: () => h.call('POST', '/orders', { key: KEYS.client, body: anOrderBody(), headers: { 'idempotency-key': 'x'.repeat(300) } }) },
+    { name: 'a NUL character in a string', status: 400, send: () => h.call('POST', '/inventory/receipts', { key: KEYS.operator, body: { sku: 'A', locationId: 'wh-1', quantity: 1, reference: 'bad\u0000ref' } }) },
+    { name: 'an unpaired surrogate in a string', status: 400, send: () => h.call('POST', '/inventory/receipts', { key: KEYS.operator, raw: '{"sku":"A","locationId":"wh-1","quantity":1,"reference":"bad\\ud800"}' }) },
+    { name: 'a deeply nested body with an Idempotency-Key', status: 400, send: () => h.call('POST', '/orders', { key: KEYS.client, raw: `{"lines":${'['.repeat(50_000)}${']'.repeat(50_000)}}`, headers: { 'idempotency-key': 'deep-1' } }) },
+    { name: 'a corrupt gzip body', status: 400, send: () => h.call('POST', '/orders', { key: KEYS.client, raw: 'definitely not gzip', headers: { 'content-encoding': 'gzip' } }) },
+    { name: 'a path in other letter case', status: 404, send: () => h.call('POST', '/Orders', { key: KEYS.client, body: anOrderBody() }) },
+    { name: 'a path with a trailing slash', status: 404, send: () => h.call('POST', '/orders/', { key: KEYS.client, body: anOrderBody() }) },
+    { name: 'a quantity beyond what a ledger holds', status: 409, send: () => h.call('POST', '/inventory/adjustments', { key: KEYS.operator, body: { sku: 'BIG', locationId: 'wh-1', delta: 1_000_000_000, reason: 'x' } }) },
     { name: 'an unknown route', status: 404, send: () => h.call('POST', '/nothing-here', { key: KEYS.admin, body: {} }) },
     { name: 'a method a route does not serve', status: 405, send: () => h.call('DELETE', '/orders', { key: KEYS.admin }) },
   ];

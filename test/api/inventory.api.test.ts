@@ -44,6 +44,15 @@ describe('locations and inventory API', function () {
     expect(stock.body.locations.map((l: { locationId: string; onHand: number }) => [l.locationId, l.onHand])).to.deep.equal([['dc-2', 6], ['store-2', 3]]);
   });
 
+  it('keeps counting past 2^31 units, in the ledger and the read model alike', async () => {
+    let last = 0;
+    for (let i = 0; i < 3; i++) {
+      last = (await h.call('POST', '/inventory/receipts', { key: KEYS.operator, body: { sku: 'BULK', locationId: 'dc-1', quantity: 1_000_000_000 } })).body.position;
+    }
+    const stock = await h.call('GET', `/inventory/BULK?minPosition=${last}`, { key: KEYS.operator });
+    expect(stock.body.totals.onHand).to.equal(3_000_000_000);
+  });
+
   it('answers 404 for a SKU with no stock recorded', async () => {
     const res = await h.call('GET', '/inventory/NEVER-SEEN', { key: KEYS.operator });
     expect(res.status).to.equal(404);

@@ -66,6 +66,14 @@ describe('orders API', function () {
       expect(events.filter((e) => e.type === 'OrderPlaced')).to.have.length(1);
     });
 
+    it('answers 409, without the order, when another client sends the same channel order', async () => {
+      const body = anOrderBody();
+      await h.call('POST', '/orders', { key: KEYS.client, body });
+      const other = await h.call('POST', '/orders', { key: KEYS.otherClient, body });
+      expect(other.status).to.equal(409);
+      expect(other.body.orderId).to.equal(undefined);
+    });
+
     it('keeps orders from different sources with the same external id apart', async () => {
       const a = await h.call('POST', '/orders', { key: KEYS.client, body: anOrderBody({ source: 'lazada', externalId: 'SAME-1' }) });
       const b = await h.call('POST', '/orders', { key: KEYS.client, body: anOrderBody({ source: 'shopee', externalId: 'SAME-1' }) });
@@ -87,6 +95,41 @@ describe('orders API', function () {
       const other = await h.call('POST', '/orders', { key: KEYS.client, body: { ...body, currency: 'EUR' }, headers });
       expect(other.status).to.equal(409);
       expect(other.headers.get('content-type')).to.match(/application\/problem\+json/);
+    });
+
+    it('recognises a retry whose first response was lost, without a second order', async () => {
+      const body = anOrderBody({ externalId: undefined });
+      const headers = { 'idempotency-key': 'lost-response-1' };
+      const first = await h.call('POST', '/orders', { key: KEYS.client, body, headers });
+      expect(first.status).to.equal(201);
+      // The commit happened but the key's record did not survive (say the process died first).
+      await h.service.knex('idempotency_keys').where({ key: 'lost-response-1' }).delete();
+      const retry = await h.call('POST', '/orders', { key: KEYS.client, body, headers });
+      expect(retry.status).to.equal(200);
+      expect(retry.body).to.include({ orderId: first.body.orderId, duplicate: true });
+      const stream = await h.service.store.readStream(`order-${first.body.orderId}`);
+      expect(stream.filter((e) => e.type === 'OrderPlaced')).to.have.length(1);
+    });
+
+    it('lets a retry take over a key left in progress by a crashed request', async () => {
+      const body = anOrderBody();
+      const headers = { 'idempotency-key': 'crashed-1' };
+      const first = await h.call('POST', '/orders', { key: KEYS.client, body, headers });
+      await h.service.knex('idempotency_keys').where({ key: 'crashed-1' })
+        .update({ status: null, response: null, created_at: h.service.knex.raw("now() - interval '5 minutes'") });
+      const retry = await h.call('POST', '/orders', { key: KEYS.client, body, headers });
+      expect(retry.status).to.equal(200);
+      expect(retry.body.orderId).to.equal(first.body.orderId);
+    });
+
+    it('refuses a key still in progress with 409', async () => {
+      const body = anOrderBody();
+      const headers = { 'idempotency-key': 'busy-1' };
+      await h.call('POST', '/orders', { key: KEYS.client, body, headers });
+      await h.service.knex('idempotency_keys').where({ key: 'busy-1' }).update({ status: null, response: null });
+      const retry = await h.call('POST', '/orders', { key: KEYS.client, body, headers });
+      expect(retry.status).to.equal(409);
+      expect(retry.body.code).to.equal('idempotency.in_progress');
     });
 
     it('keeps nothing for a refused request, so the corrected one goes through', async () => {

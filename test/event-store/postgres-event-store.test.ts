@@ -3,7 +3,7 @@ import { v7 as uuid } from 'uuid';
 import { createKnex, createPgPool } from '../../platform/db.js';
 import { PostgresEventStore, migratePostgresEventStore } from '../../event-store/postgres/postgres-event-store.js';
 import type { RecordedEvent } from '../../event-store/event-store.port.js';
-import { ConflictError } from '../../platform/errors.js';
+import { ConflictError, ValidationError } from '../../platform/errors.js';
 import { isolatedSchema } from '../support/test-env.js';
 import { eventStoreContract } from './event-store.contract.js';
 
@@ -54,6 +54,34 @@ describe('PostgreSQL event store', () => {
       expect((clash as PromiseRejectedResult).reason).to.be.instanceOf(ConflictError);
       expect(others.every((o) => o.status === 'fulfilled')).to.equal(true);
       expect(await store.readStream('second-stream')).to.deep.equal([]);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('refuses data PostgreSQL cannot store with a 400 error, without failing the appends batched with it', async () => {
+    const { store, cleanup } = await openPostgres();
+    try {
+      const [bad, ...others] = await Promise.allSettled([
+        store.append('bad-data', [{ id: uuid(), type: 'A', data: { text: 'nul\u0000here' }, metadata: {} }], 'no_stream'),
+        ...Array.from({ length: 10 }, (_, i) => store.append(`fine-${i}`, [{ id: uuid(), type: 'B', data: {}, metadata: {} }], 'no_stream')),
+      ]);
+      expect(bad.status).to.equal('rejected');
+      expect((bad as PromiseRejectedResult).reason).to.be.instanceOf(ValidationError);
+      expect(others.every((o) => o.status === 'fulfilled')).to.equal(true);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('treats a retried append that already committed, with a current expected revision, as a replay', async () => {
+    const { store, cleanup } = await openPostgres();
+    try {
+      const events = [{ id: uuid(), type: 'A', data: {}, metadata: {} }];
+      const first = await store.append('replayed', events, 'no_stream');
+      // The writer reloaded the stream and decided again with the same ids: the revision now matches.
+      expect(await store.append('replayed', events, 0)).to.deep.equal(first);
+      expect(await store.readStream('replayed')).to.have.length(1);
     } finally {
       await cleanup();
     }

@@ -36,6 +36,14 @@ describe('tail cache', () => {
     expect(positions(cache.read(100, 10))).to.deep.equal([101]);
   });
 
+  it('keeps the newest stretch when a reader far behind reads older events', () => {
+    const cache = new TailCache();
+    cache.remember(100, at(101, 102));
+    cache.remember(3, at(4, 5));
+    expect(cache.read(3, 10)).to.equal(undefined);
+    expect(positions(cache.read(100, 10))).to.deep.equal([101, 102]);
+  });
+
   it('keeps only the newest events past its capacity', () => {
     const cache = new TailCache(3);
     cache.remember(0, at(1, 2, 3, 4, 5));

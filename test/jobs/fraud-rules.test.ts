@@ -50,6 +50,12 @@ describe('fraud rules', () => {
     expect(scoreOrder(order(), { ...quiet, returningCustomer: false }, rules).decision).to.equal('review');
   });
 
+  it('counts units of one SKU across lines toward a large quantity', () => {
+    const lines = Array.from({ length: 10 }, () => ({ sku: 'A', quantity: 2, unitPrice: 1 }));
+    const a = scoreOrder(order({ lines }), quiet, DEFAULT_FRAUD_RULES);
+    expect(a.reasons).to.deep.include({ code: 'large_quantity', points: DEFAULT_FRAUD_RULES.largeQuantity.points, detail: '20 units of A' });
+  });
+
   it('flags a shipping address without coordinates but not a pickup order', () => {
     const noGeo = order({ delivery: { method: 'ship', speed: 'express', address: { line1: '1', city: 'X', postalCode: '1', country: 'US' } } });
     expect(codes(scoreOrder(noGeo, quiet, DEFAULT_FRAUD_RULES))).to.deep.equal(['address_not_geocoded']);

@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import type { Knex } from 'knex';
 import { createLogger } from '../../platform/logger.js';
-import { ProjectionRunner, checkpointOf } from '../../projections/projection-runner.js';
-import type { Projection } from '../../projections/projection.js';
+import { ProjectionRunner } from '../../projections/projection-runner.js';
+import { checkpointOf } from '../../read-side/positions.js';
+import { UnappliableEvent, type Projection } from '../../projections/projection.js';
 import type { RecordedEvent } from '../../event-store/event-store.port.js';
 import { PROJECTIONS } from '../../service.js';
 import { eventStoreWorld, readModelWorld, writeHistory } from '../support/world.js';
@@ -123,7 +124,7 @@ describe('projection runner', function () {
       const picky: Projection = {
         name: 'picky', handles: ['OrderPlaced'],
         async apply(event, trx) {
-          if ((event.data as { externalId: string }).externalId === 'EXT-3') throw new Error('cannot apply this one');
+          if ((event.data as { externalId: string }).externalId === 'EXT-3') throw new UnappliableEvent('cannot apply this one');
           await trx('order_timeline').insert({ order_id: event.id, position: event.position, at: new Date(), type: event.type, details: {} });
         },
       };

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ConflictError } from '../../platform/errors.js';
+import { ConflictError, ValidationError } from '../../platform/errors.js';
 import { stockDecider, type StockEvent } from '../../write-side/inventory/stock.decider.js';
 import { meta, NOW, specFor } from '../support/given-when-then.js';
 
@@ -21,7 +21,7 @@ describe('stock ledger decider', () => {
 
     it('refuses a zero receipt', () => {
       given([]).when({ type: 'ReceiveStock', data: { ...key, quantity: 0 }, metadata: meta() })
-        .thenThrows(ConflictError, 'stock.invalid_quantity');
+        .thenThrows(ValidationError, 'stock.invalid_quantity');
     });
   });
 

@@ -1,6 +1,7 @@
 import type { DomainEvent } from '../decider.js';
 
-export type Channel = 'web' | 'mobile' | 'store' | 'marketplace' | 'social';
+export const CHANNELS = ['web', 'mobile', 'store', 'marketplace', 'social'] as const;
+export type Channel = (typeof CHANNELS)[number];
 
 export interface OrderLine { sku: string; quantity: number; unitPrice: number }
 
