@@ -126,4 +126,25 @@ export const schemaMigrations: Migration[] = [
       `);
     },
   },
+  {
+    name: '003-sourcing',
+    async up(knex) {
+      await knex.raw(`
+        ALTER TABLE stock_levels ADD COLUMN quarantined bigint NOT NULL DEFAULT 0;
+        ALTER TABLE orders ADD COLUMN backorder jsonb;
+        CREATE INDEX orders_backordered ON orders USING gin (lines jsonb_path_ops) WHERE status = 'backordered';
+        CREATE TABLE transfers (
+          transfer_id text PRIMARY KEY,
+          sku text NOT NULL,
+          from_location text NOT NULL,
+          to_location text NOT NULL,
+          quantity bigint NOT NULL,
+          status text NOT NULL,
+          sent_at timestamptz NOT NULL,
+          received_at timestamptz
+        );
+        CREATE INDEX transfers_in_transit ON transfers (sku, to_location) WHERE status = 'in_transit';
+      `);
+    },
+  },
 ];

@@ -43,7 +43,7 @@ describe('command handler', () => {
 
   it('appends the decided events and returns the new state, revision and position', async () => {
     const r = await handler.handle(stream, { type: 'ReceiveStock', data: { ...key, quantity: 5 }, metadata: meta() });
-    expect(r.state).to.deep.equal({ onHand: 5, reserved: 0 });
+    expect(r.state).to.include({ onHand: 5, reserved: 0 });
     expect(r.revision).to.equal(0);
     expect(r.position).to.equal(1);
     const [recorded] = store.streams.get(stream)!;

@@ -1,53 +1,130 @@
 import { expect } from 'chai';
 import { ConflictError, ValidationError } from '../../platform/errors.js';
-import { stockDecider, type StockEvent } from '../../write-side/inventory/stock.decider.js';
+import { fold } from '../../write-side/decider.js';
+import { available, stockDecider, type StockEvent } from '../../write-side/inventory/stock.decider.js';
 import { meta, NOW, specFor } from '../support/given-when-then.js';
 
 const given = specFor(stockDecider);
 const key = { sku: 'SKU-1', locationId: 'wh-1' };
-const received = (quantity: number): StockEvent => ({ type: 'StockReceived', data: { ...key, quantity, at: NOW } });
+const at = { ...key, at: NOW };
+const received = (quantity: number): StockEvent => ({ type: 'StockReceived', data: { ...at, quantity } });
+const reserved = (orderId: string, quantity: number): StockEvent => ({ type: 'StockReserved', data: { ...at, orderId, quantity } });
+const m = meta();
 
 describe('stock ledger decider', () => {
   describe('an empty ledger', () => {
     it('records a receipt with its reference', () => {
-      given([]).when({ type: 'ReceiveStock', data: { ...key, quantity: 5, reference: 'PO-1' }, metadata: meta() })
-        .then([{ type: 'StockReceived', data: { ...key, quantity: 5, reference: 'PO-1', at: NOW } }]);
+      given([]).when({ type: 'ReceiveStock', data: { ...key, quantity: 5, reference: 'PO-1' }, metadata: m })
+        .then([{ type: 'StockReceived', data: { ...at, quantity: 5, reference: 'PO-1' } }]);
     });
 
     it('refuses a negative adjustment with 409', () => {
-      given([]).when({ type: 'AdjustStock', data: { ...key, delta: -1, reason: 'damaged' }, metadata: meta() })
-        .thenThrows(ConflictError, 'stock.negative_on_hand');
+      given([]).when({ type: 'AdjustStock', data: { ...key, delta: -1, reason: 'damaged' }, metadata: m }).thenThrows(ConflictError, 'stock.negative_on_hand');
     });
 
     it('refuses a zero receipt', () => {
-      given([]).when({ type: 'ReceiveStock', data: { ...key, quantity: 0 }, metadata: meta() })
-        .thenThrows(ValidationError, 'stock.invalid_quantity');
+      given([]).when({ type: 'ReceiveStock', data: { ...key, quantity: 0 }, metadata: m }).thenThrows(ValidationError, 'stock.invalid_quantity');
+    });
+
+    it('refuses a reservation: nothing is available', () => {
+      given([]).when({ type: 'ReserveStock', data: { ...key, orderId: 'o-1', quantity: 1 }, metadata: m }).thenThrows(ConflictError, 'stock.insufficient');
     });
   });
 
   describe('a ledger with ten on hand', () => {
     it('records a downward adjustment with its reason', () => {
-      given([received(10)]).when({ type: 'AdjustStock', data: { ...key, delta: -4, reason: 'cycle count' }, metadata: meta() })
-        .then([{ type: 'StockAdjusted', data: { ...key, delta: -4, reason: 'cycle count', at: NOW } }]);
+      given([received(10)]).when({ type: 'AdjustStock', data: { ...key, delta: -4, reason: 'cycle count' }, metadata: m })
+        .then([{ type: 'StockAdjusted', data: { ...at, delta: -4, reason: 'cycle count' } }]);
     });
 
     it('refuses an adjustment that would take on-hand below zero', () => {
-      given([received(10)]).when({ type: 'AdjustStock', data: { ...key, delta: -11, reason: 'lost' }, metadata: meta() })
-        .thenThrows(ConflictError, 'stock.negative_on_hand');
+      given([received(10)]).when({ type: 'AdjustStock', data: { ...key, delta: -11, reason: 'lost' }, metadata: m }).thenThrows(ConflictError, 'stock.negative_on_hand');
     });
 
-    it('accepts an adjustment down to exactly zero', () => {
-      given([received(10)]).when({ type: 'AdjustStock', data: { ...key, delta: -10, reason: 'recall' }, metadata: meta() })
-        .then([{ type: 'StockAdjusted', data: { ...key, delta: -10, reason: 'recall', at: NOW } }]);
+    it('reserves for an order, up to what is available', () => {
+      given([received(10)]).when({ type: 'ReserveStock', data: { ...key, orderId: 'o-1', quantity: 10 }, metadata: m }).then([reserved('o-1', 10)]);
+      given([received(10)]).when({ type: 'ReserveStock', data: { ...key, orderId: 'o-1', quantity: 11 }, metadata: m }).thenThrows(ConflictError, 'stock.insufficient');
+    });
+
+    it('moves stock out on a transfer, but not more than is available, nor to itself', () => {
+      given([received(10)]).when({ type: 'TransferStockOut', data: { ...key, transferId: 't-1', to: 'store-1', quantity: 4 }, metadata: m })
+        .then([{ type: 'StockTransferredOut', data: { ...at, transferId: 't-1', to: 'store-1', quantity: 4 } }]);
+      given([received(10), reserved('o-1', 8)]).when({ type: 'TransferStockOut', data: { ...key, transferId: 't-1', to: 'store-1', quantity: 4 }, metadata: m })
+        .thenThrows(ConflictError, 'stock.insufficient');
+      given([received(10)]).when({ type: 'TransferStockOut', data: { ...key, transferId: 't-1', to: 'wh-1', quantity: 1 }, metadata: m })
+        .thenThrows(ValidationError, 'stock.transfer_to_itself');
+    });
+
+    it('quarantines unreserved units, which are then not available', () => {
+      given([received(10)]).when({ type: 'QuarantineStock', data: { ...key, quantity: 3, reason: 'water damage' }, metadata: m })
+        .then([{ type: 'StockQuarantined', data: { ...at, quantity: 3, reason: 'water damage' } }]);
+      const state = fold(stockDecider, [received(10), { type: 'StockQuarantined', data: { ...at, quantity: 3, reason: 'x' } }]);
+      expect(available(state)).to.equal(7);
+      given([received(10), reserved('o-1', 8)]).when({ type: 'QuarantineStock', data: { ...key, quantity: 3, reason: 'x' }, metadata: m })
+        .thenThrows(ConflictError, 'stock.insufficient');
     });
   });
 
-  describe('a ledger with units reserved', () => {
-    it('refuses to take on-hand below what is reserved', () => {
-      // No reservation events exist yet (sourcing adds them), so the state is given directly.
-      const state = { onHand: 10, reserved: 8 };
-      expect(() => stockDecider.decide({ type: 'AdjustStock', data: { ...key, delta: -3, reason: 'damaged' }, metadata: meta() }, state))
-        .to.throw(ConflictError).with.property('code', 'stock.below_reserved');
+  describe('safety stock', () => {
+    const history = [received(10), { type: 'SafetyStockSet', data: { ...at, quantity: 4 } } as StockEvent];
+
+    it('is held back from reservations', () => {
+      expect(available(fold(stockDecider, history))).to.equal(6);
+      given(history).when({ type: 'ReserveStock', data: { ...key, orderId: 'o-1', quantity: 7 }, metadata: m }).thenThrows(ConflictError, 'stock.insufficient');
+      given(history).when({ type: 'ReserveStock', data: { ...key, orderId: 'o-1', quantity: 6 }, metadata: m }).then([reserved('o-1', 6)]);
+    });
+
+    it('records nothing when set to the same quantity, and refuses a negative one', () => {
+      given(history).when({ type: 'SetSafetyStock', data: { ...key, quantity: 4 }, metadata: m }).then([]);
+      given(history).when({ type: 'SetSafetyStock', data: { ...key, quantity: -1 }, metadata: m }).thenThrows(ValidationError, 'stock.invalid_quantity');
+    });
+  });
+
+  describe('a ledger with units reserved for an order', () => {
+    const history = [received(10), reserved('o-1', 8)];
+
+    it('refuses to adjust on-hand below what is reserved', () => {
+      given(history).when({ type: 'AdjustStock', data: { ...key, delta: -3, reason: 'damaged' }, metadata: m }).thenThrows(ConflictError, 'stock.below_reserved');
+    });
+
+    it('records nothing when the same order reserves again (a retried allocation)', () => {
+      given(history).when({ type: 'ReserveStock', data: { ...key, orderId: 'o-1', quantity: 8 }, metadata: m }).then([]);
+    });
+
+    it('does not let a second order take more than what is left', () => {
+      given(history).when({ type: 'ReserveStock', data: { ...key, orderId: 'o-2', quantity: 3 }, metadata: m }).thenThrows(ConflictError, 'stock.insufficient');
+      given(history).when({ type: 'ReserveStock', data: { ...key, orderId: 'o-2', quantity: 2 }, metadata: m }).then([reserved('o-2', 2)]);
+    });
+
+    it('releases the whole reservation on cancellation, once', () => {
+      given(history).when({ type: 'ReleaseReservation', data: { ...key, orderId: 'o-1', reason: 'order cancelled' }, metadata: m })
+        .then([{ type: 'StockReservationReleased', data: { ...at, orderId: 'o-1', quantity: 8, reason: 'order cancelled' } }]);
+      given([...history, { type: 'StockReservationReleased', data: { ...at, orderId: 'o-1', quantity: 8, reason: 'x' } }])
+        .when({ type: 'ReleaseReservation', data: { ...key, orderId: 'o-1', reason: 'again' }, metadata: m }).then([]);
+    });
+
+    it('ships reserved units, which leave on-hand and reserved', () => {
+      given(history).when({ type: 'ShipReservedStock', data: { ...key, orderId: 'o-1', quantity: 5 }, metadata: m })
+        .then([{ type: 'StockShipped', data: { ...at, orderId: 'o-1', quantity: 5 } }]);
+      const state = fold(stockDecider, [...history, { type: 'StockShipped', data: { ...at, orderId: 'o-1', quantity: 5 } }]);
+      expect(state).to.include({ onHand: 5, reserved: 3 });
+      expect(state.reservations).to.deep.equal({ 'o-1': 3 });
+      given(history).when({ type: 'ShipReservedStock', data: { ...key, orderId: 'o-2', quantity: 1 }, metadata: m }).thenThrows(ConflictError, 'stock.not_reserved');
+    });
+  });
+
+  describe('a transfer arriving', () => {
+    it('adds to on-hand once, however often it is received', () => {
+      const arrived: StockEvent = { type: 'StockTransferredIn', data: { ...at, transferId: 't-1', from: 'wh-2', quantity: 4 } };
+      given([]).when({ type: 'TransferStockIn', data: { ...key, transferId: 't-1', from: 'wh-2', quantity: 4 }, metadata: m }).then([arrived]);
+      given([arrived]).when({ type: 'TransferStockIn', data: { ...key, transferId: 't-1', from: 'wh-2', quantity: 4 }, metadata: m }).then([]);
+    });
+  });
+
+  describe('returned units', () => {
+    it('go back on hand with their reference', () => {
+      given([]).when({ type: 'ReturnStock', data: { ...key, quantity: 1, reference: 'RMA-9' }, metadata: m })
+        .then([{ type: 'StockReturned', data: { ...at, quantity: 1, reference: 'RMA-9' } }]);
     });
   });
 });

@@ -1,37 +1,83 @@
 import { ConflictError, ValidationError } from '../../platform/errors.js';
 import type { Command, Decider, DomainEvent } from '../decider.js';
 
-// The inventory ledger of one SKU at one location. On-hand never drops below what is reserved.
+// The inventory ledger of one SKU at one location. Every movement is an event; on-hand never
+// drops below what is reserved plus what is quarantined, and a reservation never takes more
+// than is available (on-hand less reserved, quarantined and safety stock).
+
+type At = { sku: string; locationId: string; at: string };
 
 export type StockEvent =
-  | DomainEvent<'StockReceived', { sku: string; locationId: string; quantity: number; reference?: string; at: string }>
-  | DomainEvent<'StockAdjusted', { sku: string; locationId: string; delta: number; reason: string; at: string }>;
+  | DomainEvent<'StockReceived', At & { quantity: number; reference?: string }>
+  | DomainEvent<'StockAdjusted', At & { delta: number; reason: string }>
+  | DomainEvent<'StockReserved', At & { orderId: string; quantity: number }>
+  | DomainEvent<'StockReservationReleased', At & { orderId: string; quantity: number; reason: string }>
+  | DomainEvent<'StockShipped', At & { orderId: string; quantity: number }>
+  | DomainEvent<'StockTransferredOut', At & { transferId: string; to: string; quantity: number }>
+  | DomainEvent<'StockTransferredIn', At & { transferId: string; from: string; quantity: number }>
+  | DomainEvent<'StockReturned', At & { quantity: number; reference: string }>
+  | DomainEvent<'StockQuarantined', At & { quantity: number; reason: string }>
+  | DomainEvent<'SafetyStockSet', At & { quantity: number }>;
 
+type Key = { sku: string; locationId: string };
 export type StockCommand =
-  | Command<'ReceiveStock', { sku: string; locationId: string; quantity: number; reference?: string }>
-  | Command<'AdjustStock', { sku: string; locationId: string; delta: number; reason: string }>;
+  | Command<'ReceiveStock', Key & { quantity: number; reference?: string }>
+  | Command<'AdjustStock', Key & { delta: number; reason: string }>
+  | Command<'ReserveStock', Key & { orderId: string; quantity: number }>
+  | Command<'ReleaseReservation', Key & { orderId: string; reason: string }>
+  | Command<'ShipReservedStock', Key & { orderId: string; quantity: number }>
+  | Command<'TransferStockOut', Key & { transferId: string; to: string; quantity: number }>
+  | Command<'TransferStockIn', Key & { transferId: string; from: string; quantity: number }>
+  | Command<'ReturnStock', Key & { quantity: number; reference: string }>
+  | Command<'QuarantineStock', Key & { quantity: number; reason: string }>
+  | Command<'SetSafetyStock', Key & { quantity: number }>;
 
 export interface StockLedger {
   onHand: number;
   reserved: number;
+  quarantined: number;
+  safetyStock: number;
+  /** Open reservations by order id. */
+  reservations: Readonly<Record<string, number>>;
+  /** Transfers already received here, so a repeated receipt records nothing. */
+  transfersIn: Readonly<Record<string, true>>;
 }
 
 export const stockStream = (sku: string, locationId: string): string => `stock-${sku}@${locationId}`;
 
-export const available = (s: StockLedger): number => s.onHand - s.reserved;
+/** What can still be promised: on-hand less reserved, quarantined and safety stock. */
+export const available = (s: StockLedger): number => Math.max(0, s.onHand - s.reserved - s.quarantined - s.safetyStock);
 
 /** No ledger holds more than this many units: far beyond any real stock, well inside exact integers. */
 export const MAX_ON_HAND = 1_000_000_000_000;
 
 export const stockDecider: Decider<StockLedger, StockCommand, StockEvent> = {
-  initialState: { onHand: 0, reserved: 0 },
+  initialState: { onHand: 0, reserved: 0, quarantined: 0, safetyStock: 0, reservations: {}, transfersIn: {} },
 
   evolve(state, event) {
     switch (event.type) {
       case 'StockReceived':
+      case 'StockReturned':
         return { ...state, onHand: state.onHand + event.data.quantity };
       case 'StockAdjusted':
         return { ...state, onHand: state.onHand + event.data.delta };
+      case 'StockReserved':
+        return { ...state, reserved: state.reserved + event.data.quantity, reservations: { ...state.reservations, [event.data.orderId]: (state.reservations[event.data.orderId] ?? 0) + event.data.quantity } };
+      case 'StockReservationReleased':
+        return { ...state, reserved: state.reserved - event.data.quantity, reservations: without(state.reservations, event.data.orderId) };
+      case 'StockShipped': {
+        const left = (state.reservations[event.data.orderId] ?? 0) - event.data.quantity;
+        const reservations = left > 0 ? { ...state.reservations, [event.data.orderId]: left } : without(state.reservations, event.data.orderId);
+        return { ...state, onHand: state.onHand - event.data.quantity, reserved: state.reserved - event.data.quantity, reservations };
+      }
+      case 'StockTransferredOut':
+        return { ...state, onHand: state.onHand - event.data.quantity };
+      case 'StockTransferredIn':
+        return { ...state, onHand: state.onHand + event.data.quantity, transfersIn: { ...state.transfersIn, [event.data.transferId]: true } };
+      case 'StockQuarantined':
+        return { ...state, quarantined: state.quarantined + event.data.quantity };
+      case 'SafetyStockSet':
+        return { ...state, safetyStock: event.data.quantity };
       default: {
         const unknown: never = event;
         void unknown;
@@ -41,25 +87,83 @@ export const stockDecider: Decider<StockLedger, StockCommand, StockEvent> = {
   },
 
   decide(command, state) {
+    const { sku, locationId } = command.data;
+    const at = { sku, locationId, at: command.metadata.now };
     switch (command.type) {
       case 'ReceiveStock': {
-        const { sku, locationId, quantity, reference } = command.data;
-        if (!Number.isInteger(quantity) || quantity <= 0) throw new ValidationError('stock.invalid_quantity', 'A receipt must be a positive whole quantity');
-        if (state.onHand + quantity > MAX_ON_HAND) throw new ConflictError('stock.limit_exceeded', `A ledger holds at most ${MAX_ON_HAND} units`);
-        return [{ type: 'StockReceived', data: { sku, locationId, quantity, ...(reference ? { reference } : {}), at: command.metadata.now } }];
+        const { quantity, reference } = command.data;
+        positive(quantity);
+        capped(state.onHand + quantity);
+        return [{ type: 'StockReceived', data: { ...at, quantity, ...(reference ? { reference } : {}) } }];
       }
       case 'AdjustStock': {
-        const { sku, locationId, delta, reason } = command.data;
+        const { delta, reason } = command.data;
         if (!Number.isInteger(delta) || delta === 0) throw new ValidationError('stock.invalid_quantity', 'An adjustment must be a non-zero whole quantity');
         const onHand = state.onHand + delta;
-        if (onHand > MAX_ON_HAND) throw new ConflictError('stock.limit_exceeded', `A ledger holds at most ${MAX_ON_HAND} units`);
-        if (onHand < 0) {
-          throw new ConflictError('stock.negative_on_hand', `On-hand ${state.onHand} cannot be adjusted by ${delta}`);
+        capped(onHand);
+        if (onHand < 0) throw new ConflictError('stock.negative_on_hand', `On-hand ${state.onHand} cannot be adjusted by ${delta}`);
+        if (onHand < state.reserved + state.quarantined) {
+          throw new ConflictError('stock.below_reserved', `On-hand would be ${onHand}, below the ${state.reserved} reserved and ${state.quarantined} quarantined`);
         }
-        if (onHand < state.reserved) {
-          throw new ConflictError('stock.below_reserved', `On-hand would be ${onHand}, below the ${state.reserved} reserved`);
+        return [{ type: 'StockAdjusted', data: { ...at, delta, reason } }];
+      }
+      case 'ReserveStock': {
+        const { orderId, quantity } = command.data;
+        positive(quantity);
+        if (state.reservations[orderId] !== undefined) return [];          // this order already holds its units here
+        if (quantity > available(state)) {
+          throw new ConflictError('stock.insufficient', `${quantity} of ${sku} wanted at ${locationId}, ${available(state)} available`);
         }
-        return [{ type: 'StockAdjusted', data: { sku, locationId, delta, reason, at: command.metadata.now } }];
+        return [{ type: 'StockReserved', data: { ...at, orderId, quantity } }];
+      }
+      case 'ReleaseReservation': {
+        const { orderId, reason } = command.data;
+        const quantity = state.reservations[orderId];
+        if (quantity === undefined) return [];
+        return [{ type: 'StockReservationReleased', data: { ...at, orderId, quantity, reason } }];
+      }
+      case 'ShipReservedStock': {
+        const { orderId, quantity } = command.data;
+        positive(quantity);
+        const held = state.reservations[orderId] ?? 0;
+        if (quantity > held) throw new ConflictError('stock.not_reserved', `Order ${orderId} holds ${held} of ${sku} at ${locationId}, not ${quantity}`);
+        return [{ type: 'StockShipped', data: { ...at, orderId, quantity } }];
+      }
+      case 'TransferStockOut': {
+        const { transferId, to, quantity } = command.data;
+        positive(quantity);
+        if (to === locationId) throw new ValidationError('stock.transfer_to_itself', 'A transfer must go to another location');
+        if (quantity > available(state)) {
+          throw new ConflictError('stock.insufficient', `${quantity} of ${sku} to move from ${locationId}, ${available(state)} available`);
+        }
+        return [{ type: 'StockTransferredOut', data: { ...at, transferId, to, quantity } }];
+      }
+      case 'TransferStockIn': {
+        const { transferId, from, quantity } = command.data;
+        positive(quantity);
+        if (state.transfersIn[transferId]) return [];
+        capped(state.onHand + quantity);
+        return [{ type: 'StockTransferredIn', data: { ...at, transferId, from, quantity } }];
+      }
+      case 'ReturnStock': {
+        const { quantity, reference } = command.data;
+        positive(quantity);
+        capped(state.onHand + quantity);
+        return [{ type: 'StockReturned', data: { ...at, quantity, reference } }];
+      }
+      case 'QuarantineStock': {
+        const { quantity, reason } = command.data;
+        positive(quantity);
+        const free = state.onHand - state.reserved - state.quarantined;
+        if (quantity > free) throw new ConflictError('stock.insufficient', `${quantity} of ${sku} to quarantine at ${locationId}, ${free} unreserved`);
+        return [{ type: 'StockQuarantined', data: { ...at, quantity, reason } }];
+      }
+      case 'SetSafetyStock': {
+        const { quantity } = command.data;
+        if (!Number.isInteger(quantity) || quantity < 0) throw new ValidationError('stock.invalid_quantity', 'Safety stock must be a whole quantity of zero or more');
+        capped(quantity);
+        if (quantity === state.safetyStock) return [];
+        return [{ type: 'SafetyStockSet', data: { ...at, quantity } }];
       }
       default: {
         const unknown: never = command;
@@ -68,3 +172,16 @@ export const stockDecider: Decider<StockLedger, StockCommand, StockEvent> = {
     }
   },
 };
+
+function positive(quantity: number): void {
+  if (!Number.isInteger(quantity) || quantity <= 0) throw new ValidationError('stock.invalid_quantity', 'A quantity must be a positive whole number');
+}
+
+function capped(onHand: number): void {
+  if (onHand > MAX_ON_HAND) throw new ConflictError('stock.limit_exceeded', `A ledger holds at most ${MAX_ON_HAND} units`);
+}
+
+function without<V>(record: Readonly<Record<string, V>>, key: string): Record<string, V> {
+  const { [key]: _gone, ...rest } = record;
+  return rest;
+}
