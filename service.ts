@@ -22,6 +22,9 @@ import { ordersProjection } from './projections/orders.projection.js';
 import { ProjectionRunner } from './projections/projection-runner.js';
 import { stockLevelsProjection } from './projections/stock-levels.projection.js';
 import { createWriteSide, type WriteSide } from './write-side/commands.js';
+import { createAllocator } from './write-side/sourcing/allocator.js';
+import { listLocations } from './read-side/locations.queries.js';
+import { stockedAt } from './read-side/inventory.queries.js';
 
 export const PROJECTIONS = [locationsProjection, stockLevelsProjection, ordersProjection];
 
@@ -35,6 +38,19 @@ export interface Service {
   /** Base URL of the API when the api role runs. */
   url?: string;
   stop(): Promise<void>;
+}
+
+/** Memoises an async lookup for `ms`: for reference data that may be a moment old. */
+function cachedFor<T>(ms: number, load: () => Promise<T>): () => Promise<T> {
+  let value: Promise<T> | undefined;
+  let at = 0;
+  return () => {
+    if (!value || Date.now() - at > ms) {
+      at = Date.now();
+      value = load().catch((err) => { value = undefined; throw err; });
+    }
+    return value;
+  };
 }
 
 /** Builds every dependency once and starts the roles named in config.roles. */
@@ -59,6 +75,12 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   const write = createWriteSide(store);
+  const allocator = createAllocator({
+    write,
+    locations: cachedFor(1000, () => listLocations(knex)),
+    stockedAt: (skus) => stockedAt(knex, skus),
+    costs: config.sourcing,
+  });
   const metrics = createMetrics();
   const stops: (() => Promise<unknown>)[] = [];
   const runners: ProjectionRunner[] = [];
@@ -79,8 +101,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
     const queues = createQueues(redis, config.queuePrefix);
     const dispatcher = new Dispatcher(store, derived, queues, log, { metrics });
     await dispatcher.start();
-    const workers: Worker[] = startWorkers(redis, config.queuePrefix, config.jobConcurrency,
-      { write, knex, rules: config.fraud, now: () => new Date() }, log, metrics);
+    const workers: Worker[] = await startWorkers(redis, config.queuePrefix, config.jobConcurrency, queues,
+      { write, allocator, knex, rules: config.fraud, now: () => new Date() }, log, metrics);
     stops.push(async () => {
       await dispatcher.stop();
       await Promise.all(workers.map((w) => w.close()));
@@ -90,7 +112,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
   if (config.roles.includes('api')) {
     const app = createApp({
-      write, knex, log, metrics, apiKeys: config.apiKeys, eventStoreKind: store.kind,
+      write, allocator, knex, log, metrics, apiKeys: config.apiKeys, eventStoreKind: store.kind,
       checks: {
         eventStore: () => store.ping(),
         readModels: async () => { await knex.raw('SELECT 1 FROM projection_checkpoints LIMIT 1'); },

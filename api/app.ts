@@ -7,6 +7,7 @@ import { UnsupportedMediaTypeError, ValidationError } from '../platform/errors.j
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { WriteSide } from '../write-side/commands.js';
+import type { Allocator } from '../write-side/sourcing/allocator.js';
 import { authenticate } from './auth.js';
 import { healthRoutes } from './health.routes.js';
 import { idempotency } from './idempotency.js';
@@ -17,6 +18,7 @@ import { problemDetails } from './problem.middleware.js';
 
 export interface ApiDeps {
   write: WriteSide;
+  allocator: Allocator;
   knex: Knex;
   log: Logger;
   metrics: Metrics;

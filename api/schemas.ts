@@ -97,6 +97,24 @@ export const PlaceOrderBody = Type.Object({
   payment: PaymentSchema,
 }, strict);
 
+export const SafetyStockBody = Type.Object({
+  sku: ClientId('SKU'),
+  locationId: ClientId(),
+  quantity: Type.Integer({ minimum: 0, maximum: 1_000_000_000 }),
+}, strict);
+
+export const TransferBody = Type.Object({
+  sku: ClientId('SKU'),
+  from: ClientId('location the stock leaves'),
+  to: ClientId('location it arrives at'),
+  quantity: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }),
+}, strict);
+
+export const AvailabilityBody = Type.Object({
+  lines: Type.Array(Type.Object({ sku: ClientId('SKU'), quantity: Type.Integer({ minimum: 1, maximum: 100_000 }) }, strict), { minItems: 1, maxItems: 500 }),
+  delivery: DeliverySchema,
+}, strict);
+
 export const CancelOrderBody = Type.Object({ reason: Text(500) }, strict);
 
 export type PutLocationBody = Type.Static<typeof PutLocationBody>;
@@ -104,3 +122,6 @@ export type ReceiptBody = Type.Static<typeof ReceiptBody>;
 export type AdjustmentBody = Type.Static<typeof AdjustmentBody>;
 export type PlaceOrderBody = Type.Static<typeof PlaceOrderBody>;
 export type CancelOrderBody = Type.Static<typeof CancelOrderBody>;
+export type SafetyStockBody = Type.Static<typeof SafetyStockBody>;
+export type TransferBody = Type.Static<typeof TransferBody>;
+export type AvailabilityBody = Type.Static<typeof AvailabilityBody>;

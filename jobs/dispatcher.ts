@@ -12,8 +12,17 @@ export interface JobRoute {
   data(event: RecordedEvent): Record<string, unknown>;
 }
 
+const orderJob = (e: RecordedEvent) => ({ orderId: (e.data as { orderId: string }).orderId, eventId: e.id, position: e.position });
+const skuJob = (e: RecordedEvent) => ({ sku: (e.data as { sku: string }).sku, eventId: e.id, position: e.position });
+
+/** Stock events after which a backordered order might be filled. */
+const STOCK_FREED = ['StockReceived', 'StockReturned', 'StockTransferredIn', 'StockAdjusted', 'StockReservationReleased', 'SafetyStockSet'];
+
 export const JOB_ROUTES: JobRoute[] = [
-  { queue: QUEUES.fraudScoring, eventType: 'OrderPlaced', data: (e) => ({ orderId: (e.data as { orderId: string }).orderId, eventId: e.id, position: e.position }) },
+  { queue: QUEUES.fraudScoring, eventType: 'OrderPlaced', data: orderJob },
+  { queue: QUEUES.allocation, eventType: 'OrderPlaced', data: orderJob },
+  { queue: QUEUES.stockRelease, eventType: 'OrderCancelled', data: orderJob },
+  ...STOCK_FREED.map((eventType) => ({ queue: QUEUES.backorders, eventType, data: skuJob })),
 ];
 
 /**

@@ -1,16 +1,23 @@
-import { Worker } from 'bullmq';
+import { Worker, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
+import { allocateOrder, fillBackorders, releaseOrderStock, type AllocationDeps } from './allocation.job.js';
 import { scoreOrderFraud, type FraudScoringDeps } from './fraud-scoring.job.js';
-import { QUEUES } from './queues.js';
+import { QUEUES, type QueueName } from './queues.js';
 
-export type WorkerDeps = FraudScoringDeps;
+export type WorkerDeps = FraudScoringDeps & AllocationDeps;
 
 /** The one place processors are wired to queues. */
-export function startWorkers(connection: Redis, prefix: string, concurrency: number, deps: WorkerDeps, log: Logger, metrics?: Metrics): Worker[] {
+export async function startWorkers(connection: Redis, prefix: string, concurrency: number, queues: Map<QueueName, Queue>,
+  deps: WorkerDeps, log: Logger, metrics?: Metrics): Promise<Worker[]> {
+  // Backorders are filled one at a time across every worker process, so two never race for one order.
+  await queues.get(QUEUES.backorders)!.setGlobalConcurrency(1);
   const workers = [
     new Worker(QUEUES.fraudScoring, (job) => scoreOrderFraud(job, deps), { connection, prefix, concurrency }),
+    new Worker(QUEUES.allocation, (job) => allocateOrder(job, deps), { connection, prefix, concurrency }),
+    new Worker(QUEUES.stockRelease, (job) => releaseOrderStock(job, deps), { connection, prefix, concurrency }),
+    new Worker(QUEUES.backorders, (job) => fillBackorders(job, deps), { connection, prefix, concurrency: 1 }),
   ];
   for (const w of workers) {
     w.on('completed', () => metrics?.jobsFinished.inc({ queue: w.name, outcome: 'completed' }));

@@ -5,6 +5,16 @@ export type ApiRole = 'client' | 'operator' | 'analyst' | 'auditor' | 'admin';
 const API_ROLES: ApiRole[] = ['client', 'operator', 'analyst', 'auditor', 'admin'];
 const ROLES: Role[] = ['api', 'projections', 'jobs'];
 
+/** Costs in minor units; shipping per parcel grows with great-circle km to the customer. */
+export const DEFAULT_SOURCING_COSTS = {
+  shippingBase: 300,
+  shippingPerKm: 1,
+  extraParcelPenalty: 500,
+  expressPerKmFactor: 10,
+  transferPerKm: 1,
+  transferBase: 200,
+};
+
 export interface FraudRules {
   /** Score at or above which an order goes to manual review. */
   reviewAt: number;
@@ -33,6 +43,15 @@ export const DEFAULT_FRAUD_RULES: FraudRules = {
   largeQuantity: { min: 20, points: 15 },
 };
 
+export interface SourcingCosts {
+  shippingBase: number;
+  shippingPerKm: number;
+  extraParcelPenalty: number;
+  expressPerKmFactor: number;
+  transferPerKm: number;
+  transferBase: number;
+}
+
 export interface Config {
   env: string;
   host: string;
@@ -50,6 +69,7 @@ export interface Config {
   apiKeys: Map<string, ApiRole>;
   usingDevKey: boolean;
   fraud: FraudRules;
+  sourcing: SourcingCosts;
 }
 
 export class ConfigError extends Error {}
@@ -84,7 +104,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jobConcurrency: int(env.JOB_CONCURRENCY, 32, 'JOB_CONCURRENCY'),
     apiKeys,
     usingDevKey,
-    fraud: env.FRAUD_RULES ? { ...DEFAULT_FRAUD_RULES, ...parseJson(env.FRAUD_RULES, 'FRAUD_RULES') } : DEFAULT_FRAUD_RULES,
+    fraud: env.FRAUD_RULES ? { ...DEFAULT_FRAUD_RULES, ...parseJson<FraudRules>(env.FRAUD_RULES, 'FRAUD_RULES') } : DEFAULT_FRAUD_RULES,
+    sourcing: env.SOURCING_COSTS ? { ...DEFAULT_SOURCING_COSTS, ...parseJson<SourcingCosts>(env.SOURCING_COSTS, 'SOURCING_COSTS') } : DEFAULT_SOURCING_COSTS,
   };
 }
 
@@ -116,9 +137,9 @@ function int(raw: string | undefined, fallback: number, name: string): number {
   return n;
 }
 
-function parseJson(raw: string, name: string): Partial<FraudRules> {
+function parseJson<T>(raw: string, name: string): Partial<T> {
   try {
-    return JSON.parse(raw) as Partial<FraudRules>;
+    return JSON.parse(raw) as Partial<T>;
   } catch {
     throw new ConfigError(`${name} must be JSON`);
   }

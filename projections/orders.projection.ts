@@ -8,11 +8,11 @@ import { UnappliableEvent, type Projection } from './projection.js';
 // three statements: new orders, the changes to orders (folded per order, in log order), and the
 // timeline entries.
 
-interface Patch { order_id: string; status?: string; fraud?: unknown; updated_at: string }
+interface Patch { order_id: string; status?: string; fraud?: unknown; allocations?: unknown; backorder?: unknown; backorder_set?: boolean; updated_at: string }
 
 export const ordersProjection: Projection = {
   name: 'orders',
-  handles: ['OrderPlaced', 'OrderCancelled', 'FraudAssessed'] satisfies OrderEvent['type'][],
+  handles: ['OrderPlaced', 'OrderCancelled', 'FraudAssessed', 'OrderAllocated', 'OrderBackordered'] satisfies OrderEvent['type'][],
 
   async apply(event, trx) {
     await applyOrders([event], trx);
@@ -49,6 +49,18 @@ async function applyOrders(events: RecordedEvent[], trx: Knex.Transaction): Prom
         entry(event, e.data.orderId, e.data.at, { score, decision });
         break;
       }
+      case 'OrderAllocated': {
+        const { allocations, transfers, why, cost } = e.data;
+        patch(e.data.orderId, e.data.at, { status: 'received', allocations: allocations.map((a) => ({ ...a, transfers: transfers.filter((t) => t.from === a.locationId) })), backorder: null, backorder_set: true });
+        entry(event, e.data.orderId, e.data.at, { why, cost, locations: allocations.map((a) => a.locationId) });
+        break;
+      }
+      case 'OrderBackordered': {
+        const { missing, why } = e.data;
+        patch(e.data.orderId, e.data.at, { status: 'backordered', backorder: { missing, why }, backorder_set: true });
+        entry(event, e.data.orderId, e.data.at, { why, missing });
+        break;
+      }
       default: {
         const unknown: never = e;
         void unknown;
@@ -60,8 +72,11 @@ async function applyOrders(events: RecordedEvent[], trx: Knex.Transaction): Prom
   if (patches.size > 0) {
     const { rows } = await trx.raw(
       `UPDATE orders o SET status = coalesce(v.status, o.status), fraud = coalesce(v.fraud, o.fraud),
+              allocations = coalesce(v.allocations, o.allocations),
+              backorder = CASE WHEN v.backorder_set THEN v.backorder ELSE o.backorder END,
               updated_at = greatest(o.updated_at, v.updated_at)
-         FROM jsonb_to_recordset(?::jsonb) AS v(order_id text, status text, fraud jsonb, updated_at timestamptz)
+         FROM jsonb_to_recordset(?::jsonb) AS v(order_id text, status text, fraud jsonb, allocations jsonb, backorder jsonb,
+              backorder_set boolean, updated_at timestamptz)
         WHERE o.order_id = v.order_id
         RETURNING o.order_id`,
       [JSON.stringify([...patches.values()])],

@@ -2,16 +2,43 @@ import type { Knex } from 'knex';
 
 export async function stockForSku(knex: Knex, sku: string) {
   const rows = await knex('stock_levels').where({ sku }).orderBy('location_id')
-    .select<{ location_id: string; on_hand: number; reserved: number; safety_stock: number }[]>('location_id', 'on_hand', 'reserved', 'safety_stock');
+    .select<{ location_id: string; on_hand: number; reserved: number; quarantined: number; safety_stock: number }[]>('location_id', 'on_hand', 'reserved', 'quarantined', 'safety_stock');
   if (rows.length === 0) return null;
+  const transit = await knex('transfers').where({ sku, status: 'in_transit' }).groupBy('to_location')
+    .select<{ to_location: string; n: number }[]>('to_location', knex.raw('sum(quantity)::bigint AS n'));
+  const inTransit = new Map(transit.map((t) => [t.to_location, Number(t.n)]));
   const locations = rows.map((r) => ({
     locationId: r.location_id,
     onHand: r.on_hand,
     reserved: r.reserved,
+    quarantined: r.quarantined,
     safetyStock: r.safety_stock,
-    available: Math.max(0, r.on_hand - r.reserved - r.safety_stock),
+    available: Math.max(0, r.on_hand - r.reserved - r.quarantined - r.safety_stock),
+    inTransit: inTransit.get(r.location_id) ?? 0,
   }));
   const totals = locations.reduce((t, l) => ({ onHand: t.onHand + l.onHand, reserved: t.reserved + l.reserved, available: t.available + l.available }),
     { onHand: 0, reserved: 0, available: 0 });
   return { sku, totals, locations };
+}
+
+/** The ledgers worth reading for these SKUs: every location where any of them has been stocked. */
+export async function stockedAt(knex: Knex, skus: string[]): Promise<{ sku: string; locationId: string }[]> {
+  const rows = await knex('stock_levels').whereIn('sku', skus).select<{ sku: string; location_id: string }[]>('sku', 'location_id');
+  return rows.map((r) => ({ sku: r.sku, locationId: r.location_id }));
+}
+
+/** Backordered orders that want this SKU, oldest first: the order they are filled in. */
+export async function backordersFor(knex: Knex, sku: string, limit = 500): Promise<string[]> {
+  const rows = await knex('orders').where({ status: 'backordered' }).whereRaw('lines @> ?::jsonb', [JSON.stringify([{ sku }])])
+    .orderBy('placed_position').limit(limit).select<{ order_id: string }[]>('order_id');
+  return rows.map((r) => r.order_id);
+}
+
+export async function findTransfer(knex: Knex, transferId: string) {
+  const r = await knex('transfers').where({ transfer_id: transferId }).first();
+  if (!r) return null;
+  return {
+    transferId: r.transfer_id as string, sku: r.sku as string, from: r.from_location as string, to: r.to_location as string,
+    quantity: Number(r.quantity), status: r.status as string, sentAt: (r.sent_at as Date).toISOString(), receivedAt: r.received_at ? (r.received_at as Date).toISOString() : null,
+  };
 }

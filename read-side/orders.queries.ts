@@ -4,7 +4,7 @@ import type { PlacedOrder } from '../write-side/orders/order.events.js';
 export interface OrderRow {
   order_id: string; placed_position: number; status: string; channel: string; source: string | null; external_id: string | null;
   customer: unknown; lines: unknown; currency: string; total: number; delivery: unknown; payment_method: string; payment_status: string;
-  fraud: { score: number; decision: string; reasons: unknown[] } | null; allocations: unknown[]; shipments: unknown[]; returns: unknown[];
+  fraud: { score: number; decision: string; reasons: unknown[] } | null; allocations: unknown[]; backorder: unknown; shipments: unknown[]; returns: unknown[];
   placed_by: string; placed_at: Date; updated_at: Date; customer_id: string;
 }
 
@@ -22,6 +22,7 @@ export async function findOrder(knex: Knex, orderId: string) {
       payment: { method: row.payment_method, status: row.payment_status },
       fraud: row.fraud,
       allocations: row.allocations,
+      backorder: row.backorder,
       shipments: row.shipments,
       returns: row.returns,
       updatedAt: row.updated_at.toISOString(),

@@ -3,9 +3,9 @@ import type { EventStore } from '../event-store/event-store.port.js';
 import { NotFoundError, ValidationError } from '../platform/errors.js';
 import { CommandHandler } from './command-handler.js';
 import { idFor, type CommandMetadata } from './decider.js';
-import { available, stockDecider, stockStream, type StockLedger } from './inventory/stock.decider.js';
+import { available, stockDecider, stockStream, type StockCommand, type StockLedger } from './inventory/stock.decider.js';
 import { locationDecider, locationStream, type LocationCommand } from './locations/location.decider.js';
-import { orderDecider, orderStream, type Order, type PlaceOrderData } from './orders/order.decider.js';
+import { orderDecider, orderStream, type Order, type OrderCommand, type PlaceOrderData } from './orders/order.decider.js';
 import type { FraudAssessment } from './orders/order.events.js';
 
 // The write side's entry points: what the API and the job processors call.
@@ -58,9 +58,22 @@ export function createWriteSide(store: EventStore) {
       return { recorded: r.events.length > 0, position: r.position };
     },
 
-    /** The order as last seen by this process (read when not seen yet): for its immutable placement facts. */
-    async loadOrder(orderId: string): Promise<Order> {
-      return (await orders.load(orderStream(orderId), { cachedOk: true })).state;
+    async recordAllocation(data: Extract<OrderCommand, { type: 'RecordAllocation' }>['data'], metadata: CommandMetadata) {
+      const r = await orders.handle(orderStream(data.orderId), { type: 'RecordAllocation', data, metadata });
+      return { recorded: r.events.length > 0, position: r.position };
+    },
+
+    async recordBackorder(data: Extract<OrderCommand, { type: 'RecordBackorder' }>['data'], metadata: CommandMetadata) {
+      const r = await orders.handle(orderStream(data.orderId), { type: 'RecordBackorder', data, metadata });
+      return { recorded: r.events.length > 0, position: r.position };
+    },
+
+    /**
+     * The order as last seen by this process (read when not seen yet), enough for its immutable
+     * placement facts; `fresh` reads what has happened since.
+     */
+    async loadOrder(orderId: string, options: { fresh?: boolean } = {}): Promise<Order> {
+      return (await orders.load(orderStream(orderId), { cachedOk: !options.fresh })).state;
     },
 
     async registerLocation(data: LocationCommand['data'], metadata: CommandMetadata) {
@@ -68,20 +81,23 @@ export function createWriteSide(store: EventStore) {
       return { created: r.events.some((e) => e.type === 'LocationRegistered'), position: r.position, location: r.state };
     },
 
-    async receiveStock(data: { sku: string; locationId: string; quantity: number; reference?: string }, metadata: CommandMetadata) {
-      await requireLocation(data.locationId);
-      const r = await stock.handle(stockStream(data.sku, data.locationId), { type: 'ReceiveStock', data, metadata });
-      return ledgerResult(data, r.state, r.position);
+    /** A command on the ledger of one SKU at one location; `locationMustExist` checks the location first (404). */
+    async onLedger(command: StockCommand, options: { locationMustExist?: boolean } = {}) {
+      const { sku, locationId } = command.data;
+      if (options.locationMustExist) await requireLocation(locationId);
+      const r = await stock.handle(stockStream(sku, locationId), command);
+      return { ...ledgerResult(command.data, r.state, r.position), changed: r.events.length > 0 };
     },
 
-    async adjustStock(data: { sku: string; locationId: string; delta: number; reason: string }, metadata: CommandMetadata) {
-      await requireLocation(data.locationId);
-      const r = await stock.handle(stockStream(data.sku, data.locationId), { type: 'AdjustStock', data, metadata });
-      return ledgerResult(data, r.state, r.position);
+    /** A ledger as last seen here (`cachedOk`) or read up to date. */
+    async loadLedger(sku: string, locationId: string, options: { cachedOk?: boolean } = {}): Promise<StockLedger> {
+      return (await stock.load(stockStream(sku, locationId), options)).state;
     },
+
+    location: requireLocation,
   };
 }
 
 function ledgerResult(key: { sku: string; locationId: string }, s: StockLedger, position: number | null) {
-  return { sku: key.sku, locationId: key.locationId, onHand: s.onHand, reserved: s.reserved, available: available(s), position };
+  return { sku: key.sku, locationId: key.locationId, onHand: s.onHand, reserved: s.reserved, quarantined: s.quarantined, safetyStock: s.safetyStock, available: available(s), position };
 }

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { Dispatcher } from '../../jobs/dispatcher.js';
+import { Dispatcher, JOB_ROUTES } from '../../jobs/dispatcher.js';
 import { createQueues, QUEUES, type QueueName } from '../../jobs/queues.js';
 import { createLogger } from '../../platform/logger.js';
 import { deleteQueueKeys } from '../support/service-harness.js';
@@ -109,7 +109,7 @@ describe('job dispatcher', function () {
       });
       const queues = new Map<QueueName, Queue>([[QUEUES.fraudScoring, flaky]]);
       const head = await world.store.headPosition();
-      const d = new Dispatcher(world.store, s.rm.knex, queues, log, { batchSize: 17 });
+      const d = new Dispatcher(world.store, s.rm.knex, queues, log, { batchSize: 17, routes: JOB_ROUTES.filter((r) => r.queue === QUEUES.fraudScoring) });
       await d.start();
       await until(async () => (await s.checkpoint()) === head);
       await d.stop();

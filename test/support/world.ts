@@ -37,8 +37,8 @@ export async function writeHistory(write: WriteSide, orders = 120): Promise<stri
   const ids: string[] = [];
   for (let i = 0; i < orders; i++) {
     const sku = `SKU-${i % 7}`;
-    await write.receiveStock({ sku, locationId: i % 2 ? 'wh-1' : 'store-1', quantity: 5 + (i % 3) }, meta(i));
-    if (i % 5 === 0) await write.adjustStock({ sku, locationId: i % 2 ? 'wh-1' : 'store-1', delta: -1, reason: 'damaged' }, meta(i));
+    await write.onLedger({ type: 'ReceiveStock', data: { sku, locationId: i % 2 ? 'wh-1' : 'store-1', quantity: 5 + (i % 3) }, metadata: meta(i) });
+    if (i % 5 === 0) await write.onLedger({ type: 'AdjustStock', data: { sku, locationId: i % 2 ? 'wh-1' : 'store-1', delta: -1, reason: 'damaged' }, metadata: meta(i) });
     const placed = await write.placeOrder({
       channel: i % 2 ? 'web' : 'marketplace', source: i % 2 ? undefined : 'shopee', externalId: `EXT-${i}`, currency: 'USD',
       customer: { id: `cust-${i % 11}`, email: `c${i % 11}@example.com` }, lines: [{ sku, quantity: 1 + (i % 4), unitPrice: 1000 + i }],

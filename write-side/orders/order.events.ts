@@ -53,8 +53,24 @@ export interface FraudAssessment {
   reasons: FraudReason[];
 }
 
+export interface SkuQuantity { sku: string; quantity: number }
+
+/** Where an order's units are reserved, and what must move to a pickup store first. */
+export interface OrderAllocation {
+  allocations: { locationId: string; lines: SkuQuantity[] }[];
+  transfers: { from: string; to: string; lines: SkuQuantity[] }[];
+}
+
+/** How the sourcing decision was reached: every location considered and why the chosen ones won. */
+export interface SourcingExplanation {
+  why: string;
+  candidates: { locationId: string; eligible: boolean; reason: string; distanceKm?: number; canFill: SkuQuantity[]; cost?: number }[];
+}
+
 export type OrderEvent =
   | DomainEvent<'OrderPlaced', PlacedOrder>
+  | DomainEvent<'OrderAllocated', OrderAllocation & SourcingExplanation & { orderId: string; cost: number; at: string }>
+  | DomainEvent<'OrderBackordered', SourcingExplanation & { orderId: string; missing: SkuQuantity[]; at: string }>
   | DomainEvent<'OrderCancelled', { orderId: string; reason: string; at: string }>
   | DomainEvent<'FraudAssessed', FraudAssessment & { orderId: string; at: string }>;
 

@@ -1,3 +1,4 @@
+import { DEFAULT_SOURCING_COSTS, type SourcingCosts } from '../../platform/config.js';
 import { ValidationError } from '../../platform/errors.js';
 import type { LocationDetails } from '../locations/location.decider.js';
 import type { Delivery } from '../orders/order.events.js';
@@ -7,24 +8,8 @@ export interface SourcingLocation extends Omit<LocationDetails, 'name'> {
   available: Record<string, number>;
 }
 
-/** Costs in minor units; shipping per parcel grows with great-circle km to the customer. */
-export interface SourcingCosts {
-  shippingBase: number;
-  shippingPerKm: number;
-  extraParcelPenalty: number;
-  expressPerKmFactor: number;
-  transferPerKm: number;
-  transferBase: number;
-}
-
-export const DEFAULT_SOURCING_COSTS: SourcingCosts = {
-  shippingBase: 300,
-  shippingPerKm: 1,
-  extraParcelPenalty: 500,
-  expressPerKmFactor: 10,
-  transferPerKm: 1,
-  transferBase: 200,
-};
+export type { SourcingCosts };
+export { DEFAULT_SOURCING_COSTS };
 
 export type SourcingRequest = { lines: { sku: string; quantity: number }[]; delivery: Delivery };
 export interface Candidate { locationId: string; eligible: boolean; reason: string; distanceKm?: number; canFill: { sku: string; quantity: number }[]; cost?: number }

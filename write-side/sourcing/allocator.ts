@@ -1,0 +1,123 @@
+import { ConflictError } from '../../platform/errors.js';
+import type { WriteSide } from '../commands.js';
+import type { CommandMetadata } from '../decider.js';
+import { available } from '../inventory/stock.decider.js';
+import type { LocationDetails } from '../locations/location.decider.js';
+import type { SkuQuantity } from '../orders/order.events.js';
+import { planSourcing, type SourcingCosts, type SourcingLocation, type SourcingPlan } from './sourcing.planner.js';
+
+export interface AllocatorDeps {
+  write: WriteSide;
+  /** Every location (from the locations read model; a second old is fine). */
+  locations(): Promise<LocationDetails[]>;
+  /** Where each SKU has ever been stocked (from the stock read model): the ledgers worth reading. */
+  stockedAt(skus: string[]): Promise<{ sku: string; locationId: string }[]>;
+  costs: SourcingCosts;
+}
+
+export type AllocationOutcome = 'allocated' | 'backordered' | 'skipped' | 'cancelled';
+
+const ATTEMPTS = 6;
+
+/**
+ * Plans and reserves an order's stock. The plan is made on ledger states as last seen here and
+ * reserved with optimistic concurrency on each ledger; a plan that cannot be reserved whole is
+ * released and made again on fresh states. An order that cannot be filled is backordered.
+ */
+export function createAllocator(deps: AllocatorDeps) {
+  const { write } = deps;
+
+  async function sourcingLocations(skus: string[], fresh: boolean): Promise<SourcingLocation[]> {
+    const [locations, stocked] = await Promise.all([deps.locations(), deps.stockedAt(skus)]);
+    const byId = new Map(locations.map((l) => [l.locationId, { ...l, available: {} as Record<string, number> }]));
+    await Promise.all(stocked.map(async ({ sku, locationId }) => {
+      const loc = byId.get(locationId);
+      if (!loc) return;
+      loc.available[sku] = available(await write.loadLedger(sku, locationId, { cachedOk: !fresh }));
+    }));
+    return [...byId.values()];
+  }
+
+  async function reserve(orderId: string, plan: Extract<SourcingPlan, { fillable: true }>, metadata: CommandMetadata): Promise<boolean> {
+    const wanted = plan.allocations.flatMap((a) => a.lines.map((l) => ({ ...l, locationId: a.locationId })));
+    const outcomes = await Promise.allSettled(wanted.map((w) =>
+      write.onLedger({ type: 'ReserveStock', data: { sku: w.sku, locationId: w.locationId, orderId, quantity: w.quantity }, metadata })));
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (!failed) return true;
+    await release(orderId, wanted, 'allocation re-planned', metadata);
+    if (failed.reason instanceof ConflictError && failed.reason.code === 'stock.insufficient') return false;
+    throw failed.reason;
+  }
+
+  async function release(orderId: string, at: { sku: string; locationId: string }[], reason: string, metadata: CommandMetadata): Promise<void> {
+    await Promise.all(at.map((a) => write.onLedger({ type: 'ReleaseReservation', data: { sku: a.sku, locationId: a.locationId, orderId, reason }, metadata })));
+  }
+
+  /** Releases whatever this order holds anywhere its SKUs are stocked (after a crash mid-allocation). */
+  async function releaseEverywhere(orderId: string, skus: string[], reason: string, metadata: CommandMetadata): Promise<void> {
+    await release(orderId, await deps.stockedAt(skus), reason, metadata);
+  }
+
+  return {
+    /**
+     * `fromBackorder` lets a backordered order be tried again; `afterCrash` first releases what an
+     * interrupted earlier attempt may have reserved.
+     */
+    async allocate(orderId: string, metadata: CommandMetadata, options: { fromBackorder?: boolean; afterCrash?: boolean } = {}): Promise<AllocationOutcome> {
+      const order = await write.loadOrder(orderId, { fresh: options.afterCrash || options.fromBackorder });
+      if (order.status === 'none') return 'skipped';
+      const lines = sumBySku(order.order.lines);
+      const skus = lines.map((l) => l.sku);
+      if (options.afterCrash && !order.allocation) await releaseEverywhere(orderId, skus, 'interrupted allocation', metadata);
+      if (order.status === 'cancelled' || order.allocation) return 'skipped';
+      if (order.status === 'backordered' && !options.fromBackorder) return 'skipped';
+
+      let plan: SourcingPlan | undefined;
+      for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+        plan = planSourcing({ lines, delivery: order.order.delivery }, await sourcingLocations(skus, attempt > 0), deps.costs);
+        if (!plan.fillable) {
+          if (attempt === 0) continue;                              // as seen here; look again before backordering
+          break;
+        }
+        if (!(await reserve(orderId, plan, metadata))) continue;
+        const { allocations, cost, why, candidates } = plan;
+        const transfers = plan.kind === 'pickup' ? plan.transfers : [];
+        try {
+          await write.recordAllocation({ orderId, allocations, transfers, cost, why, candidates }, metadata);
+          return 'allocated';
+        } catch (err) {
+          await release(orderId, allocations.flatMap((a) => a.lines.map((l) => ({ sku: l.sku, locationId: a.locationId }))),
+            err instanceof ConflictError && err.code === 'order.cancelled' ? 'order cancelled' : 'allocation not recorded', metadata);
+          if (err instanceof ConflictError && err.code === 'order.cancelled') return 'cancelled';
+          throw err;
+        }
+      }
+      if (order.status === 'backordered') return 'backordered';
+      const missing = plan && !plan.fillable ? plan.missing : lines;
+      await write.recordBackorder({ orderId, missing, why: plan?.why ?? 'stock kept moving while reserving', candidates: plan?.candidates ?? [] }, metadata);
+      return 'backordered';
+    },
+
+    /** Releases everything a cancelled order holds. */
+    async releaseOrder(orderId: string, metadata: CommandMetadata): Promise<void> {
+      const order = await write.loadOrder(orderId, { fresh: true });
+      if (order.status === 'none') return;
+      const held = order.allocation?.allocations.flatMap((a) => a.lines.map((l) => ({ sku: l.sku, locationId: a.locationId }))) ?? [];
+      await release(orderId, held, 'order cancelled', metadata);
+    },
+
+    /** What could fill these lines now, without reserving anything. */
+    async plan(lines: SkuQuantity[], delivery: Parameters<typeof planSourcing>[0]['delivery']): Promise<SourcingPlan> {
+      const summed = sumBySku(lines);
+      return planSourcing({ lines: summed, delivery }, await sourcingLocations(summed.map((l) => l.sku), true), deps.costs);
+    },
+  };
+}
+
+export type Allocator = ReturnType<typeof createAllocator>;
+
+function sumBySku(lines: SkuQuantity[]): SkuQuantity[] {
+  const m = new Map<string, number>();
+  for (const l of lines) m.set(l.sku, (m.get(l.sku) ?? 0) + l.quantity);
+  return [...m].map(([sku, quantity]) => ({ sku, quantity }));
+}
