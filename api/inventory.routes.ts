@@ -66,7 +66,7 @@ export function inventoryRoutes(deps: ApiDeps): Router {
 
   router.post('/availability', allow('client', 'operator'), async (ctx) => {
     const { lines, delivery } = checkAvailability(bodyOf(ctx));
-    const position = await readModelPosition(deps.knex, 'stock-levels');
+    const position = await readModelPosition(deps.knex, 'stock-levels', minPositionOf(ctx));
     const plan = await deps.allocator.plan(lines, delivery);
     ctx.body = plan.fillable
       ? { fillable: true, plan: plan.allocations, transfers: plan.kind === 'pickup' ? plan.transfers : [], cost: plan.cost, why: plan.why, candidates: plan.candidates, position }

@@ -17,7 +17,8 @@ describe('orders API', function () {
 
       const read = await h.call('GET', `/orders/${placed.body.orderId}?minPosition=${placed.body.position}`, { key: KEYS.client });
       expect(read.status).to.equal(200);
-      expect(read.body).to.include({ orderId: placed.body.orderId, status: 'received', channel: 'marketplace', source: 'lazada', currency: 'USD', total: 3998 });
+      expect(read.body).to.include({ orderId: placed.body.orderId, channel: 'marketplace', source: 'lazada', currency: 'USD', total: 3998 });
+      expect(read.body.status).to.be.oneOf(['received', 'backordered']);            // no stock anywhere in this test
       expect(read.body.position).to.be.at.least(placed.body.position);
       expect(read.body.payment).to.deep.equal({ method: 'card', status: 'pending' });
       expect(read.body.timeline[0]).to.include({ type: 'OrderPlaced' });
