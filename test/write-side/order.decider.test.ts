@@ -1,4 +1,4 @@
-import { NotFoundError } from '../../platform/errors.js';
+import { ConflictError, NotFoundError } from '../../platform/errors.js';
 import { orderDecider, type PlaceOrderData } from '../../write-side/orders/order.decider.js';
 import type { OrderEvent, PlacedOrder } from '../../write-side/orders/order.events.js';
 import { meta, NOW, specFor } from '../support/given-when-then.js';
@@ -66,6 +66,44 @@ describe('order decider', () => {
     it('records nothing when cancelled again', () => {
       given([orderPlaced, { type: 'OrderCancelled', data: { orderId: 'o-1', reason: 'x', at: NOW } }])
         .when({ type: 'CancelOrder', data: { orderId: 'o-1', reason: 'again' }, metadata: meta() }).then([]);
+    });
+  });
+
+  describe('sourcing an order', () => {
+    const plan = {
+      orderId: 'o-1', allocations: [{ locationId: 'wh-1', lines: [{ sku: 'SKU-1', quantity: 2 }] }], transfers: [], cost: 1234,
+      why: 'wh-1 fills the whole order at the lowest cost', candidates: [{ locationId: 'wh-1', eligible: true, reason: 'can fill every line', canFill: [{ sku: 'SKU-1', quantity: 2 }], cost: 1234 }],
+    };
+    const allocated: OrderEvent = { type: 'OrderAllocated', data: { ...plan, at: NOW } };
+    const backorder = { orderId: 'o-1', missing: [{ sku: 'SKU-2', quantity: 1 }], why: 'not enough SKU-2 anywhere', candidates: [] };
+    const backordered: OrderEvent = { type: 'OrderBackordered', data: { ...backorder, at: NOW } };
+
+    it('records the allocation with the candidates and the reason', () => {
+      given([orderPlaced]).when({ type: 'RecordAllocation', data: plan, metadata: meta() }).then([allocated]);
+    });
+
+    it('records nothing when allocated again (a retried job)', () => {
+      given([orderPlaced, allocated]).when({ type: 'RecordAllocation', data: plan, metadata: meta() }).then([]);
+    });
+
+    it('refuses to allocate a cancelled order, so the allocator releases what it reserved', () => {
+      given([orderPlaced, { type: 'OrderCancelled', data: { orderId: 'o-1', reason: 'x', at: NOW } }])
+        .when({ type: 'RecordAllocation', data: plan, metadata: meta() }).thenThrows(ConflictError, 'order.cancelled');
+    });
+
+    it('backorders the missing lines once', () => {
+      given([orderPlaced]).when({ type: 'RecordBackorder', data: backorder, metadata: meta() }).then([backordered]);
+      given([orderPlaced, backordered]).when({ type: 'RecordBackorder', data: backorder, metadata: meta() }).then([]);
+    });
+
+    it('allocates a backordered order when stock arrives', () => {
+      given([orderPlaced, backordered]).when({ type: 'RecordAllocation', data: plan, metadata: meta() }).then([allocated]);
+    });
+
+    it('does not backorder a cancelled or an allocated order', () => {
+      given([orderPlaced, allocated]).when({ type: 'RecordBackorder', data: backorder, metadata: meta() }).then([]);
+      given([orderPlaced, { type: 'OrderCancelled', data: { orderId: 'o-1', reason: 'x', at: NOW } }])
+        .when({ type: 'RecordBackorder', data: backorder, metadata: meta() }).then([]);
     });
   });
 });
