@@ -99,35 +99,52 @@ function orderBody(): string {
 }
 
 interface ApiFigures { rate: number; p50: number; p99: number; non2xx: number; errors: number; backlog?: { events: number; unscored: number; drainSeconds: number } }
+interface Running { url: string; schema: string; db: pg.Client }
 
-/** POST /orders against the service started as its own process with the given roles. */
-async function postOrders(connections: number, roles: string): Promise<ApiFigures> {
-  const s = await freshSchema('api');
+/**
+ * Runs `work` against the service on a fresh schema, started as one process per entry of `roles`
+ * (the first one serves the API), as a deployment would split it.
+ */
+async function withService<T>(roles: string | string[], work: (svc: Running) => Promise<T>): Promise<T> {
+  const s = await freshSchema('svc');
   const port = 3900 + Math.floor(Math.random() * 90);
-  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_OPTIONS?.split(' ').filter(Boolean) ?? []), 'dist/main.js'], {
-    env: {
-      ...process.env, DATABASE_URL: BASE_URL, DATABASE_SCHEMA: s.schema, PORT: String(port), HOST: '127.0.0.1', REDIS_URL,
-      OMS_ROLES: roles, QUEUE_PREFIX: `bench-${s.schema}`, OMS_API_KEYS: 'bench-key:client', LOG_LEVEL: 'warn', PG_POOL_SIZE: '16',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  const env = {
+    ...process.env, DATABASE_URL: BASE_URL, DATABASE_SCHEMA: s.schema, HOST: '127.0.0.1', REDIS_URL,
+    QUEUE_PREFIX: `bench-${s.schema}`, OMS_API_KEYS: 'bench-key:client,bench-ops:operator', LOG_LEVEL: 'warn', PG_POOL_SIZE: '16',
+  };
+  const children = (Array.isArray(roles) ? roles : [roles]).map((r, i) => spawn(process.execPath,
+    [...(process.env.BENCH_NODE_OPTIONS?.split(' ').filter(Boolean) ?? []), 'dist/main.js'],
+    { env: { ...env, OMS_ROLES: r, PORT: String(port + i * 100) }, stdio: ['ignore', 'inherit', 'inherit'] }));
   const url = `http://127.0.0.1:${port}`;
   const db = new pg.Client({ connectionString: BASE_URL });
   await db.connect();
   try {
     await waitForHealth(url);
-    const opts = {
-      url, connections,
-      headers: { authorization: 'Bearer bench-key', 'content-type': 'application/json' },
-      requests: [{ method: 'POST', path: '/orders', setupRequest: (req: Record<string, unknown>) => ({ ...req, body: orderBody() }) }],
-    };
-    await autocannon({ ...opts, duration: 2 });                                // warm-up
-    const r = await autocannon({ ...opts, duration: SECONDS });
+    await new Promise((r) => setTimeout(r, 1000));                 // the other processes finish starting
+    return await work({ url, schema: s.schema, db });
+  } finally {
+    await db.end();
+    for (const child of children) child.kill('SIGTERM');
+    await Promise.all(children.map((child) => new Promise((res) => child.once('exit', res))));
+    await dropSchema(s.schema);
+  }
+}
+
+const ordersLoad = (url: string, connections: number, body: () => string) => ({
+  url, connections,
+  headers: { authorization: 'Bearer bench-key', 'content-type': 'application/json' },
+  requests: [{ method: 'POST', path: '/orders', setupRequest: (req: Record<string, unknown>) => ({ ...req, body: body() }) }],
+});
+
+/** POST /orders at 32 connections; with the pipeline in the process, how far it fell behind. */
+async function postOrders(connections: number, roles: string): Promise<ApiFigures> {
+  return withService(roles, async ({ url, schema, db }) => {
+    await autocannon({ ...ordersLoad(url, connections, orderBody), duration: 2 });           // warm-up
+    const r = await autocannon({ ...ordersLoad(url, connections, orderBody), duration: SECONDS });
     const figures: ApiFigures = { rate: r.requests.total / r.duration, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts };
     if (roles.includes('projections')) {
-      // How far behind the pipeline (projections, fraud scoring) was when the load stopped, and how long it took to catch up.
-      const lag = async () => (await db.query(`SELECT (SELECT max(global_position) FROM ${s.schema}.events) - (SELECT min(position) FROM ${s.schema}.projection_checkpoints) AS events,
-        (SELECT count(*) FROM ${s.schema}.events WHERE type = 'OrderPlaced') - (SELECT count(*) FROM ${s.schema}.events WHERE type = 'FraudAssessed') AS unscored`)).rows[0];
+      const lag = async () => (await db.query(`SELECT (SELECT max(global_position) FROM ${schema}.events) - (SELECT min(position) FROM ${schema}.projection_checkpoints) AS events,
+        (SELECT count(*) FROM ${schema}.events WHERE type = 'OrderPlaced') - (SELECT count(*) FROM ${schema}.events WHERE type = 'FraudAssessed') AS unscored`)).rows[0];
       const at = await lag();
       const started = Date.now();
       let now = at;
@@ -138,12 +155,89 @@ async function postOrders(connections: number, roles: string): Promise<ApiFigure
       figures.backlog = { events: Number(at.events), unscored: Number(at.unscored), drainSeconds: (Date.now() - started) / 1000 };
     }
     return figures;
-  } finally {
-    await db.end();
-    child.kill('SIGTERM');
-    await new Promise((res) => child.once('exit', res));
-    await dropSchema(s.schema);
+  });
+}
+
+const LOCATIONS = [
+  { id: 'wh-hamburg', type: 'warehouse', geo: { lat: 53.55, lon: 9.99 }, canPickup: false },
+  { id: 'wh-munich', type: 'warehouse', geo: { lat: 48.14, lon: 11.58 }, canPickup: false },
+  { id: 'hub-cologne', type: 'hub', geo: { lat: 50.94, lon: 6.96 }, canPickup: false },
+  { id: 'store-berlin', type: 'store', geo: { lat: 52.52, lon: 13.40 }, canPickup: true },
+  { id: 'store-frankfurt', type: 'store', geo: { lat: 50.11, lon: 8.68 }, canPickup: true },
+];
+const SKUS = 200;
+
+/** A network of five locations with every SKU in stock, through the API. */
+async function seedNetwork(url: string, db: pg.Client, schema: string): Promise<void> {
+  const call = (method: string, path: string, body: unknown) => fetch(`${url}${path}`, {
+    method, headers: { authorization: 'Bearer bench-ops', 'content-type': 'application/json' }, body: JSON.stringify(body),
+  });
+  for (const l of LOCATIONS) {
+    await call('PUT', `/locations/${l.id}`, { name: l.id, type: l.type, geo: l.geo, canShip: true, canPickup: l.canPickup, handlingCost: 150 });
   }
+  await Promise.all(Array.from({ length: SKUS }, async (_, i) => {
+    for (const l of LOCATIONS) await call('POST', '/inventory/receipts', { sku: `SKU-${i}`, locationId: l.id, quantity: 1_000_000 });
+  }));
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const { rows } = await db.query(`SELECT count(*)::int AS n FROM ${schema}.stock_levels`);
+    if (rows[0].n >= SKUS * LOCATIONS.length) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('stock did not reach the read model');
+}
+
+let sourcingCounter = 0;
+function sourcingOrder(): string {
+  sourcingCounter++;
+  const a = sourcingCounter % SKUS;
+  const b = (sourcingCounter * 7 + 3) % SKUS;
+  return JSON.stringify({
+    channel: 'web', externalId: `S-${process.pid}-${sourcingCounter}`, currency: 'EUR', customer: { id: `c-${sourcingCounter % 5000}` },
+    lines: [{ sku: `SKU-${a}`, quantity: 1 + (sourcingCounter % 2), unitPrice: 1999 }, ...(a === b ? [] : [{ sku: `SKU-${b}`, quantity: 1, unitPrice: 999 }])],
+    delivery: sourcingCounter % 5 === 0
+      ? { method: 'pickup', locationId: sourcingCounter % 10 === 0 ? 'store-berlin' : 'store-frankfurt' }
+      : { method: 'ship', speed: sourcingCounter % 3 === 0 ? 'express' : 'standard', address: { line1: `${sourcingCounter % 900} Hauptstr.`, city: 'Leipzig', postalCode: '04109', country: 'DE', geo: { lat: 51.34 + (sourcingCounter % 50) / 100, lon: 12.37 } } },
+    payment: { method: 'card', token: 'tok_ok' },
+  });
+}
+
+/** Placement-to-allocation figures from the log: how many were allocated, how fast, and how late. */
+async function allocationFigures(db: pg.Client, schema: string, placedCount: number) {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const { rows } = await db.query(`SELECT count(*)::int AS n FROM ${schema}.events WHERE type IN ('OrderAllocated', 'OrderBackordered')`);
+    if (rows[0].n >= placedCount || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const { rows } = await db.query(`
+    SELECT count(*)::int AS n,
+           extract(epoch FROM max(a.recorded_at) - min(p.recorded_at)) AS span,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM a.recorded_at - p.recorded_at)) AS p50,
+           percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM a.recorded_at - p.recorded_at)) AS p99,
+           (SELECT count(*)::int FROM ${schema}.events WHERE type = 'OrderBackordered') AS backordered
+      FROM ${schema}.events p JOIN ${schema}.events a ON a.stream_id = p.stream_id AND a.type = 'OrderAllocated'
+     WHERE p.type = 'OrderPlaced'`);
+  const r = rows[0];
+  return { allocated: r.n as number, perSecond: r.n / Number(r.span), p50: Number(r.p50) * 1000, p99: Number(r.p99) * 1000, backordered: r.backordered as number };
+}
+
+async function sourcingBench(): Promise<void> {
+  const topology = (process.env.BENCH_TOPOLOGY ?? 'api,projections;jobs').split(';');
+  const burst = await withService(topology, async ({ url, schema, db }) => {
+    await seedNetwork(url, db, schema);
+    const r = await autocannon({ ...ordersLoad(url, 32, sourcingOrder), duration: SECONDS });
+    return { ...(await allocationFigures(db, schema, r['2xx'])), placed: r['2xx'] };
+  });
+  rows.push({ figure: 'orders placed -> allocated per second (32 clients placing)', value: fmt(burst.perSecond) });
+  rows.push({ figure: '  allocated / backordered / placed', value: `${fmt(burst.allocated)} / ${burst.backordered} / ${fmt(burst.placed)}` });
+  const steady = await withService(topology, async ({ url, schema, db }) => {
+    await seedNetwork(url, db, schema);
+    const r = await autocannon({ ...ordersLoad(url, 64, sourcingOrder), duration: SECONDS, overallRate: 500 });
+    return { ...(await allocationFigures(db, schema, r['2xx'])), placed: r['2xx'], rate: r['2xx'] / r.duration };
+  });
+  rows.push({ figure: 'placement -> allocation at a steady 500 orders/s: p50 / p99 (ms)', value: `${Math.round(steady.p50)} / ${Math.round(steady.p99)}` });
+  rows.push({ figure: '  orders/s offered and accepted; allocated', value: `${fmt(steady.rate)}; ${fmt(steady.allocated)}` });
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -173,6 +267,7 @@ async function main(): Promise<void> {
     rows.push({ figure: '  pipeline backlog at end: events / orders unscored', value: `${fmt(b.events)} / ${fmt(b.unscored)}` });
     rows.push({ figure: '  time to drain it (s)', value: b.drainSeconds.toFixed(1) });
   }
+  if (!only || only === 'sourcing') await sourcingBench();
   console.log('');
   const w = Math.max(...rows.map((r) => r.figure.length));
   for (const r of rows) console.log(`${r.figure.padEnd(w)}  ${r.value.padStart(12)}${r.baseline ? `   (baseline: ${r.baseline})` : ''}`);

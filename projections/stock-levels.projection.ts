@@ -1,59 +1,76 @@
 import type { Knex } from 'knex';
+import type { RecordedEvent } from '../event-store/event-store.port.js';
 import type { StockEvent } from '../write-side/inventory/stock.decider.js';
 import type { Projection } from './projection.js';
 
-// Stock per SKU and location, and transfers in transit, folded from the ledger.
+// Stock per SKU and location, and transfers in transit, folded from the ledger. A batch's
+// movements are summed per SKU and location and written in one statement.
 
-interface Change { onHand?: number; reserved?: number; quarantined?: number; safetyStock?: number }
+interface Level { sku: string; location_id: string; on_hand: number; reserved: number; quarantined: number; updated_at: string }
 
 export const stockLevelsProjection: Projection = {
   name: 'stock-levels',
   handles: ['StockReceived', 'StockAdjusted', 'StockReserved', 'StockReservationReleased', 'StockShipped', 'StockTransferredOut',
     'StockTransferredIn', 'StockReturned', 'StockQuarantined', 'SafetyStockSet'] satisfies StockEvent['type'][],
   async apply(event, trx) {
+    await applyStock([event], trx);
+  },
+  applyBatch: applyStock,
+};
+
+async function applyStock(events: RecordedEvent[], trx: Knex.Transaction): Promise<void> {
+  const levels = new Map<string, Level>();
+  const sent: Record<string, unknown>[] = [];
+  const arrived: { transferId: string; at: string }[] = [];
+  const safety = new Map<string, { sku: string; location_id: string; safety_stock: number }>();
+  for (const event of events) {
     const e = event as unknown as StockEvent;
     const { sku, locationId, at } = e.data;
+    const key = `${sku}@${locationId}`;
+    const level = levels.get(key) ?? { sku, location_id: locationId, on_hand: 0, reserved: 0, quarantined: 0, updated_at: at };
+    levels.set(key, level);
+    level.updated_at = at > level.updated_at ? at : level.updated_at;
     switch (e.type) {
       case 'StockReceived':
       case 'StockReturned':
-        return move(trx, sku, locationId, at, { onHand: e.data.quantity });
+        level.on_hand += e.data.quantity; break;
       case 'StockAdjusted':
-        return move(trx, sku, locationId, at, { onHand: e.data.delta });
+        level.on_hand += e.data.delta; break;
       case 'StockReserved':
-        return move(trx, sku, locationId, at, { reserved: e.data.quantity });
+        level.reserved += e.data.quantity; break;
       case 'StockReservationReleased':
-        return move(trx, sku, locationId, at, { reserved: -e.data.quantity });
+        level.reserved -= e.data.quantity; break;
       case 'StockShipped':
-        return move(trx, sku, locationId, at, { onHand: -e.data.quantity, reserved: -e.data.quantity });
+        level.on_hand -= e.data.quantity; level.reserved -= e.data.quantity; break;
       case 'StockQuarantined':
-        return move(trx, sku, locationId, at, { quarantined: e.data.quantity });
+        level.quarantined += e.data.quantity; break;
       case 'SafetyStockSet':
-        await move(trx, sku, locationId, at, {});
-        await trx('stock_levels').where({ sku, location_id: locationId }).update({ safety_stock: e.data.quantity });
-        return;
+        safety.set(key, { sku, location_id: locationId, safety_stock: e.data.quantity }); break;
       case 'StockTransferredOut':
-        await move(trx, sku, locationId, at, { onHand: -e.data.quantity });
-        await trx('transfers').insert({
-          transfer_id: e.data.transferId, sku, from_location: locationId, to_location: e.data.to, quantity: e.data.quantity, status: 'in_transit', sent_at: at,
-        }).onConflict('transfer_id').ignore();
-        return;
+        level.on_hand -= e.data.quantity;
+        sent.push({ transfer_id: e.data.transferId, sku, from_location: locationId, to_location: e.data.to, quantity: e.data.quantity, status: 'in_transit', sent_at: at });
+        break;
       case 'StockTransferredIn':
-        await move(trx, sku, locationId, at, { onHand: e.data.quantity });
-        await trx('transfers').where({ transfer_id: e.data.transferId }).update({ status: 'received', received_at: at });
-        return;
+        level.on_hand += e.data.quantity;
+        arrived.push({ transferId: e.data.transferId, at });
+        break;
       default: {
         const unknown: never = e;
         void unknown;
       }
     }
-  },
-};
-
-async function move(trx: Knex.Transaction, sku: string, locationId: string, at: string, c: Change): Promise<void> {
+  }
   await trx.raw(
-    `INSERT INTO stock_levels AS s (sku, location_id, on_hand, reserved, quarantined, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+    `INSERT INTO stock_levels AS s (sku, location_id, on_hand, reserved, quarantined, updated_at)
+       SELECT * FROM jsonb_to_recordset(?::jsonb)
+         AS v(sku text, location_id text, on_hand bigint, reserved bigint, quarantined bigint, updated_at timestamptz)
      ON CONFLICT (sku, location_id) DO UPDATE SET on_hand = s.on_hand + excluded.on_hand, reserved = s.reserved + excluded.reserved,
-       quarantined = s.quarantined + excluded.quarantined, updated_at = excluded.updated_at`,
-    [sku, locationId, c.onHand ?? 0, c.reserved ?? 0, c.quarantined ?? 0, at],
+       quarantined = s.quarantined + excluded.quarantined, updated_at = greatest(s.updated_at, excluded.updated_at)`,
+    [JSON.stringify([...levels.values()])],
   );
+  for (const s of safety.values()) {
+    await trx('stock_levels').where({ sku: s.sku, location_id: s.location_id }).update({ safety_stock: s.safety_stock });
+  }
+  if (sent.length > 0) await trx('transfers').insert(sent).onConflict('transfer_id').ignore();
+  for (const a of arrived) await trx('transfers').where({ transfer_id: a.transferId }).update({ status: 'received', received_at: a.at });
 }

@@ -42,7 +42,7 @@ export class TailCache {
       return;                                        // an older stretch (a reader catching up): keep the head
     }
     this.to = last;
-    if (this.events.length > this.capacity) {
+    if (this.events.length > 2 * this.capacity) {                // trim now and then, not on every read
       const drop = this.events.length - this.capacity;
       this.from = this.events[drop - 1].position;
       this.events = this.events.slice(drop);

@@ -60,7 +60,7 @@ describe('sourcing and the inventory ledger', function () {
     const entry = order.timeline.find((t: { type: string }) => t.type === 'OrderAllocated');
     expect(entry.why).to.be.a('string').and.not.empty;
     const chosen = order.allocations[0].locationId;
-    expect((await ledger(s, chosen)).reservations).to.deep.equal({ [order.orderId]: 2 });
+    expect((await ledger(s, chosen)).reservations.toJS()).to.deep.equal({ [order.orderId]: 2 });
   });
 
   it('ships express orders from the nearest location that can fill them', async () => {

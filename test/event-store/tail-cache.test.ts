@@ -46,9 +46,9 @@ describe('tail cache', () => {
 
   it('keeps only the newest events past its capacity', () => {
     const cache = new TailCache(3);
-    cache.remember(0, at(1, 2, 3, 4, 5));
+    cache.remember(0, at(1, 2, 3, 4, 5, 6, 7));
     expect(cache.read(0, 10)).to.equal(undefined);
-    expect(positions(cache.read(2, 10))).to.deep.equal([3, 4, 5]);
+    expect(positions(cache.read(4, 10))).to.deep.equal([5, 6, 7]);
   });
 
   it('ignores an empty read', () => {

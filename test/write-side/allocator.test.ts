@@ -40,8 +40,8 @@ describe('allocator', function () {
     expect(await allocator().allocate(orderId, meta(), { afterCrash: true })).to.equal('allocated');
     const order = await world.write.loadOrder(orderId, { fresh: true });
     expect(order.status !== 'none' && order.allocation?.allocations).to.deep.equal([{ locationId: 'wh-1', lines: [{ sku: 'A', quantity: 2 }] }]);
-    expect((await world.write.loadLedger('A', 'wh-2')).reservations).to.deep.equal({});
-    expect((await world.write.loadLedger('A', 'wh-1')).reservations).to.deep.equal({ [orderId]: 2 });
+    expect((await world.write.loadLedger('A', 'wh-2')).reservations.toJS()).to.deep.equal({});
+    expect((await world.write.loadLedger('A', 'wh-1')).reservations.toJS()).to.deep.equal({ [orderId]: 2 });
   });
 
   it('releases its reservations when the order is cancelled before the plan is recorded', async () => {

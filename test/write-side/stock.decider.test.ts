@@ -108,7 +108,7 @@ describe('stock ledger decider', () => {
         .then([{ type: 'StockShipped', data: { ...at, orderId: 'o-1', quantity: 5 } }]);
       const state = fold(stockDecider, [...history, { type: 'StockShipped', data: { ...at, orderId: 'o-1', quantity: 5 } }]);
       expect(state).to.include({ onHand: 5, reserved: 3 });
-      expect(state.reservations).to.deep.equal({ 'o-1': 3 });
+      expect(state.reservations.toJS()).to.deep.equal({ 'o-1': 3 });
       given(history).when({ type: 'ShipReservedStock', data: { ...key, orderId: 'o-2', quantity: 1 }, metadata: m }).thenThrows(ConflictError, 'stock.not_reserved');
     });
   });

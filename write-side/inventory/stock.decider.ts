@@ -1,3 +1,4 @@
+import { Map as ImmutableMap } from 'immutable';
 import { ConflictError, ValidationError } from '../../platform/errors.js';
 import type { Command, Decider, DomainEvent } from '../decider.js';
 
@@ -37,10 +38,10 @@ export interface StockLedger {
   reserved: number;
   quarantined: number;
   safetyStock: number;
-  /** Open reservations by order id. */
-  reservations: Readonly<Record<string, number>>;
+  /** Open reservations by order id (a persistent map: a hot SKU holds many, and evolve must not copy them all). */
+  reservations: ImmutableMap<string, number>;
   /** Transfers already received here, so a repeated receipt records nothing. */
-  transfersIn: Readonly<Record<string, true>>;
+  transfersIn: ImmutableMap<string, true>;
 }
 
 export const stockStream = (sku: string, locationId: string): string => `stock-${sku}@${locationId}`;
@@ -52,7 +53,7 @@ export const available = (s: StockLedger): number => Math.max(0, s.onHand - s.re
 export const MAX_ON_HAND = 1_000_000_000_000;
 
 export const stockDecider: Decider<StockLedger, StockCommand, StockEvent> = {
-  initialState: { onHand: 0, reserved: 0, quarantined: 0, safetyStock: 0, reservations: {}, transfersIn: {} },
+  initialState: { onHand: 0, reserved: 0, quarantined: 0, safetyStock: 0, reservations: ImmutableMap(), transfersIn: ImmutableMap() },
 
   evolve(state, event) {
     switch (event.type) {
@@ -62,18 +63,18 @@ export const stockDecider: Decider<StockLedger, StockCommand, StockEvent> = {
       case 'StockAdjusted':
         return { ...state, onHand: state.onHand + event.data.delta };
       case 'StockReserved':
-        return { ...state, reserved: state.reserved + event.data.quantity, reservations: { ...state.reservations, [event.data.orderId]: (state.reservations[event.data.orderId] ?? 0) + event.data.quantity } };
+        return { ...state, reserved: state.reserved + event.data.quantity, reservations: state.reservations.update(event.data.orderId, 0, (q) => q + event.data.quantity) };
       case 'StockReservationReleased':
-        return { ...state, reserved: state.reserved - event.data.quantity, reservations: without(state.reservations, event.data.orderId) };
+        return { ...state, reserved: state.reserved - event.data.quantity, reservations: state.reservations.remove(event.data.orderId) };
       case 'StockShipped': {
-        const left = (state.reservations[event.data.orderId] ?? 0) - event.data.quantity;
-        const reservations = left > 0 ? { ...state.reservations, [event.data.orderId]: left } : without(state.reservations, event.data.orderId);
+        const left = state.reservations.get(event.data.orderId, 0) - event.data.quantity;
+        const reservations = left > 0 ? state.reservations.set(event.data.orderId, left) : state.reservations.remove(event.data.orderId);
         return { ...state, onHand: state.onHand - event.data.quantity, reserved: state.reserved - event.data.quantity, reservations };
       }
       case 'StockTransferredOut':
         return { ...state, onHand: state.onHand - event.data.quantity };
       case 'StockTransferredIn':
-        return { ...state, onHand: state.onHand + event.data.quantity, transfersIn: { ...state.transfersIn, [event.data.transferId]: true } };
+        return { ...state, onHand: state.onHand + event.data.quantity, transfersIn: state.transfersIn.set(event.data.transferId, true) };
       case 'StockQuarantined':
         return { ...state, quarantined: state.quarantined + event.data.quantity };
       case 'SafetyStockSet':
@@ -110,7 +111,7 @@ export const stockDecider: Decider<StockLedger, StockCommand, StockEvent> = {
       case 'ReserveStock': {
         const { orderId, quantity } = command.data;
         positive(quantity);
-        if (state.reservations[orderId] !== undefined) return [];          // this order already holds its units here
+        if (state.reservations.has(orderId)) return [];                   // this order already holds its units here
         if (quantity > available(state)) {
           throw new ConflictError('stock.insufficient', `${quantity} of ${sku} wanted at ${locationId}, ${available(state)} available`);
         }
@@ -118,14 +119,14 @@ export const stockDecider: Decider<StockLedger, StockCommand, StockEvent> = {
       }
       case 'ReleaseReservation': {
         const { orderId, reason } = command.data;
-        const quantity = state.reservations[orderId];
+        const quantity = state.reservations.get(orderId);
         if (quantity === undefined) return [];
         return [{ type: 'StockReservationReleased', data: { ...at, orderId, quantity, reason } }];
       }
       case 'ShipReservedStock': {
         const { orderId, quantity } = command.data;
         positive(quantity);
-        const held = state.reservations[orderId] ?? 0;
+        const held = state.reservations.get(orderId, 0);
         if (quantity > held) throw new ConflictError('stock.not_reserved', `Order ${orderId} holds ${held} of ${sku} at ${locationId}, not ${quantity}`);
         return [{ type: 'StockShipped', data: { ...at, orderId, quantity } }];
       }
@@ -141,7 +142,7 @@ export const stockDecider: Decider<StockLedger, StockCommand, StockEvent> = {
       case 'TransferStockIn': {
         const { transferId, from, quantity } = command.data;
         positive(quantity);
-        if (state.transfersIn[transferId]) return [];
+        if (state.transfersIn.has(transferId)) return [];
         capped(state.onHand + quantity);
         return [{ type: 'StockTransferredIn', data: { ...at, transferId, from, quantity } }];
       }
@@ -181,7 +182,3 @@ function capped(onHand: number): void {
   if (onHand > MAX_ON_HAND) throw new ConflictError('stock.limit_exceeded', `A ledger holds at most ${MAX_ON_HAND} units`);
 }
 
-function without<V>(record: Readonly<Record<string, V>>, key: string): Record<string, V> {
-  const { [key]: _gone, ...rest } = record;
-  return rest;
-}
