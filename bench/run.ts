@@ -223,7 +223,7 @@ async function allocationFigures(db: pg.Client, schema: string, placedCount: num
 }
 
 async function sourcingBench(): Promise<void> {
-  const topology = (process.env.BENCH_TOPOLOGY ?? 'api,projections;jobs').split(';');
+  const topology = (process.env.BENCH_TOPOLOGY ?? 'api,projections,jobs').split(';');
   const burst = await withService(topology, async ({ url, schema, db }) => {
     await seedNetwork(url, db, schema);
     const r = await autocannon({ ...ordersLoad(url, 32, sourcingOrder), duration: SECONDS });

@@ -24,6 +24,8 @@ interface Cached<State> { state: State; revision: number; position: number | nul
  */
 export class CommandHandler<State, C extends Command, E extends DomainEvent> {
   private readonly cache = new Map<string, Cached<State>>();
+  /** The last command queued per stream: commands on one stream in this process take turns. */
+  private readonly turns = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly store: EventStore,
@@ -47,8 +49,21 @@ export class CommandHandler<State, C extends Command, E extends DomainEvent> {
     return loaded;
   }
 
-  /** `assumeNew` skips the first read for commands that usually create their stream. */
-  async handle(streamId: string, command: C, options: { assumeNew?: boolean } = {}): Promise<HandleResult<State, E>> {
+  /**
+   * `assumeNew` skips the first read for commands that usually create their stream. Commands on
+   * the same stream take turns within this process, so they decide on each other's results
+   * instead of colliding; other processes are still held off by the expected revision.
+   */
+  handle(streamId: string, command: C, options: { assumeNew?: boolean } = {}): Promise<HandleResult<State, E>> {
+    const before = this.turns.get(streamId);
+    const mine = (before ? before.then(() => undefined, () => undefined) : Promise.resolve()).then(() => this.decideAndAppend(streamId, command, options));
+    const settled = mine.then(() => undefined, () => undefined);
+    this.turns.set(streamId, settled);
+    void settled.then(() => { if (this.turns.get(streamId) === settled) this.turns.delete(streamId); });
+    return mine;
+  }
+
+  private async decideAndAppend(streamId: string, command: C, options: { assumeNew?: boolean }): Promise<HandleResult<State, E>> {
     const retries = this.options.retries ?? 10;
     for (let attempt = 0; ; attempt++) {
       const cached = attempt === 0 ? this.cache.get(streamId) : undefined;
