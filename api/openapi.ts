@@ -1,4 +1,4 @@
-import { AdjustmentBody, CancelOrderBody, PlaceOrderBody, PutLocationBody, ReceiptBody } from './schemas.js';
+import { AdjustmentBody, AvailabilityBody, CancelOrderBody, PlaceOrderBody, PutLocationBody, ReceiptBody, SafetyStockBody, TransferBody } from './schemas.js';
 
 // The OpenAPI document for what the service serves; request schemas are the ones the API validates with.
 
@@ -38,6 +38,21 @@ export const openApiDocument = {
     },
     '/inventory/adjustments': {
       post: { summary: 'Adjust stock with a reason (operator)', parameters: [idempotencyKey], requestBody: body(AdjustmentBody), responses: { 201: ok('Ledger after the adjustment'), 404: problem, ...errors } },
+    },
+    '/inventory/safety-stock': {
+      put: { summary: 'Set safety stock of a SKU at a location (operator)', requestBody: body(SafetyStockBody), responses: { 200: ok('Ledger'), 404: problem, ...errors } },
+    },
+    '/inventory/transfers': {
+      post: { summary: 'Move stock between locations: it leaves at once (operator)', parameters: [idempotencyKey], requestBody: body(TransferBody),
+        responses: { 201: ok('The transfer, in transit'), 404: problem, ...errors } },
+    },
+    '/inventory/transfers/{transferId}/receive': {
+      post: { summary: 'Receive a transfer at its destination (operator); receiving again changes nothing', parameters: [path('transferId'), minPosition],
+        responses: { 200: ok('The transfer, received'), 404: problem, ...errors } },
+    },
+    '/availability': {
+      post: { summary: 'Which locations could fill these lines now, without reserving (client, operator)', parameters: [minPosition], requestBody: body(AvailabilityBody),
+        responses: { 200: ok('fillable, plan, candidates, position'), ...errors } },
     },
     '/inventory/{sku}': { get: { summary: 'Stock of a SKU per location (operator, analyst)', parameters: [path('sku'), minPosition], responses: { 200: ok('Stock'), 404: problem, ...errors } } },
     '/orders': {
