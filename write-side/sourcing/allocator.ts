@@ -86,10 +86,11 @@ export function createAllocator(deps: AllocatorDeps) {
           await write.recordAllocation({ orderId, allocations, transfers, cost, why, candidates }, metadata);
           return 'allocated';
         } catch (err) {
-          await release(orderId, allocations.flatMap((a) => a.lines.map((l) => ({ sku: l.sku, locationId: a.locationId }))),
-            err instanceof ConflictError && err.code === 'order.cancelled' ? 'order cancelled' : 'allocation not recorded', metadata);
-          if (err instanceof ConflictError && err.code === 'order.cancelled') return 'cancelled';
-          throw err;
+          // Any other failure may have recorded the allocation after all: keep the stock, and let
+          // the retried job (afterCrash) find out which it was.
+          if (!(err instanceof ConflictError && err.code === 'order.cancelled')) throw err;
+          await release(orderId, allocations.flatMap((a) => a.lines.map((l) => ({ sku: l.sku, locationId: a.locationId }))), 'order cancelled', metadata);
+          return 'cancelled';
         }
       }
       if (order.status === 'backordered') return 'backordered';
