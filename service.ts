@@ -23,6 +23,7 @@ import { ProjectionRunner } from './projections/projection-runner.js';
 import { stockLevelsProjection } from './projections/stock-levels.projection.js';
 import { createWriteSide, type WriteSide } from './write-side/commands.js';
 import { createAllocator } from './write-side/sourcing/allocator.js';
+import { SourcingProcess } from './write-side/sourcing/sourcing.process.js';
 import { listLocations } from './read-side/locations.queries.js';
 import { stockedAt } from './read-side/inventory.queries.js';
 
@@ -53,6 +54,21 @@ function cachedFor<T>(ms: number, load: () => Promise<T>): () => Promise<T> {
   };
 }
 
+/** Where SKUs are stocked, remembered per SKU for a second: a new location shows up a moment later. */
+function stockedAtCached(knex: Knex): (skus: string[]) => Promise<{ sku: string; locationId: string }[]> {
+  const known = new Map<string, { at: number; locations: string[] }>();
+  return async (skus) => {
+    const now = Date.now();
+    const stale = skus.filter((s) => (known.get(s)?.at ?? 0) < now - 1000);
+    if (stale.length > 0) {
+      const rows = await stockedAt(knex, stale);
+      for (const s of stale) known.set(s, { at: now, locations: rows.filter((r) => r.sku === s).map((r) => r.locationId) });
+      if (known.size > 100_000) known.clear();
+    }
+    return skus.flatMap((sku) => (known.get(sku)?.locations ?? []).map((locationId) => ({ sku, locationId })));
+  };
+}
+
 /** Builds every dependency once and starts the roles named in config.roles. */
 export async function startService(config: Config, log: Logger): Promise<Service> {
   const db = { databaseUrl: config.databaseUrl, schema: config.databaseSchema, poolSize: config.pgPoolSize };
@@ -78,7 +94,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const allocator = createAllocator({
     write,
     locations: cachedFor(1000, () => listLocations(knex)),
-    stockedAt: (skus) => stockedAt(knex, skus),
+    stockedAt: stockedAtCached(knex),
     costs: config.sourcing,
   });
   const metrics = createMetrics();
@@ -98,6 +114,9 @@ export async function startService(config: Config, log: Logger): Promise<Service
   }
 
   if (config.roles.includes('jobs')) {
+    const sourcing = new SourcingProcess(store, derived, allocator, log);
+    await sourcing.start();
+    stops.push(() => sourcing.stop());
     const queues = createQueues(redis, config.queuePrefix);
     const dispatcher = new Dispatcher(store, derived, queues, log, { metrics });
     await dispatcher.start();

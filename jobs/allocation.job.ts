@@ -5,25 +5,14 @@ import { readModelPosition } from '../read-side/positions.js';
 import type { CommandMetadata } from '../write-side/decider.js';
 import type { Allocator } from '../write-side/sourcing/allocator.js';
 
-// Sourcing as jobs: allocate a placed order, release a cancelled one, fill backorders as stock arrives.
+// Backorders are filled as a job when stock of their SKU becomes available; placed and cancelled
+// orders are handled by the sourcing process (write-side/sourcing/sourcing.process.ts).
 
 export interface AllocationDeps { allocator: Allocator; knex: Knex; now(): Date }
 
-type EventJob = Job<{ orderId: string; eventId: string; position: number }>;
-
-const metadata = (job: Job<{ eventId: string }>, name: string, deps: AllocationDeps, correlationId: string): CommandMetadata => ({
-  now: deps.now().toISOString(), correlationId, causationId: job.data.eventId, actor: { kind: 'job', id: `${name}/${job.id}` },
+const metadata = (job: Job<{ eventId: string }>, deps: AllocationDeps, orderId: string): CommandMetadata => ({
+  now: deps.now().toISOString(), correlationId: orderId, causationId: job.data.eventId, actor: { kind: 'job', id: `backorders/${job.id}` },
 });
-
-export async function allocateOrder(job: EventJob, deps: AllocationDeps): Promise<void> {
-  const { orderId } = job.data;
-  await deps.allocator.allocate(orderId, metadata(job, 'allocation', deps, orderId), { afterCrash: job.attemptsMade > 0 });
-}
-
-export async function releaseOrderStock(job: EventJob, deps: AllocationDeps): Promise<void> {
-  const { orderId } = job.data;
-  await deps.allocator.releaseOrder(orderId, metadata(job, 'stock-release', deps, orderId));
-}
 
 /**
  * Stock of a SKU became available: try its backordered orders in placement order. An order that
@@ -33,6 +22,6 @@ export async function fillBackorders(job: Job<{ sku: string; eventId: string; po
   const { sku, position } = job.data;
   await readModelPosition(deps.knex, 'orders', position);         // see every order backordered before this stock
   for (const orderId of await backordersFor(deps.knex, sku)) {
-    await deps.allocator.allocate(orderId, metadata(job, 'backorders', deps, orderId), { fromBackorder: true, afterCrash: job.attemptsMade > 0 });
+    await deps.allocator.allocate(orderId, metadata(job, deps, orderId), { fromBackorder: true, afterCrash: job.attemptsMade > 0 });
   }
 }

@@ -20,8 +20,6 @@ const STOCK_FREED = ['StockReceived', 'StockReturned', 'StockTransferredIn', 'St
 
 export const JOB_ROUTES: JobRoute[] = [
   { queue: QUEUES.fraudScoring, eventType: 'OrderPlaced', data: orderJob },
-  { queue: QUEUES.allocation, eventType: 'OrderPlaced', data: orderJob },
-  { queue: QUEUES.stockRelease, eventType: 'OrderCancelled', data: orderJob },
   ...STOCK_FREED.map((eventType) => ({ queue: QUEUES.backorders, eventType, data: skuJob })),
 ];
 

@@ -2,7 +2,7 @@ import { Worker, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
-import { allocateOrder, fillBackorders, releaseOrderStock, type AllocationDeps } from './allocation.job.js';
+import { fillBackorders, type AllocationDeps } from './allocation.job.js';
 import { scoreOrderFraud, type FraudScoringDeps } from './fraud-scoring.job.js';
 import { QUEUES, type QueueName } from './queues.js';
 
@@ -15,8 +15,6 @@ export async function startWorkers(connection: Redis, prefix: string, concurrenc
   await queues.get(QUEUES.backorders)!.setGlobalConcurrency(1);
   const workers = [
     new Worker(QUEUES.fraudScoring, (job) => scoreOrderFraud(job, deps), { connection, prefix, concurrency }),
-    new Worker(QUEUES.allocation, (job) => allocateOrder(job, deps), { connection, prefix, concurrency }),
-    new Worker(QUEUES.stockRelease, (job) => releaseOrderStock(job, deps), { connection, prefix, concurrency }),
     new Worker(QUEUES.backorders, (job) => fillBackorders(job, deps), { connection, prefix, concurrency: 1 }),
   ];
   for (const w of workers) {

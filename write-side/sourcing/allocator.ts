@@ -27,8 +27,14 @@ const ATTEMPTS = 6;
 export function createAllocator(deps: AllocatorDeps) {
   const { write } = deps;
 
+  /**
+   * Every location with what its ledgers can promise. Usually from the ledgers where the SKUs are
+   * known to be stocked, as last seen here; `fresh` reads every location's ledger from the store,
+   * so an order is never backordered on a stale or lagging view.
+   */
   async function sourcingLocations(skus: string[], fresh: boolean): Promise<SourcingLocation[]> {
-    const [locations, stocked] = await Promise.all([deps.locations(), deps.stockedAt(skus)]);
+    const locations = await deps.locations();
+    const stocked = fresh ? locations.flatMap((l) => skus.map((sku) => ({ sku, locationId: l.locationId }))) : await deps.stockedAt(skus);
     const byId = new Map(locations.map((l) => [l.locationId, { ...l, available: {} as Record<string, number> }]));
     await Promise.all(stocked.map(async ({ sku, locationId }) => {
       const loc = byId.get(locationId);
@@ -68,7 +74,10 @@ export function createAllocator(deps: AllocatorDeps) {
       if (order.status === 'none') return 'skipped';
       const lines = sumBySku(order.order.lines);
       const skus = lines.map((l) => l.sku);
-      if (options.afterCrash && !order.allocation) await releaseEverywhere(orderId, skus, 'interrupted allocation', metadata);
+      // Strays from an interrupted attempt are released only where nothing else may be allocating
+      // this order now: backorder fills own backordered orders, first allocation owns received ones.
+      const mine = order.status === 'cancelled' || (order.status === 'backordered') === Boolean(options.fromBackorder);
+      if (options.afterCrash && !order.allocation && mine) await releaseEverywhere(orderId, skus, 'interrupted allocation', metadata);
       if (order.status === 'cancelled' || order.allocation) return 'skipped';
       if (order.status === 'backordered' && !options.fromBackorder) return 'skipped';
 

@@ -1,0 +1,84 @@
+import type { Knex } from 'knex';
+import type { EventStore, RecordedEvent, Subscription } from '../../event-store/event-store.port.js';
+import type { Logger } from '../../platform/logger.js';
+import type { CommandMetadata } from '../decider.js';
+import type { Allocator } from './allocator.js';
+
+const CONCURRENCY = 64;
+
+/**
+ * Sourcing as a process manager on the log: it allocates each placed order and releases each
+ * cancelled one, a batch at a time, many orders at once, then moves its checkpoint. The
+ * checkpoint row is locked for the batch, so a second process waits instead of allocating the
+ * same orders. After a restart, the first batch is treated as interrupted: whatever an order
+ * holds without a recorded allocation is released before it is allocated again.
+ */
+export class SourcingProcess {
+  private subscription?: Subscription;
+  private resumed = true;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly knex: Knex,
+    private readonly allocator: Allocator,
+    private readonly log: Logger,
+    private readonly options: { name?: string; batchSize?: number; now?: () => Date } = {},
+  ) {}
+
+  private get name(): string { return this.options.name ?? 'sourcing'; }
+
+  async start(): Promise<void> {
+    await this.knex.raw('INSERT INTO dispatcher_checkpoints (name, position) VALUES (?, 0) ON CONFLICT (name) DO NOTHING', [this.name]);
+    const row = await this.knex('dispatcher_checkpoints').where({ name: this.name }).first('position');
+    this.resumed = true;
+    this.subscription = this.store.subscribe({
+      after: Number(row.position),
+      batchSize: this.options.batchSize ?? 500,
+      onEvents: (events) => this.handle(events),
+      onError: (err) => { this.resumed = true; this.log.error({ err }, 'sourcing batch failed; retrying'); },
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.subscription?.stop();
+    this.subscription = undefined;
+  }
+
+  async handle(events: RecordedEvent[]): Promise<void> {
+    const name = this.name;
+    const afterCrash = this.resumed;
+    await this.knex.transaction(async (trx) => {
+      const row = await trx('dispatcher_checkpoints').where({ name }).forUpdate().first('position');
+      const work = events.filter((e) => e.position > Number(row.position) && (e.type === 'OrderPlaced' || e.type === 'OrderCancelled'));
+      await pool(work, CONCURRENCY, async (e) => {
+        const orderId = (e.data as { orderId: string }).orderId;
+        const metadata: CommandMetadata = {
+          now: (this.options.now?.() ?? new Date()).toISOString(), correlationId: orderId, causationId: e.id, actor: { kind: 'system', id: name },
+        };
+        if (e.type === 'OrderPlaced') await this.allocator.allocate(orderId, metadata, { afterCrash });
+        else await this.allocator.releaseOrder(orderId, metadata);
+      });
+      const last = events[events.length - 1].position;
+      if (last > Number(row.position)) await trx('dispatcher_checkpoints').where({ name }).update({ position: last, updated_at: trx.fn.now() });
+    });
+    this.resumed = false;
+  }
+}
+
+/** Runs `each` over `items` with at most `limit` at once; rejects with the first failure once all have settled. */
+async function pool<T>(items: T[], limit: number, each: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: unknown;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++];
+      try {
+        await each(item);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+  });
+  await Promise.all(lanes);
+  if (failure !== undefined) throw failure;
+}
