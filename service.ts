@@ -54,21 +54,6 @@ function cachedFor<T>(ms: number, load: () => Promise<T>): () => Promise<T> {
   };
 }
 
-/** Where SKUs are stocked, remembered per SKU for a second: a new location shows up a moment later. */
-function stockedAtCached(knex: Knex): (skus: string[]) => Promise<{ sku: string; locationId: string }[]> {
-  const known = new Map<string, { at: number; locations: string[] }>();
-  return async (skus) => {
-    const now = Date.now();
-    const stale = skus.filter((s) => (known.get(s)?.at ?? 0) < now - 1000);
-    if (stale.length > 0) {
-      const rows = await stockedAt(knex, stale);
-      for (const s of stale) known.set(s, { at: now, locations: rows.filter((r) => r.sku === s).map((r) => r.locationId) });
-      if (known.size > 100_000) known.clear();
-    }
-    return skus.flatMap((sku) => (known.get(sku)?.locations ?? []).map((locationId) => ({ sku, locationId })));
-  };
-}
-
 /** Builds every dependency once and starts the roles named in config.roles. */
 export async function startService(config: Config, log: Logger): Promise<Service> {
   const db = { databaseUrl: config.databaseUrl, schema: config.databaseSchema, poolSize: config.pgPoolSize };
@@ -94,7 +79,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const allocator = createAllocator({
     write,
     locations: cachedFor(1000, () => listLocations(knex)),
-    stockedAt: stockedAtCached(knex),
+    stockedAt: (skus) => stockedAt(knex, skus),
     costs: config.sourcing,
   });
   const metrics = createMetrics();

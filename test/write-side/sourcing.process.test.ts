@@ -1,0 +1,97 @@
+import { expect } from 'chai';
+import { DEFAULT_SOURCING_COSTS } from '../../platform/config.js';
+import { createLogger } from '../../platform/logger.js';
+import type { LocationDetails } from '../../write-side/locations/location.decider.js';
+import { createAllocator } from '../../write-side/sourcing/allocator.js';
+import { SourcingProcess } from '../../write-side/sourcing/sourcing.process.js';
+import { meta } from '../support/given-when-then.js';
+import { eventStoreWorld, readModelWorld } from '../support/world.js';
+
+const log = createLogger('silent');
+const locations: LocationDetails[] = ['wh-1', 'wh-2', 'wh-3'].map((id, i) => ({
+  locationId: id, name: id, type: 'warehouse', geo: { lat: 50 + i, lon: 10 }, canShip: true, canPickup: false, handlingCost: 100, active: true,
+}));
+
+describe('sourcing process', function () {
+  this.timeout(60_000);
+  let world: Awaited<ReturnType<typeof eventStoreWorld>>;
+  let rm: Awaited<ReturnType<typeof readModelWorld>>;
+  let orderIds: string[];
+
+  beforeEach(async () => {
+    world = await eventStoreWorld();
+    rm = await readModelWorld();
+    for (const l of locations) await world.write.onLedger({ type: 'ReceiveStock', data: { sku: 'A', locationId: l.locationId, quantity: 40 }, metadata: meta() });
+    orderIds = [];
+    for (let i = 0; i < 150; i++) {
+      orderIds.push((await world.write.placeOrder({
+        channel: 'web', currency: 'EUR', customer: { id: `c-${i}` }, lines: [{ sku: 'A', quantity: 1, unitPrice: 1 }], placedBy: 'k',
+        delivery: { method: 'ship', speed: 'standard', address: { line1: 'x', city: 'y', postalCode: '1', country: 'DE', geo: { lat: 50, lon: 10 } } },
+        payment: { method: 'prepaid' },
+      }, meta())).orderId);
+    }
+  });
+  afterEach(async () => { await rm.cleanup(); await world.cleanup(); });
+
+  const allocator = () => createAllocator({
+    write: world.write,
+    locations: async () => locations,
+    stockedAt: async (skus) => skus.flatMap((sku) => locations.map((l) => ({ sku, locationId: l.locationId }))),
+    costs: DEFAULT_SOURCING_COSTS,
+  });
+
+  async function settled(): Promise<{ allocated: number; backordered: number }> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      let allocated = 0;
+      let backordered = 0;
+      for (const id of orderIds) {
+        const o = await world.write.loadOrder(id, { fresh: true });
+        if (o.status !== 'none' && o.allocation) allocated++;
+        else if (o.status === 'backordered') backordered++;
+      }
+      if (allocated + backordered === orderIds.length) return { allocated, backordered };
+      if (Date.now() > deadline) throw new Error(`only ${allocated + backordered} of ${orderIds.length} sourced`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async function reservedInLedgers(): Promise<number> {
+    let n = 0;
+    for (const l of locations) n += (await world.write.loadLedger('A', l.locationId)).reserved;
+    return n;
+  }
+
+  it('allocates 120 and backorders 30 when stopped and restarted mid-stream', async () => {
+    const first = new SourcingProcess(world.store, rm.knex, allocator(), log, { batchSize: 7 });
+    await first.start();
+    await new Promise((r) => setTimeout(r, 150));
+    await first.stop();
+    const second = new SourcingProcess(world.store, rm.knex, allocator(), log, { batchSize: 7 });
+    await second.start();
+    expect(await settled()).to.deep.equal({ allocated: 120, backordered: 30 });
+    await second.stop();
+    expect(await reservedInLedgers()).to.equal(120);
+  });
+
+  it('allocates each order once with two processes side by side', async () => {
+    const a = new SourcingProcess(world.store, rm.knex, allocator(), log, { batchSize: 11 });
+    const b = new SourcingProcess(world.store, rm.knex, allocator(), log, { batchSize: 11 });
+    await Promise.all([a.start(), b.start()]);
+    expect(await settled()).to.deep.equal({ allocated: 120, backordered: 30 });
+    await Promise.all([a.stop(), b.stop()]);
+    expect(await reservedInLedgers()).to.equal(120);
+  });
+
+  it('releases what a cancelled order holds', async () => {
+    const p = new SourcingProcess(world.store, rm.knex, allocator(), log);
+    await p.start();
+    await settled();
+    const allocatedId = orderIds[0];
+    await world.write.cancelOrder(allocatedId, 'customer', meta());
+    const deadline = Date.now() + 10_000;
+    while ((await reservedInLedgers()) !== 119 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await p.stop();
+    expect(await reservedInLedgers()).to.equal(119);
+  });
+});
