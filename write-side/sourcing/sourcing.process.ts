@@ -4,7 +4,7 @@ import type { Logger } from '../../platform/logger.js';
 import type { CommandMetadata } from '../decider.js';
 import type { Allocator } from './allocator.js';
 
-const CONCURRENCY = 64;
+const CONCURRENCY = 256;
 
 /**
  * Sourcing as a process manager on the log: it allocates each placed order and releases each
