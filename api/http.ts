@@ -38,6 +38,9 @@ export const minPositionOf = (ctx: Koa.Context): number | undefined => intParam(
 
 const CLIENT_ID_RE = new RegExp(CLIENT_ID);
 
+/** Ids the service makes (orders, transfers) are UUIDs. */
+export const SERVICE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 export function idParam(ctx: Koa.Context, name: string): string {
   const value = (ctx.params as Record<string, string>)[name];
   if (!CLIENT_ID_RE.test(value ?? '')) {

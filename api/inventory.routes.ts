@@ -6,7 +6,7 @@ import { readModelPosition } from '../read-side/positions.js';
 import { NotFoundError, ValidationError } from '../platform/errors.js';
 import type { ApiDeps } from './app.js';
 import { allow } from './auth.js';
-import { bodyOf, commandMetadata, idParam, minPositionOf } from './http.js';
+import { bodyOf, commandMetadata, idParam, minPositionOf, SERVICE_ID } from './http.js';
 import { AdjustmentBody, AvailabilityBody, ReceiptBody, SafetyStockBody, TransferBody } from './schemas.js';
 import { compile } from './validation.js';
 
@@ -15,7 +15,6 @@ const checkAdjustment = compile<AdjustmentBody>(AdjustmentBody);
 const checkSafetyStock = compile<SafetyStockBody>(SafetyStockBody);
 const checkTransfer = compile<TransferBody>(TransferBody);
 const checkAvailability = compile<AvailabilityBody>(AvailabilityBody);
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const transferNotFound = (id: string) => new NotFoundError('transfer.not_found', `Transfer ${id} does not exist`);
 
 export function inventoryRoutes(deps: ApiDeps): Router {
@@ -54,7 +53,7 @@ export function inventoryRoutes(deps: ApiDeps): Router {
 
   router.post('/inventory/transfers/:transferId/receive', allow('operator'), async (ctx) => {
     const transferId = ctx.params.transferId;
-    if (!UUID.test(transferId ?? '')) throw transferNotFound(transferId ?? '');
+    if (!SERVICE_ID.test(transferId ?? '')) throw transferNotFound(transferId ?? '');
     await readModelPosition(deps.knex, 'stock-levels', minPositionOf(ctx));
     const transfer = await findTransfer(deps.knex, transferId);
     if (!transfer) throw transferNotFound(transferId);

@@ -4,14 +4,13 @@ import { readModelPosition } from '../read-side/positions.js';
 import { ConflictError, NotFoundError, ValidationError } from '../platform/errors.js';
 import type { ApiDeps } from './app.js';
 import { allow } from './auth.js';
-import { bodyOf, commandMetadata, intParam, minPositionOf, principalOf } from './http.js';
+import { bodyOf, commandMetadata, intParam, minPositionOf, principalOf, SERVICE_ID } from './http.js';
 import { CancelOrderBody, PlaceOrderBody } from './schemas.js';
 import { CHANNELS } from '../write-side/orders/order.events.js';
 import { compile } from './validation.js';
 
 const checkPlaceOrder = compile<PlaceOrderBody>(PlaceOrderBody);
 const checkCancel = compile<CancelOrderBody>(CancelOrderBody);
-const ORDER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const STATUSES = ['received', 'on_hold', 'backordered', 'released', 'partially_shipped', 'shipped', 'delivered',
   'ready_for_pickup', 'collected', 'cancelled', 'rejected'];
 
@@ -65,7 +64,7 @@ export function orderRoutes(deps: ApiDeps): Router {
 }
 
 function orderIdParam(raw: string | undefined): string {
-  if (!raw || !ORDER_ID.test(raw)) throw notFound(raw ?? '');
+  if (!raw || !SERVICE_ID.test(raw)) throw notFound(raw ?? '');
   return raw;
 }
 

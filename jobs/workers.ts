@@ -2,11 +2,11 @@ import { Worker, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
-import { fillBackorders, type AllocationDeps } from './allocation.job.js';
+import { fillBackorders, type BackorderDeps } from './backorders.job.js';
 import { scoreOrderFraud, type FraudScoringDeps } from './fraud-scoring.job.js';
 import { QUEUES, type QueueName } from './queues.js';
 
-export type WorkerDeps = FraudScoringDeps & AllocationDeps;
+export type WorkerDeps = FraudScoringDeps & BackorderDeps;
 
 /** The one place processors are wired to queues. */
 export async function startWorkers(connection: Redis, prefix: string, concurrency: number, queues: Map<QueueName, Queue>,

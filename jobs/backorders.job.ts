@@ -8,9 +8,9 @@ import type { Allocator } from '../write-side/sourcing/allocator.js';
 // Backorders are filled as a job when stock of their SKU becomes available; placed and cancelled
 // orders are handled by the sourcing process (write-side/sourcing/sourcing.process.ts).
 
-export interface AllocationDeps { allocator: Allocator; knex: Knex; now(): Date }
+export interface BackorderDeps { allocator: Allocator; knex: Knex; now(): Date }
 
-const metadata = (job: Job<{ eventId: string }>, deps: AllocationDeps, orderId: string): CommandMetadata => ({
+const metadata = (job: Job<{ eventId: string }>, deps: BackorderDeps, orderId: string): CommandMetadata => ({
   now: deps.now().toISOString(), correlationId: orderId, causationId: job.data.eventId, actor: { kind: 'job', id: `backorders/${job.id}` },
 });
 
@@ -18,7 +18,7 @@ const metadata = (job: Job<{ eventId: string }>, deps: AllocationDeps, orderId: 
  * Stock of a SKU became available: try its backordered orders in placement order. An order that
  * still cannot be filled whole keeps its place and the next one is tried. Runs one at a time.
  */
-export async function fillBackorders(job: Job<{ sku: string; eventId: string; position: number }>, deps: AllocationDeps): Promise<void> {
+export async function fillBackorders(job: Job<{ sku: string; eventId: string; position: number }>, deps: BackorderDeps): Promise<void> {
   const { sku, position } = job.data;
   await readModelPosition(deps.knex, 'orders', position);         // see every order backordered before this stock
   for (const orderId of await backordersFor(deps.knex, sku)) {
