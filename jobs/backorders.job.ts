@@ -16,12 +16,21 @@ const metadata = (job: Job<{ eventId: string }>, deps: BackorderDeps, orderId: s
 
 /**
  * Stock of a SKU became available: try its backordered orders in placement order. An order that
- * still cannot be filled whole keeps its place and the next one is tried. Runs one at a time.
+ * still cannot be filled whole keeps its place and the next one is tried. With an order id (it
+ * was just backordered), try that order once more: stock may have arrived while it was being
+ * backordered. Runs one at a time across all workers.
  */
-export async function fillBackorders(job: Job<{ sku: string; eventId: string; position: number }>, deps: BackorderDeps): Promise<void> {
-  const { sku, position } = job.data;
-  await readModelPosition(deps.knex, 'orders', position);         // see every order backordered before this stock
-  for (const orderId of await backordersFor(deps.knex, sku)) {
-    await deps.allocator.allocate(orderId, metadata(job, deps, orderId), { fromBackorder: true, afterCrash: job.attemptsMade > 0 });
+export async function fillBackorders(job: Job<{ sku?: string; orderId?: string; eventId: string; position: number }>, deps: BackorderDeps): Promise<void> {
+  const { sku, orderId, position } = job.data;
+  // A re-run after a crash (or a stalled worker) may find reservations its first run left behind.
+  const afterCrash = job.attemptsMade > 0 || job.attemptsStarted > 1;
+  if (orderId) {
+    await deps.allocator.allocate(orderId, metadata(job, deps, orderId), { fromBackorder: true, afterCrash });
+    return;
+  }
+  // See every order backordered before this stock arrived; if the read model is behind, try later.
+  if ((await readModelPosition(deps.knex, 'orders', position)) < position) throw new Error('the orders read model is behind; retrying');
+  for (const id of await backordersFor(deps.knex, sku!)) {
+    await deps.allocator.allocate(id, metadata(job, deps, id), { fromBackorder: true, afterCrash });
   }
 }

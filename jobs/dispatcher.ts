@@ -21,6 +21,7 @@ const STOCK_FREED = ['StockReceived', 'StockReturned', 'StockTransferredIn', 'St
 export const JOB_ROUTES: JobRoute[] = [
   { queue: QUEUES.fraudScoring, eventType: 'OrderPlaced', data: orderJob },
   ...STOCK_FREED.map((eventType) => ({ queue: QUEUES.backorders, eventType, data: skuJob })),
+  { queue: QUEUES.backorders, eventType: 'OrderBackordered', data: orderJob },
 ];
 
 /**

@@ -97,7 +97,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     eventStore,
     databaseUrl: env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/oms',
     databaseSchema: schema,
-    pgPoolSize: int(env.PG_POOL_SIZE, 10, 'PG_POOL_SIZE'),
+    pgPoolSize: Math.max(2, int(env.PG_POOL_SIZE, 10, 'PG_POOL_SIZE')),          // migrations hold one connection while using another
     eventStoreUrl: env.EVENTSTORE_URL ?? 'esdb://127.0.0.1:2113?tls=false',
     redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     queuePrefix: env.QUEUE_PREFIX ?? 'oms',

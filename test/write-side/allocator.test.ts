@@ -66,4 +66,24 @@ describe('allocator', function () {
     const order = await world.write.loadOrder(orderId, { fresh: true });
     expect(order.status !== 'none' && order.allocation?.allocations.map((x) => x.locationId)).to.deep.equal(['wh-2']);
   });
+
+  it('does not adopt a leftover reservation of another quantity, even without knowing of a crash', async () => {
+    const orderId = await placeFor(2);
+    await world.write.onLedger({ type: 'ReserveStock', data: { sku: 'A', locationId: 'wh-1', orderId, quantity: 1 }, metadata: meta() });
+    expect(await allocator().allocate(orderId, meta())).to.equal('allocated');
+    const order = await world.write.loadOrder(orderId, { fresh: true });
+    const recorded = order.status !== 'none' ? order.allocation?.allocations ?? [] : [];
+    let held = 0;
+    for (const l of locations) held += (await world.write.loadLedger('A', l.locationId)).reservations.get(orderId, 0);
+    expect(held).to.equal(recorded.flatMap((a) => a.lines).reduce((n, l) => n + l.quantity, 0));
+    expect(held).to.equal(2);
+  });
+
+  it('releases whatever a cancelled order holds, wherever an attempt left it', async () => {
+    const orderId = await placeFor(2);
+    await world.write.onLedger({ type: 'ReserveStock', data: { sku: 'A', locationId: 'wh-2', orderId, quantity: 1 }, metadata: meta() });
+    await world.write.cancelOrder(orderId, 'customer', meta());
+    await allocator().releaseOrder(orderId, meta());
+    for (const l of locations) expect((await world.write.loadLedger('A', l.locationId)).reserved).to.equal(0);
+  });
 });

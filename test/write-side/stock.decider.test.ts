@@ -87,8 +87,12 @@ describe('stock ledger decider', () => {
       given(history).when({ type: 'AdjustStock', data: { ...key, delta: -3, reason: 'damaged' }, metadata: m }).thenThrows(ConflictError, 'stock.below_reserved');
     });
 
-    it('records nothing when the same order reserves again (a retried allocation)', () => {
+    it('records nothing when the same order reserves the same again (a retried allocation)', () => {
       given(history).when({ type: 'ReserveStock', data: { ...key, orderId: 'o-1', quantity: 8 }, metadata: m }).then([]);
+    });
+
+    it('refuses the same order reserving a different quantity: what it holds must be released first', () => {
+      given(history).when({ type: 'ReserveStock', data: { ...key, orderId: 'o-1', quantity: 2 }, metadata: m }).thenThrows(ConflictError, 'stock.reserved_otherwise');
     });
 
     it('does not let a second order take more than what is left', () => {

@@ -111,7 +111,11 @@ export const stockDecider: Decider<StockLedger, StockCommand, StockEvent> = {
       case 'ReserveStock': {
         const { orderId, quantity } = command.data;
         positive(quantity);
-        if (state.reservations.has(orderId)) return [];                   // this order already holds its units here
+        const held = state.reservations.get(orderId);
+        if (held === quantity) return [];                                 // this order already holds these units here
+        if (held !== undefined) {
+          throw new ConflictError('stock.reserved_otherwise', `Order ${orderId} already holds ${held} of ${sku} at ${locationId}, not ${quantity}`);
+        }
         if (quantity > available(state)) {
           throw new ConflictError('stock.insufficient', `${quantity} of ${sku} wanted at ${locationId}, ${available(state)} available`);
         }

@@ -15,6 +15,8 @@ export interface AllocatorDeps {
   costs: SourcingCosts;
 }
 
+type Held = { sku: string; locationId: string };
+
 export type AllocationOutcome = 'allocated' | 'backordered' | 'skipped' | 'cancelled';
 
 const ATTEMPTS = 6;
@@ -44,24 +46,40 @@ export function createAllocator(deps: AllocatorDeps) {
     return [...byId.values()];
   }
 
-  async function reserve(orderId: string, plan: Extract<SourcingPlan, { fillable: true }>, metadata: CommandMetadata): Promise<boolean> {
+  /** Reserves the plan whole, or releases what this attempt reserved and says why not. */
+  async function reserve(orderId: string, plan: Extract<SourcingPlan, { fillable: true }>, metadata: CommandMetadata): Promise<{ ok: true; made: Held[] } | { ok: false }> {
     const wanted = plan.allocations.flatMap((a) => a.lines.map((l) => ({ ...l, locationId: a.locationId })));
     const outcomes = await Promise.allSettled(wanted.map((w) =>
       write.onLedger({ type: 'ReserveStock', data: { sku: w.sku, locationId: w.locationId, orderId, quantity: w.quantity }, metadata })));
+    const made = wanted.filter((_, i) => { const o = outcomes[i]; return o.status === 'fulfilled' && o.value.changed; });
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-    if (!failed) return true;
-    await release(orderId, wanted, 'allocation re-planned', metadata);
-    if (failed.reason instanceof ConflictError && failed.reason.code === 'stock.insufficient') return false;
+    if (!failed) return { ok: true, made };
+    await release(orderId, made, 'allocation re-planned', metadata);
+    const reason = failed.reason as { code?: string };
+    if (failed.reason instanceof ConflictError && reason.code === 'stock.reserved_otherwise') {
+      // An earlier, interrupted attempt holds a different quantity there: let it go and plan again.
+      await release(orderId, wanted.filter((w, i) => (outcomes[i] as PromiseRejectedResult).reason === failed.reason), 'interrupted allocation', metadata);
+      return { ok: false };
+    }
+    if (failed.reason instanceof ConflictError && reason.code === 'stock.insufficient') return { ok: false };
     throw failed.reason;
   }
 
-  async function release(orderId: string, at: { sku: string; locationId: string }[], reason: string, metadata: CommandMetadata): Promise<void> {
+  async function release(orderId: string, at: Held[], reason: string, metadata: CommandMetadata): Promise<void> {
     await Promise.all(at.map((a) => write.onLedger({ type: 'ReleaseReservation', data: { sku: a.sku, locationId: a.locationId, orderId, reason }, metadata })));
   }
 
-  /** Releases whatever this order holds anywhere its SKUs are stocked (after a crash mid-allocation). */
+  /** Another attempt recorded the order's allocation first: give back what this one reserved outside it. */
+  async function releaseOutside(orderId: string, made: Held[], metadata: CommandMetadata): Promise<void> {
+    const order = await write.loadOrder(orderId, { fresh: true });
+    const kept = new Set(order.status === 'none' ? [] : (order.allocation?.allocations ?? []).flatMap((a) => a.lines.map((l) => `${l.sku}@${a.locationId}`)));
+    await release(orderId, made.filter((m) => !kept.has(`${m.sku}@${m.locationId}`)), 'allocated by another attempt', metadata);
+  }
+
+  /** Releases whatever this order holds at any location for its SKUs, read from the ledgers themselves. */
   async function releaseEverywhere(orderId: string, skus: string[], reason: string, metadata: CommandMetadata): Promise<void> {
-    await release(orderId, await deps.stockedAt(skus), reason, metadata);
+    const locations = await deps.locations();
+    await release(orderId, locations.flatMap((l) => skus.map((sku) => ({ sku, locationId: l.locationId }))), reason, metadata);
   }
 
   return {
@@ -88,11 +106,13 @@ export function createAllocator(deps: AllocatorDeps) {
           if (attempt === 0) continue;                              // as seen here; look again before backordering
           break;
         }
-        if (!(await reserve(orderId, plan, metadata))) continue;
+        const reserved = await reserve(orderId, plan, metadata);
+        if (!reserved.ok) continue;
         const { allocations, cost, why, candidates } = plan;
         const transfers = plan.kind === 'pickup' ? plan.transfers : [];
         try {
-          await write.recordAllocation({ orderId, allocations, transfers, cost, why, candidates }, metadata);
+          const { recorded } = await write.recordAllocation({ orderId, allocations, transfers, cost, why, candidates }, metadata);
+          if (!recorded) await releaseOutside(orderId, reserved.made, metadata);
           return 'allocated';
         } catch (err) {
           // Any other failure may have recorded the allocation after all: keep the stock, and let
@@ -108,12 +128,11 @@ export function createAllocator(deps: AllocatorDeps) {
       return 'backordered';
     },
 
-    /** Releases everything a cancelled order holds. */
+    /** Releases everything a cancelled order holds, wherever an attempt may have reserved it. */
     async releaseOrder(orderId: string, metadata: CommandMetadata): Promise<void> {
       const order = await write.loadOrder(orderId, { fresh: true });
       if (order.status === 'none') return;
-      const held = order.allocation?.allocations.flatMap((a) => a.lines.map((l) => ({ sku: l.sku, locationId: a.locationId }))) ?? [];
-      await release(orderId, held, 'order cancelled', metadata);
+      await releaseEverywhere(orderId, sumBySku(order.order.lines).map((l) => l.sku), 'order cancelled', metadata);
     },
 
     /** What could fill these lines now, without reserving anything. */

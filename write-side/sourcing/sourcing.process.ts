@@ -10,8 +10,9 @@ const CONCURRENCY = 256;
  * Sourcing as a process manager on the log: it allocates each placed order and releases each
  * cancelled one, a batch at a time, many orders at once, then moves its checkpoint. The
  * checkpoint row is locked for the batch, so a second process waits instead of allocating the
- * same orders. After a restart, the first batch is treated as interrupted: whatever an order
- * holds without a recorded allocation is released before it is allocated again.
+ * same orders. A batch that may have been interrupted (the first after a start or a failure, or
+ * one whose lock another process held: it may have died holding it) is handled as such: what an
+ * order holds without a recorded allocation is released before it is allocated again.
  */
 export class SourcingProcess {
   private subscription?: Subscription;
@@ -45,23 +46,36 @@ export class SourcingProcess {
   }
 
   async handle(events: RecordedEvent[]): Promise<void> {
-    const name = this.name;
-    const afterCrash = this.resumed;
-    await this.knex.transaction(async (trx) => {
-      const row = await trx('dispatcher_checkpoints').where({ name }).forUpdate().first('position');
-      const work = events.filter((e) => e.position > Number(row.position) && (e.type === 'OrderPlaced' || e.type === 'OrderCancelled'));
-      await pool(work, CONCURRENCY, async (e) => {
-        const orderId = (e.data as { orderId: string }).orderId;
-        const metadata: CommandMetadata = {
-          now: (this.options.now?.() ?? new Date()).toISOString(), correlationId: orderId, causationId: e.id, actor: { kind: 'system', id: name },
-        };
-        if (e.type === 'OrderPlaced') await this.allocator.allocate(orderId, metadata, { afterCrash });
-        else await this.allocator.releaseOrder(orderId, metadata);
-      });
-      const last = events[events.length - 1].position;
-      if (last > Number(row.position)) await trx('dispatcher_checkpoints').where({ name }).update({ position: last, updated_at: trx.fn.now() });
-    });
+    if (!(await this.inTurn(events, { wait: false, afterCrash: this.resumed }))) {
+      await this.inTurn(events, { wait: true, afterCrash: true });
+    }
     this.resumed = false;
+  }
+
+  /** Handles the batch holding the checkpoint lock; without `wait`, answers false if another process holds it. */
+  private async inTurn(events: RecordedEvent[], { wait, afterCrash }: { wait: boolean; afterCrash: boolean }): Promise<boolean> {
+    const name = this.name;
+    try {
+      await this.knex.transaction(async (trx) => {
+        const locking = trx('dispatcher_checkpoints').where({ name }).forUpdate();
+        const row = await (wait ? locking : locking.noWait()).first('position');
+        const work = events.filter((e) => e.position > Number(row.position) && (e.type === 'OrderPlaced' || e.type === 'OrderCancelled'));
+        await pool(work, CONCURRENCY, async (e) => {
+          const orderId = (e.data as { orderId: string }).orderId;
+          const metadata: CommandMetadata = {
+            now: (this.options.now?.() ?? new Date()).toISOString(), correlationId: orderId, causationId: e.id, actor: { kind: 'system', id: name },
+          };
+          if (e.type === 'OrderPlaced') await this.allocator.allocate(orderId, metadata, { afterCrash });
+          else await this.allocator.releaseOrder(orderId, metadata);
+        });
+        const last = events[events.length - 1].position;
+        if (last > Number(row.position)) await trx('dispatcher_checkpoints').where({ name }).update({ position: last, updated_at: trx.fn.now() });
+      });
+      return true;
+    } catch (err) {
+      if (!wait && (err as { code?: string }).code === '55P03') return false;      // lock_not_available
+      throw err;
+    }
   }
 }
 
