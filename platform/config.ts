@@ -74,6 +74,14 @@ export interface Config {
 
 export class ConfigError extends Error {}
 
+const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/oms';
+
+/** Queues named after the database and schema, so two deployments sharing a Redis never take each other's jobs. */
+function defaultQueuePrefix(databaseUrl: string, schema: string): string {
+  const url = new URL(databaseUrl);
+  return `oms-${url.hostname}-${url.port || '5432'}-${decodeURIComponent(url.pathname.slice(1))}-${schema}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const nodeEnv = env.NODE_ENV ?? 'development';
   const roles = list(env.OMS_ROLES ?? 'api,projections,jobs').map((r) => {
@@ -95,12 +103,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     roles,
     logLevel: env.LOG_LEVEL ?? 'info',
     eventStore,
-    databaseUrl: env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/oms',
+    databaseUrl: env.DATABASE_URL ?? DEFAULT_DATABASE_URL,
     databaseSchema: schema,
     pgPoolSize: Math.max(2, int(env.PG_POOL_SIZE, 10, 'PG_POOL_SIZE')),          // migrations hold one connection while using another
     eventStoreUrl: env.EVENTSTORE_URL ?? 'esdb://127.0.0.1:2113?tls=false',
     redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-    queuePrefix: env.QUEUE_PREFIX ?? 'oms',
+    queuePrefix: env.QUEUE_PREFIX ?? defaultQueuePrefix(env.DATABASE_URL ?? DEFAULT_DATABASE_URL, schema),
     jobConcurrency: int(env.JOB_CONCURRENCY, 32, 'JOB_CONCURRENCY'),
     apiKeys,
     usingDevKey,
