@@ -26,9 +26,12 @@ describe('sourcing and the inventory ledger', function () {
   after(async () => { await h.stop(); });
 
   const sku = () => uniqueName('SKU').slice(0, 60);
+  /** Receives stock and waits until the stock read model (where sourcing looks first) shows it. */
   async function receive(s: string, locationId: string, quantity: number) {
     const r = await h.call('POST', '/inventory/receipts', { key: KEYS.operator, body: { sku: s, locationId, quantity } });
     expect(r.status).to.equal(201);
+    const seen = await h.call('GET', `/inventory/${s}?minPosition=${r.body.position}`, { key: KEYS.operator });
+    expect(seen.body.position).to.be.at.least(r.body.position);
     return r.body.position as number;
   }
   async function place(lines: { sku: string; quantity: number }[], delivery: Record<string, unknown> = shipTo()) {
