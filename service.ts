@@ -3,16 +3,15 @@ import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import type { Worker } from 'bullmq';
 import type { Knex } from 'knex';
-import type pg from 'pg';
 import { createApp } from './api/app.js';
 import { purgeIdempotencyKeys } from './api/idempotency.js';
 import type { EventStore } from './event-store/event-store.port.js';
-import { PostgresEventStore, migratePostgresEventStore } from './event-store/postgres/postgres-event-store.js';
+import { openPostgresEventStore } from './event-store/postgres/postgres-event-store.js';
 import { Dispatcher } from './jobs/dispatcher.js';
 import { createQueues } from './jobs/queues.js';
 import { startWorkers } from './jobs/workers.js';
 import type { Config } from './platform/config.js';
-import { createKnex, createPgPool, ensureDatabase } from './platform/db.js';
+import { createKnex, ensureDatabase } from './platform/db.js';
 import type { Logger } from './platform/logger.js';
 import { createMetrics, type Metrics } from './platform/metrics.js';
 import { migrate } from './platform/migrate.js';
@@ -35,7 +34,6 @@ export interface Service {
   knex: Knex;
   write: WriteSide;
   metrics: Metrics;
-  runners: ProjectionRunner[];
   /** Base URL of the API when the api role runs. */
   url?: string;
   stop(): Promise<void>;
@@ -62,15 +60,16 @@ export async function startService(config: Config, log: Logger): Promise<Service
   await migrate(knex, 'oms_migrations', schemaMigrations, db.schema);
   const derived = createKnex(db, { asyncCommit: true, name: 'oms-projections' });
 
-  let pool: pg.Pool | undefined;
   let store: EventStore;
+  let closeStore: () => Promise<void>;
   if (config.eventStore === 'postgres') {
-    await migratePostgresEventStore(knex, db.schema);
-    pool = createPgPool(db, 'oms-event-store');
-    store = new PostgresEventStore(pool, db);
+    const opened = await openPostgresEventStore(db);
+    ({ store } = opened);
+    closeStore = opened.close;
   } else {
     const { EventStoreDbEventStore } = await import('./event-store/eventstoredb/eventstoredb-event-store.js');
     store = new EventStoreDbEventStore(config.eventStoreUrl);
+    closeStore = () => store.close();
   }
 
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
@@ -140,11 +139,10 @@ export async function startService(config: Config, log: Logger): Promise<Service
   }
 
   return {
-    config, store, knex, write, metrics, runners, url,
+    config, store, knex, write, metrics, url,
     async stop() {
       for (const stop of stops) await stop();
-      await store.close();
-      await pool?.end();
+      await closeStore();
       await knex.destroy();
       await derived.destroy();
       redis.disconnect();

@@ -6,8 +6,8 @@ import { promisify } from 'node:util';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { v7 as uuid } from 'uuid';
-import { PostgresEventStore, migratePostgresEventStore } from '../event-store/postgres/postgres-event-store.js';
-import { createKnex, createPgPool, ensureDatabase } from '../platform/db.js';
+import { openPostgresEventStore } from '../event-store/postgres/postgres-event-store.js';
+import { ensureDatabase } from '../platform/db.js';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { QUEUES } from '../jobs/queues.js';
@@ -58,11 +58,7 @@ async function pgbenchInserts(clients: number): Promise<number> {
 /** Appends of one event to a fresh stream each, by `concurrency` concurrent writers. */
 async function eventStoreAppends(concurrency: number): Promise<number> {
   const s = await freshSchema('esb');
-  const knex = createKnex(s);
-  await migratePostgresEventStore(knex, s.schema);
-  await knex.destroy();
-  const pool = createPgPool(s);
-  const store = new PostgresEventStore(pool, s);
+  const { store, close } = await openPostgresEventStore(s, 'oms-bench');
   let done = 0;
   const until = Date.now() + SECONDS * 1000;
   await Promise.all(Array.from({ length: concurrency }, async () => {
@@ -72,8 +68,7 @@ async function eventStoreAppends(concurrency: number): Promise<number> {
     }
   }));
   const rate = done / SECONDS;
-  await store.close();
-  await pool.end();
+  await close();
   await dropSchema(s.schema);
   return rate;
 }

@@ -60,6 +60,7 @@ function summary(row: OrderRow) {
 
 export interface VelocityCounts { customer1h: number; customer24h: number; email24h: number; address24h: number; returningCustomer: boolean }
 
+/** Each velocity count stops here, so a hot address or email costs no more than a cold one. */
 const VELOCITY_CAP = 1000;
 
 /** How many other orders the same customer, email and address placed in the windows before `at`. */

@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { Knex } from 'knex';
 import { ConcurrencyError, ConflictError, ValidationError } from '../../platform/errors.js';
 import { migrate } from '../../platform/migrate.js';
+import { createKnex, createPgPool, type DbSettings } from '../../platform/db.js';
 import type {
   AppendResult, EventStore, ExpectedRevision, NewEvent, ReadAllOptions, RecordedEvent, SubscribeOptions, Subscription,
 } from '../event-store.port.js';
@@ -26,6 +27,19 @@ const MAX_BATCH = 500;
 
 export async function migratePostgresEventStore(knex: Knex, schema: string): Promise<void> {
   await migrate(knex, 'event_store_migrations', eventStoreMigrations, schema);
+}
+
+/** Migrates the schema, then opens a store on a pool of its own; `close` ends both. */
+export async function openPostgresEventStore(db: DbSettings, applicationName = 'oms-event-store') {
+  const knex = createKnex(db);
+  try {
+    await migratePostgresEventStore(knex, db.schema);
+  } finally {
+    await knex.destroy();
+  }
+  const pool = createPgPool(db, applicationName);
+  const store = new PostgresEventStore(pool, db);
+  return { store, pool, async close() { await store.close(); await pool.end(); } };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { v7 as uuid } from 'uuid';
-import { createKnex, createPgPool } from '../../platform/db.js';
-import { PostgresEventStore, migratePostgresEventStore } from '../../event-store/postgres/postgres-event-store.js';
+import { createPgPool } from '../../platform/db.js';
+import { PostgresEventStore, openPostgresEventStore } from '../../event-store/postgres/postgres-event-store.js';
 import type { RecordedEvent } from '../../event-store/event-store.port.js';
 import { ConflictError, ValidationError } from '../../platform/errors.js';
 import { isolatedSchema } from '../support/test-env.js';
@@ -9,12 +9,8 @@ import { eventStoreContract } from './event-store.contract.js';
 
 async function openPostgres(poolSize = 10) {
   const db = await isolatedSchema('es', poolSize);
-  const knex = createKnex(db);
-  await migratePostgresEventStore(knex, db.schema);
-  await knex.destroy();
-  const pool = createPgPool(db);
-  const store = new PostgresEventStore(pool, db);
-  return { db, pool, store, async cleanup() { await store.close(); await pool.end(); await db.drop(); } };
+  const { store, pool, close } = await openPostgresEventStore(db);
+  return { db, pool, store, async cleanup() { await close(); await db.drop(); } };
 }
 
 eventStoreContract('PostgreSQL', openPostgres);

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type pg from 'pg';
-import { PostgresEventStore, migratePostgresEventStore } from '../../event-store/postgres/postgres-event-store.js';
-import { createKnex, createPgPool, type DbSettings } from '../../platform/db.js';
+import { PostgresEventStore, openPostgresEventStore } from '../../event-store/postgres/postgres-event-store.js';
+import { createKnex, type DbSettings } from '../../platform/db.js';
 import { migrate } from '../../platform/migrate.js';
 import { schemaMigrations } from '../../platform/schema.migrations.js';
 import { createWriteSide, type WriteSide } from '../../write-side/commands.js';
@@ -11,12 +11,8 @@ import { isolatedSchema } from './test-env.js';
 /** An event store in a schema of its own, with the write side on it. */
 export async function eventStoreWorld(): Promise<{ db: DbSettings; pool: pg.Pool; store: PostgresEventStore; write: WriteSide; cleanup(): Promise<void> }> {
   const db = await isolatedSchema('log');
-  const knex = createKnex(db);
-  await migratePostgresEventStore(knex, db.schema);
-  await knex.destroy();
-  const pool = createPgPool(db);
-  const store = new PostgresEventStore(pool, db);
-  return { db, pool, store, write: createWriteSide(store), async cleanup() { await store.close(); await pool.end(); await db.drop(); } };
+  const { store, pool, close } = await openPostgresEventStore(db);
+  return { db, pool, store, write: createWriteSide(store), async cleanup() { await close(); await db.drop(); } };
 }
 
 /** Read-model tables in a schema of their own. */

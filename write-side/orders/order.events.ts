@@ -74,4 +74,3 @@ export type OrderEvent =
   | DomainEvent<'OrderCancelled', { orderId: string; reason: string; at: string }>
   | DomainEvent<'FraudAssessed', FraudAssessment & { orderId: string; at: string }>;
 
-export type OrderEventType = OrderEvent['type'];
