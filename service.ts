@@ -24,9 +24,16 @@ import { createWriteSide, type WriteSide } from './write-side/commands.js';
 import { createAllocator } from './write-side/sourcing/allocator.js';
 import { SourcingProcess } from './write-side/sourcing/sourcing.process.js';
 import { listLocations } from './read-side/locations.queries.js';
-import { stockedAt } from './read-side/inventory.queries.js';
+import { batchedStockedAt } from './read-side/inventory.queries.js';
 
 export const PROJECTIONS = [locationsProjection, stockLevelsProjection, ordersProjection];
+
+/**
+ * How long each reader of the log lets events gather after a small batch: per-batch costs
+ * (transactions, round trips) are paid once for many events. Read models may lag this much more;
+ * sourcing, which orders wait on, gathers least.
+ */
+const GATHER_MS = { projections: 20, dispatcher: 10, sourcing: 5 };
 
 export interface Service {
   config: Config;
@@ -78,7 +85,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const allocator = createAllocator({
     write,
     locations: cachedFor(1000, () => listLocations(knex)),
-    stockedAt: (skus) => stockedAt(knex, skus),
+    stockedAt: batchedStockedAt(knex),
     costs: config.sourcing,
   });
   const metrics = createMetrics();
@@ -88,7 +95,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
   if (config.roles.includes('projections')) {
     for (const projection of PROJECTIONS) {
-      const runner = new ProjectionRunner(store, derived, projection, log);
+      const runner = new ProjectionRunner(store, derived, projection, log, { gatherMs: GATHER_MS.projections });
       await runner.start();
       runners.push(runner);
       stops.push(() => runner.stop());
@@ -98,11 +105,11 @@ export async function startService(config: Config, log: Logger): Promise<Service
   }
 
   if (config.roles.includes('jobs')) {
-    const sourcing = new SourcingProcess(store, derived, allocator, log);
+    const sourcing = new SourcingProcess(store, derived, allocator, log, { gatherMs: GATHER_MS.sourcing });
     await sourcing.start();
     stops.push(() => sourcing.stop());
     const queues = createQueues(redis, config.queuePrefix);
-    const dispatcher = new Dispatcher(store, derived, queues, log, { metrics });
+    const dispatcher = new Dispatcher(store, derived, queues, log, { metrics, gatherMs: GATHER_MS.dispatcher });
     await dispatcher.start();
     const workers: Worker[] = await startWorkers(redis, config.queuePrefix, config.jobConcurrency, queues,
       { write, allocator, knex, rules: config.fraud, now: () => new Date() }, log, metrics);

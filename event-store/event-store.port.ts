@@ -47,6 +47,12 @@ export interface SubscribeOptions {
   /** Exclusive, like EventStoreDB's `fromPosition`: delivery starts after this position. */
   after?: number;
   batchSize?: number;
+  /**
+   * After a batch smaller than batchSize, wait this long for more events before delivering the
+   * next: fewer, larger batches for handlers whose cost is per batch (a transaction, a round
+   * trip), at the price of that much delay. 0 (the default) delivers as soon as events are there.
+   */
+  gatherMs?: number;
   /** Called with each batch in log order; the next batch waits until it resolves. */
   onEvents(events: RecordedEvent[]): Promise<void>;
   /** A handler or connection failure; the subscription retries from its last delivered position. */

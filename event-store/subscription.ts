@@ -38,6 +38,7 @@ export function pollingSubscription({ read, news, options }: PollingSource): Sub
         if (events.length > 0) {
           await options.onEvents(events);
           after = events[events.length - 1].position;
+          if (events.length < batchSize && options.gatherMs) await Promise.race([new Promise((r) => setTimeout(r, options.gatherMs)), stopSignal]);
           continue;
         }
         await Promise.race([news.waitForNews(seen), stopSignal]);

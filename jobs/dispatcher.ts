@@ -37,7 +37,7 @@ export class Dispatcher {
     private readonly knex: Knex,
     private readonly queues: Map<QueueName, Queue>,
     private readonly log: Logger,
-    private readonly options: { metrics?: Metrics; routes?: JobRoute[]; name?: string; batchSize?: number } = {},
+    private readonly options: { metrics?: Metrics; routes?: JobRoute[]; name?: string; batchSize?: number; gatherMs?: number } = {},
   ) {}
 
   private get name(): string { return this.options.name ?? 'jobs'; }
@@ -47,6 +47,7 @@ export class Dispatcher {
     this.subscription = this.store.subscribe({
       after: row ? Number(row.position) : 0,
       batchSize: this.options.batchSize,
+      gatherMs: this.options.gatherMs,
       onEvents: (events) => this.dispatch(events),
       onError: (err) => this.log.error({ err }, 'dispatch failed; retrying'),
     });

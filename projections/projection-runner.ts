@@ -19,7 +19,7 @@ export class ProjectionRunner {
     private readonly knex: Knex,
     private readonly projection: Projection,
     private readonly log: Logger,
-    private readonly options: { batchSize?: number } = {},
+    private readonly options: { batchSize?: number; gatherMs?: number } = {},
   ) {
     this.handles = new Set(projection.handles);
   }
@@ -33,6 +33,7 @@ export class ProjectionRunner {
     this.subscription = this.store.subscribe({
       after: this.lastPosition,
       batchSize: this.options.batchSize ?? 500,
+      gatherMs: this.options.gatherMs,
       onEvents: (events) => this.applyBatch(events),
       onError: (err) => this.log.error({ err, projection: this.projection.name }, 'projection batch failed; retrying'),
     });

@@ -1,3 +1,4 @@
+import DataLoader from 'dataloader';
 import type { Knex } from 'knex';
 
 export async function stockForSku(knex: Knex, sku: string) {
@@ -22,9 +23,25 @@ export async function stockForSku(knex: Knex, sku: string) {
 }
 
 /** The ledgers worth reading for these SKUs: every location where any of them has been stocked. */
-export async function stockedAt(knex: Knex, skus: string[]): Promise<{ sku: string; locationId: string }[]> {
+export async function stockedAt(knex: Knex, skus: readonly string[]): Promise<{ sku: string; locationId: string }[]> {
   const rows = await knex('stock_levels').whereIn('sku', skus).select<{ sku: string; location_id: string }[]>('sku', 'location_id');
   return rows.map((r) => ({ sku: r.sku, locationId: r.location_id }));
+}
+
+/**
+ * `stockedAt` for many concurrent callers: the SKUs asked for in the same tick are looked up in
+ * one query. Nothing is cached between ticks.
+ */
+export function batchedStockedAt(knex: Knex): (skus: string[]) => Promise<{ sku: string; locationId: string }[]> {
+  const loader = new DataLoader<string, string[]>(async (skus) => {
+    const bySku = new Map<string, string[]>(skus.map((sku) => [sku, []]));
+    for (const r of await stockedAt(knex, skus)) bySku.get(r.sku)?.push(r.locationId);
+    return skus.map((sku) => bySku.get(sku)!);
+  }, { cache: false, maxBatchSize: 1000 });
+  return async (skus) => (await loader.loadMany(skus)).flatMap((at, i) => {
+    if (at instanceof Error) throw at;
+    return at.map((locationId) => ({ sku: skus[i], locationId }));
+  });
 }
 
 /** Backordered orders that want this SKU, oldest first: the order they are filled in. */

@@ -26,6 +26,7 @@ export class CommandHandler<State, C extends Command, E extends DomainEvent> {
   private readonly cache = new Map<string, Cached<State>>();
   /** The last command queued per stream: commands on one stream in this process take turns. */
   private readonly turns = new Map<string, Promise<unknown>>();
+  private readonly reading = new Map<string, Promise<Cached<State>>>();
 
   constructor(
     private readonly store: EventStore,
@@ -37,6 +38,17 @@ export class CommandHandler<State, C extends Command, E extends DomainEvent> {
   async load(streamId: string, options: { cachedOk?: boolean } = {}): Promise<Cached<State>> {
     const hit = this.cache.get(streamId);
     if (hit && options.cachedOk) return hit;
+    if (!options.cachedOk) return this.read(streamId, hit);
+    // Not seen yet: callers that accept any recent state share one read.
+    let reading = this.reading.get(streamId);
+    if (!reading) {
+      reading = this.read(streamId, hit).finally(() => this.reading.delete(streamId));
+      this.reading.set(streamId, reading);
+    }
+    return reading;
+  }
+
+  private async read(streamId: string, hit: Cached<State> | undefined): Promise<Cached<State>> {
     const cached = hit ?? { state: this.decider.initialState, revision: -1, position: null };
     const newer = await this.store.readStream(streamId, { fromRevision: cached.revision + 1 });
     if (newer.length === 0) return cached;

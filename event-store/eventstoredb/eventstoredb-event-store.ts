@@ -113,6 +113,7 @@ export class EventStoreDbEventStore implements EventStore {
         if (batch.length > 0) {
           await options.onEvents(batch);
           after = batch[batch.length - 1].position;
+          if (batch.length < batchSize && options.gatherMs) await pause(options.gatherMs);
           continue;
         }
         if (failure) throw failure;

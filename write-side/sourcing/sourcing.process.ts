@@ -23,7 +23,7 @@ export class SourcingProcess {
     private readonly knex: Knex,
     private readonly allocator: Allocator,
     private readonly log: Logger,
-    private readonly options: { name?: string; batchSize?: number; now?: () => Date } = {},
+    private readonly options: { name?: string; batchSize?: number; gatherMs?: number; now?: () => Date } = {},
   ) {}
 
   private get name(): string { return this.options.name ?? 'sourcing'; }
@@ -35,6 +35,7 @@ export class SourcingProcess {
     this.subscription = this.store.subscribe({
       after: Number(row.position),
       batchSize: this.options.batchSize ?? 500,
+      gatherMs: this.options.gatherMs,
       onEvents: (events) => this.handle(events),
       onError: (err) => { this.resumed = true; this.log.error({ err }, 'sourcing batch failed; retrying'); },
     });
