@@ -7,7 +7,7 @@ import { createApp } from './api/app.js';
 import { purgeIdempotencyKeys } from './api/idempotency.js';
 import type { EventStore } from './event-store/event-store.port.js';
 import { openPostgresEventStore } from './event-store/postgres/postgres-event-store.js';
-import { Dispatcher } from './jobs/dispatcher.js';
+import { Dispatcher, jobRoutes } from './jobs/dispatcher.js';
 import { createQueues } from './jobs/queues.js';
 import { startWorkers } from './jobs/workers.js';
 import type { Config } from './platform/config.js';
@@ -24,6 +24,9 @@ import { createWriteSide, type WriteSide } from './write-side/commands.js';
 import { createAllocator } from './write-side/sourcing/allocator.js';
 import { SourcingProcess } from './write-side/sourcing/sourcing.process.js';
 import { listLocations } from './read-side/locations.queries.js';
+import { batchedVelocity } from './read-side/orders.queries.js';
+import { SandboxGateway } from './payments/sandbox-gateway.js';
+import { WebhookNotifier } from './notifications/webhook-notifier.js';
 import { batchedStockedAt } from './read-side/inventory.queries.js';
 
 export const PROJECTIONS = [locationsProjection, stockLevelsProjection, ordersProjection];
@@ -37,6 +40,8 @@ const GATHER_MS = { projections: 20, dispatcher: 10, sourcing: 5 };
 
 export interface Service {
   config: Config;
+  /** The payment gateway (the sandbox here): its own records are what fault tests count. */
+  gateway: SandboxGateway;
   store: EventStore;
   knex: Knex;
   write: WriteSide;
@@ -82,6 +87,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   const write = createWriteSide(store);
+  const gateway = new SandboxGateway(knex, { latencyMs: config.sandboxLatencyMs });
   const allocator = createAllocator({
     write,
     locations: cachedFor(1000, () => listLocations(knex)),
@@ -89,6 +95,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     costs: config.sourcing,
   });
   const metrics = createMetrics();
+  const queues = createQueues(redis, config.queuePrefix);
   const stops: (() => Promise<unknown>)[] = [];
   const runners: ProjectionRunner[] = [];
   let url: string | undefined;
@@ -108,21 +115,23 @@ export async function startService(config: Config, log: Logger): Promise<Service
     const sourcing = new SourcingProcess(store, derived, allocator, log, { gatherMs: GATHER_MS.sourcing });
     await sourcing.start();
     stops.push(() => sourcing.stop());
-    const queues = createQueues(redis, config.queuePrefix);
-    const dispatcher = new Dispatcher(store, derived, queues, log, { metrics, gatherMs: GATHER_MS.dispatcher });
+    const dispatcher = new Dispatcher(store, derived, queues, log, {
+      metrics, gatherMs: GATHER_MS.dispatcher, routes: jobRoutes({ captureOnRelease: config.paymentCapture === 'on_release' }),
+    });
     await dispatcher.start();
-    const workers: Worker[] = await startWorkers(redis, config.queuePrefix, config.jobConcurrency, queues,
-      { write, allocator, knex, rules: config.fraud, now: () => new Date() }, log, metrics);
+    const notifier = config.notifyWebhook && new WebhookNotifier(config.notifyWebhook.url, config.notifyWebhook.secret);
+    const workers: Worker[] = await startWorkers(redis, config.queuePrefix, config.jobConcurrency, queues, {
+      write, allocator, knex, rules: config.fraud, now: () => new Date(), velocity: batchedVelocity(knex), gateway, notifier,
+    }, log, metrics, { lockDuration: config.jobLockMs, stalledInterval: config.jobLockMs });
     stops.push(async () => {
       await dispatcher.stop();
       await Promise.all(workers.map((w) => w.close()));
-      await Promise.all([...queues.values()].map((q) => q.close()));
     });
   }
 
   if (config.roles.includes('api')) {
     const app = createApp({
-      write, allocator, knex, log, metrics, apiKeys: config.apiKeys, eventStoreKind: store.kind,
+      write, allocator, knex, log, metrics, queues, apiKeys: config.apiKeys, eventStoreKind: store.kind,
       checks: {
         eventStore: () => store.ping(),
         readModels: async () => { await knex.raw('SELECT 1 FROM projection_checkpoints LIMIT 1'); },
@@ -146,9 +155,10 @@ export async function startService(config: Config, log: Logger): Promise<Service
   }
 
   return {
-    config, store, knex, write, metrics, url,
+    config, store, knex, write, metrics, url, gateway,
     async stop() {
       for (const stop of stops) await stop();
+      await Promise.all([...queues.values()].map((q) => q.close()));
       await closeStore();
       await knex.destroy();
       await derived.destroy();

@@ -14,6 +14,9 @@ import { idempotency } from './idempotency.js';
 import { inventoryRoutes } from './inventory.routes.js';
 import { locationRoutes } from './locations.routes.js';
 import { orderRoutes } from './orders.routes.js';
+import { jobRoutes } from './jobs.routes.js';
+import type { Queue } from 'bullmq';
+import type { QueueName } from '../jobs/queues.js';
 import { problemDetails } from './problem.middleware.js';
 
 export interface ApiDeps {
@@ -24,6 +27,8 @@ export interface ApiDeps {
   metrics: Metrics;
   apiKeys: Map<string, ApiRole>;
   eventStoreKind: 'postgres' | 'eventstoredb';
+  /** Every job queue, for operators to see and retry failed jobs. */
+  queues: Map<QueueName, Queue>;
   checks: { eventStore(): Promise<void>; readModels(): Promise<void>; queue(): Promise<void> };
 }
 
@@ -75,7 +80,7 @@ export function createApp(deps: ApiDeps): Koa {
   app.use(open.routes());
   app.use(authenticate(deps.apiKeys));
   app.use(idempotency(deps.knex));
-  for (const router of [locationRoutes(deps), inventoryRoutes(deps), orderRoutes(deps)]) {
+  for (const router of [locationRoutes(deps), inventoryRoutes(deps), orderRoutes(deps), jobRoutes(deps)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

@@ -1,4 +1,6 @@
-import { AdjustmentBody, AvailabilityBody, CancelOrderBody, PlaceOrderBody, PutLocationBody, ReceiptBody, SafetyStockBody, TransferBody } from './schemas.js';
+import {
+  AdjustmentBody, AvailabilityBody, CancelOrderBody, PlaceOrderBody, PutLocationBody, ReceiptBody, ReviewOrderBody, SafetyStockBody, TransferBody,
+} from './schemas.js';
 
 // The OpenAPI document for what the service serves; request schemas are the ones the API validates with.
 
@@ -70,6 +72,21 @@ export const openApiDocument = {
     '/orders/{orderId}': { get: { summary: 'An order with its timeline', parameters: [path('orderId'), minPosition], responses: { 200: ok('Order'), 404: problem, ...errors } } },
     '/orders/{orderId}/cancel': {
       post: { summary: 'Cancel an order (client, operator)', parameters: [path('orderId'), idempotencyKey], requestBody: body(CancelOrderBody), responses: { 200: ok('Cancelled'), 404: problem, ...errors } },
+    },
+    '/orders/{orderId}/review': {
+      post: { summary: 'Decide on an order on fraud hold (operator): approve releases it once paid for and allocated, reject rejects it',
+        parameters: [path('orderId'), idempotencyKey], requestBody: body(ReviewOrderBody), responses: { 200: ok('Reviewed'), 404: problem, ...errors } },
+    },
+    '/fraud/reviews': {
+      get: { summary: 'Orders on fraud hold, oldest first, with score and reasons (operator)',
+        parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500 } }, minPosition], responses: { 200: ok('orders, position'), ...errors } },
+    },
+    '/jobs/failed': {
+      get: { summary: 'Jobs that failed past their retries, with queue, reason and the order or SKU they concern (operator)',
+        parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500 } }], responses: { 200: ok('jobs'), ...errors } },
+    },
+    '/jobs/{jobId}/retry': {
+      post: { summary: 'Retry a failed job (operator); jobId as listed by /jobs/failed', parameters: [path('jobId')], responses: { 202: ok('Queued again'), 404: problem, ...errors } },
     },
     '/health': { get: { summary: 'Health of the service and its dependencies', security: [], responses: { 200: ok('ok'), 503: ok('degraded') } } },
     '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { 200: { description: 'text/plain; version=0.0.4' } } } },

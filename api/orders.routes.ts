@@ -1,16 +1,17 @@
 import Router from '@koa/router';
-import { findOrder, listOrders } from '../read-side/orders.queries.js';
+import { findOrder, listOrders, ordersOnHold } from '../read-side/orders.queries.js';
 import { readModelPosition } from '../read-side/positions.js';
 import { ConflictError, NotFoundError, ValidationError } from '../platform/errors.js';
 import type { ApiDeps } from './app.js';
 import { allow } from './auth.js';
 import { bodyOf, commandMetadata, intParam, minPositionOf, principalOf, SERVICE_ID } from './http.js';
-import { CancelOrderBody, PlaceOrderBody } from './schemas.js';
+import { CancelOrderBody, PlaceOrderBody, ReviewOrderBody } from './schemas.js';
 import { CHANNELS } from '../write-side/orders/order.events.js';
 import { compile } from './validation.js';
 
 const checkPlaceOrder = compile<PlaceOrderBody>(PlaceOrderBody);
 const checkCancel = compile<CancelOrderBody>(CancelOrderBody);
+const checkReview = compile<ReviewOrderBody>(ReviewOrderBody);
 const STATUSES = ['received', 'on_hold', 'backordered', 'released', 'partially_shipped', 'shipped', 'delivered',
   'ready_for_pickup', 'collected', 'cancelled', 'rejected'];
 
@@ -58,6 +59,20 @@ export function orderRoutes(deps: ApiDeps): Router {
     }
     const r = await deps.write.cancelOrder(orderId, body.reason, commandMetadata(ctx));
     ctx.body = { orderId, status: r.status, position: r.position };
+  });
+
+  router.post('/orders/:orderId/review', allow('operator'), async (ctx) => {
+    const orderId = orderIdParam(ctx.params.orderId);
+    const body = checkReview(bodyOf(ctx));
+    const r = await deps.write.reviewOrder({ orderId, decision: body.decision, ...(body.note === undefined ? {} : { note: body.note }), reviewer: principalOf(ctx).keyId },
+      commandMetadata(ctx));
+    ctx.body = { orderId, status: r.status, position: r.position };
+  });
+
+  router.get('/fraud/reviews', allow('operator'), async (ctx) => {
+    const limit = intParam(ctx, 'limit', { min: 1, max: 500 }) ?? 100;
+    const position = await readModelPosition(deps.knex, 'orders', minPositionOf(ctx));
+    ctx.body = { orders: await ordersOnHold(deps.knex, limit), position };
   });
 
   return router;

@@ -117,11 +117,14 @@ export const AvailabilityBody = Type.Object({
 
 export const CancelOrderBody = Type.Object({ reason: Text(500) }, strict);
 
+export const ReviewOrderBody = Type.Object({ decision: Type.Union([Type.Literal('approve'), Type.Literal('reject')]), note: Type.Optional(Text(1000)) }, strict);
+
 export type PutLocationBody = Type.Static<typeof PutLocationBody>;
 export type ReceiptBody = Type.Static<typeof ReceiptBody>;
 export type AdjustmentBody = Type.Static<typeof AdjustmentBody>;
 export type PlaceOrderBody = Type.Static<typeof PlaceOrderBody>;
 export type CancelOrderBody = Type.Static<typeof CancelOrderBody>;
+export type ReviewOrderBody = Type.Static<typeof ReviewOrderBody>;
 export type SafetyStockBody = Type.Static<typeof SafetyStockBody>;
 export type TransferBody = Type.Static<typeof TransferBody>;
 export type AvailabilityBody = Type.Static<typeof AvailabilityBody>;

@@ -251,6 +251,61 @@ async function sourcingBench(): Promise<void> {
   rows.push({ figure: '  orders/s offered and accepted; allocated', value: `${fmt(steady.rate)}; ${fmt(steady.allocated)}` });
 }
 
+let pipelineCounter = 0;
+/** A shopper of their own with a card of their own (`tok_…` authorises in the sandbox): nothing for fraud rules to hold. */
+function pipelineOrder(): string {
+  pipelineCounter++;
+  const n = `${process.pid}-${pipelineCounter}`;
+  const a = pipelineCounter % SKUS;
+  return JSON.stringify({
+    channel: 'web', externalId: `P-${n}`, currency: 'EUR', customer: { id: `p-${n}`, email: `p-${n}@example.com` },
+    lines: [{ sku: `SKU-${a}`, quantity: 1, unitPrice: 1999 }],
+    delivery: { method: 'ship', speed: 'standard', address: { line1: `${pipelineCounter} Hauptstr.`, city: 'Leipzig', postalCode: '04109', country: 'DE', geo: { lat: 51.34, lon: 12.37 } } },
+    payment: { method: 'card', token: `tok_bench_${pipelineCounter}` },
+  });
+}
+
+/**
+ * The whole pipeline under load: orders placed for PIPELINE_SECONDS (60 by default) by 32 clients,
+ * each scored, authorised at the sandbox gateway, allocated, released and confirmed to the customer.
+ * Counts what was lost (placed but never released) and duplicated (two authorisations, two
+ * confirmations, two assessments or two releases of one order).
+ */
+async function pipelineBench(): Promise<void> {
+  const seconds = Number(process.env.PIPELINE_SECONDS ?? 60);
+  const topology = (process.env.BENCH_TOPOLOGY ?? 'api,projections,jobs').split(';');
+  const r = await withService(topology, async ({ url, schema, db }) => {
+    await seedNetwork(url, db, schema);
+    const load = await autocannon({ ...ordersLoad(url, 32, pipelineOrder), duration: seconds });
+    const placed = load['2xx'];
+    const deadline = Date.now() + 300_000;
+    const count = async (type: string) => Number((await db.query(`SELECT count(*)::int AS n FROM ${schema}.events WHERE type = $1`, [type])).rows[0].n);
+    while ((await count('OrderReleased')) + (await count('OrderRejected')) < placed && Date.now() < deadline) await new Promise((res) => setTimeout(res, 500));
+    await new Promise((res) => setTimeout(res, 2000));              // let the confirmations still on their way arrive
+    const q = async (sql: string) => (await db.query(sql.replaceAll('$s', schema))).rows[0];
+    const span = await q(`SELECT extract(epoch FROM (SELECT max(recorded_at) FROM $s.events WHERE type = 'OrderReleased') - (SELECT min(recorded_at) FROM $s.events WHERE type = 'OrderPlaced')) AS s,
+      percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM r.recorded_at - p.recorded_at)) AS p50,
+      percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM r.recorded_at - p.recorded_at)) AS p99
+      FROM $s.events p JOIN $s.events r ON r.stream_id = p.stream_id AND r.type = 'OrderReleased' WHERE p.type = 'OrderPlaced'`);
+    const orders = await q(`SELECT count(*)::int AS placed,
+      count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM $s.events r WHERE r.stream_id = p.stream_id AND r.type = 'OrderReleased'))::int AS unreleased
+      FROM $s.events p WHERE p.type = 'OrderPlaced'`);
+    const twice = await q(`SELECT
+      (SELECT count(*)::int FROM (SELECT reference FROM $s.sandbox_payment_authorizations GROUP BY reference HAVING count(*) > 1) x) AS authorizations,
+      (SELECT count(*)::int FROM (SELECT order_id FROM $s.notifications WHERE kind = 'order_confirmed' GROUP BY order_id HAVING count(*) > 1) x) AS confirmations,
+      (SELECT count(*)::int FROM (SELECT stream_id FROM $s.events WHERE type IN ('FraudAssessed', 'OrderReleased', 'PaymentAuthorized') GROUP BY stream_id, type HAVING count(*) > 1) x) AS events,
+      (SELECT count(*)::int FROM $s.notifications WHERE kind = 'order_confirmed') AS confirmed`);
+    return { placed, offered: placed / load.duration, released: placed - orders.unreleased, lost: orders.unreleased, perSecond: (placed - orders.unreleased) / Number(span.s),
+      p50: Number(span.p50) * 1000, p99: Number(span.p99) * 1000, twice, non2xx: load.non2xx, seconds };
+  });
+  rows.push({ figure: `orders placed -> released per second, ${r.seconds} s of 32 clients placing`, value: fmt(r.perSecond) });
+  rows.push({ figure: '  placed per second; placed / released', value: `${fmt(r.offered)}; ${fmt(r.placed)} / ${fmt(r.released)}` });
+  rows.push({ figure: '  placement -> release p50 / p99 (ms)', value: `${Math.round(r.p50)} / ${Math.round(r.p99)}` });
+  rows.push({ figure: '  lost (placed, never released) / non-2xx', value: `${r.lost} / ${r.non2xx}` });
+  rows.push({ figure: '  duplicated: authorisations / confirmations / events', value: `${r.twice.authorizations} / ${r.twice.confirmations} / ${r.twice.events}` });
+  rows.push({ figure: '  confirmations sent', value: fmt(r.twice.confirmed) });
+}
+
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 async function main(): Promise<void> {
@@ -279,6 +334,7 @@ async function main(): Promise<void> {
     rows.push({ figure: '  time to drain it (s)', value: b.drainSeconds.toFixed(1) });
   }
   if (!only || only === 'sourcing') await sourcingBench();
+  if (!only || only === 'pipeline') await pipelineBench();
   console.log('');
   const w = Math.max(...rows.map((r) => r.figure.length));
   for (const r of rows) console.log(`${r.figure.padEnd(w)}  ${r.value.padStart(12)}${r.baseline ? `   (baseline: ${r.baseline})` : ''}`);

@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import type { EventStore, RecordedEvent, Subscription } from '../event-store/event-store.port.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
+import { NOTIFYING_EVENTS } from './notifications.job.js';
 import { QUEUES, type QueueName } from './queues.js';
 
 /** Which events start which job. The job id is the event id, so an event never enqueues twice. */
@@ -12,17 +13,32 @@ export interface JobRoute {
   data(event: RecordedEvent): Record<string, unknown>;
 }
 
-const orderJob = (e: RecordedEvent) => ({ orderId: (e.data as { orderId: string }).orderId, eventId: e.id, position: e.position });
+const orderJob = (e: RecordedEvent) => ({ orderId: (e.data as { orderId: string }).orderId, eventId: e.id, eventType: e.type, position: e.position });
 const skuJob = (e: RecordedEvent) => ({ sku: (e.data as { sku: string }).sku, eventId: e.id, position: e.position });
 
 /** Stock events after which a backordered order might be filled. */
 const STOCK_FREED = ['StockReceived', 'StockReturned', 'StockTransferredIn', 'StockAdjusted', 'StockReservationReleased', 'SafetyStockSet'];
 
-export const JOB_ROUTES: JobRoute[] = [
-  { queue: QUEUES.fraudScoring, eventType: 'OrderPlaced', data: orderJob },
-  ...STOCK_FREED.map((eventType) => ({ queue: QUEUES.backorders, eventType, data: skuJob })),
-  { queue: QUEUES.backorders, eventType: 'OrderBackordered', data: orderJob },
-];
+/**
+ * The order lifecycle's effects. A placed order is scored and its card authorised; a cancelled
+ * or rejected one settles its payment (void or refund) and its stock (the sourcing process);
+ * with the `on_release` capture policy a released order is captured. Customers hear of each
+ * step that concerns them.
+ */
+export function jobRoutes(options: { captureOnRelease?: boolean } = {}): JobRoute[] {
+  return [
+    { queue: QUEUES.fraudScoring, eventType: 'OrderPlaced', data: orderJob },
+    { queue: QUEUES.payments, eventType: 'OrderPlaced', data: orderJob },
+    { queue: QUEUES.payments, eventType: 'OrderCancelled', data: orderJob },
+    { queue: QUEUES.payments, eventType: 'OrderRejected', data: orderJob },
+    ...(options.captureOnRelease ? [{ queue: QUEUES.payments, eventType: 'OrderReleased', data: orderJob }] : []),
+    ...NOTIFYING_EVENTS.map((eventType) => ({ queue: QUEUES.notifications, eventType, data: orderJob })),
+    ...STOCK_FREED.map((eventType) => ({ queue: QUEUES.backorders, eventType, data: skuJob })),
+    { queue: QUEUES.backorders, eventType: 'OrderBackordered', data: orderJob },
+  ];
+}
+
+export const JOB_ROUTES: JobRoute[] = jobRoutes();
 
 /**
  * Turns the event log into jobs. A batch is enqueued, then the checkpoint moves; a crash in

@@ -1,25 +1,39 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { Knex } from 'knex';
 import type { FraudRules } from '../platform/config.js';
-import { addressKey, velocity } from '../read-side/orders.queries.js';
-import { readModelPosition } from '../read-side/positions.js';
+import { addressKey, paymentFingerprint, type VelocityCounts, type VelocityQuery } from '../read-side/orders.queries.js';
 import type { WriteSide } from '../write-side/commands.js';
+import { isClosed } from '../write-side/orders/order.decider.js';
 import { scoreOrder } from './fraud-rules.js';
 
-export interface FraudScoringDeps { write: WriteSide; knex: Knex; rules: FraudRules; now(): Date }
+export interface FraudScoringDeps {
+  write: WriteSide;
+  /** Velocity counts once the orders read model has taken in the order, else null (see batchedVelocity). */
+  velocity(q: VelocityQuery): Promise<VelocityCounts | null>;
+  rules: FraudRules;
+  now(): Date;
+}
+
+const READ_MODEL_WAIT_MS = 5_000;
 
 /** Scores a placed order and records the result through the order's command handler. */
 export async function scoreOrderFraud(job: Job<{ orderId: string; eventId: string; position?: number }>, deps: FraudScoringDeps): Promise<void> {
   const { orderId, eventId, position } = job.data;
   const order = await deps.write.loadOrder(orderId);
   if (order.status === 'none') throw new UnrecoverableError(`order ${orderId} does not exist`);
-  if (order.fraud || order.status === 'cancelled') return;
+  if (order.fraud || isClosed(order)) return;
   const o = order.order;
-  // Velocity counts come from the orders read model: let it take in the orders before this one.
-  if (position !== undefined) await readModelPosition(deps.knex, 'orders', position);
-  const signals = await velocity(deps.knex, {
-    orderId, customerId: o.customer.id, email: o.customer.email?.toLowerCase() ?? null, addressKey: addressKey(o), at: o.placedAt,
-  });
+  const query: VelocityQuery = {
+    orderId, position: position ?? 0, customerId: o.customer.id, email: o.customer.email?.toLowerCase() ?? null,
+    addressKey: addressKey(o), card: paymentFingerprint(o), at: o.placedAt,
+  };
+  // Velocity counts come from the orders read model: wait for it to take in the orders before this one.
+  const deadline = Date.now() + READ_MODEL_WAIT_MS;
+  let signals = await deps.velocity(query);
+  for (let delay = 5; !signals && Date.now() < deadline; delay = Math.min(delay * 2, 100)) {
+    await new Promise((r) => setTimeout(r, delay));
+    signals = await deps.velocity(query);
+  }
+  if (!signals) throw new Error(`the orders read model has not reached order ${orderId} yet; retrying`);
   const assessment = scoreOrder(o, signals, deps.rules);
   await deps.write.recordFraudAssessment(orderId, assessment, {
     now: deps.now().toISOString(), correlationId: orderId, causationId: eventId, actor: { kind: 'job', id: `fraud-scoring/${job.id}` },

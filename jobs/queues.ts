@@ -1,7 +1,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 
-export const QUEUES = { fraudScoring: 'fraud-scoring', backorders: 'backorders' } as const;
+export const QUEUES = { fraudScoring: 'fraud-scoring', backorders: 'backorders', payments: 'payments', notifications: 'notifications' } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
 /** Retries with backoff; completed jobs are kept long enough to refuse a replayed enqueue of the same id. */

@@ -1,21 +1,36 @@
-import { Worker, type Queue } from 'bullmq';
+import { UnrecoverableError, Worker, type Queue, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import { fillBackorders, type BackorderDeps } from './backorders.job.js';
 import { scoreOrderFraud, type FraudScoringDeps } from './fraud-scoring.job.js';
+import { notifyCustomer, type NotificationDeps } from './notifications.job.js';
+import { authorizePayment, capturePayment, settlePayment, type PaymentDeps, type PaymentJob } from './payments.job.js';
 import { QUEUES, type QueueName } from './queues.js';
 
-export type WorkerDeps = FraudScoringDeps & BackorderDeps;
+export type WorkerDeps = FraudScoringDeps & BackorderDeps & PaymentDeps & NotificationDeps;
+
+/** Payment jobs are named after the event that started them. */
+function paymentJob(job: PaymentJob, deps: PaymentDeps): Promise<void> {
+  switch (job.name) {
+    case 'OrderPlaced': return authorizePayment(job, deps);
+    case 'OrderReleased': return capturePayment(job, deps);
+    case 'OrderCancelled':
+    case 'OrderRejected': return settlePayment(job, deps);
+    default: throw new UnrecoverableError(`no payment job for ${job.name}`);
+  }
+}
 
 /** The one place processors are wired to queues. */
 export async function startWorkers(connection: Redis, prefix: string, concurrency: number, queues: Map<QueueName, Queue>,
-  deps: WorkerDeps, log: Logger, metrics?: Metrics): Promise<Worker[]> {
+  deps: WorkerDeps, log: Logger, metrics?: Metrics, options: Pick<WorkerOptions, 'lockDuration' | 'stalledInterval'> = {}): Promise<Worker[]> {
   // Backorders are filled one at a time across every worker process, so two never race for one order.
   await queues.get(QUEUES.backorders)!.setGlobalConcurrency(1);
   const workers = [
-    new Worker(QUEUES.fraudScoring, (job) => scoreOrderFraud(job, deps), { connection, prefix, concurrency }),
-    new Worker(QUEUES.backorders, (job) => fillBackorders(job, deps), { connection, prefix, concurrency: 1 }),
+    new Worker(QUEUES.fraudScoring, (job) => scoreOrderFraud(job, deps), { ...options, connection, prefix, concurrency }),
+    new Worker(QUEUES.payments, (job) => paymentJob(job, deps), { ...options, connection, prefix, concurrency }),
+    new Worker(QUEUES.notifications, (job) => notifyCustomer(job, deps), { ...options, connection, prefix, concurrency }),
+    new Worker(QUEUES.backorders, (job) => fillBackorders(job, deps), { ...options, connection, prefix, concurrency: 1 }),
   ];
   for (const w of workers) {
     w.on('completed', () => metrics?.jobsFinished.inc({ queue: w.name, outcome: 'completed' }));

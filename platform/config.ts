@@ -25,9 +25,20 @@ export interface FraudRules {
   newCustomer: number;
   missingAddressGeo: number;
   velocityCustomer1h: { max: number; points: number };
+  velocityCustomer24h: { max: number; points: number };
+  velocityEmail1h: { max: number; points: number };
   velocityEmail24h: { max: number; points: number };
+  velocityAddress1h: { max: number; points: number };
   velocityAddress24h: { max: number; points: number };
+  velocityCard1h: { max: number; points: number };
+  velocityCard24h: { max: number; points: number };
   largeQuantity: { min: number; points: number };
+  /** Many different SKUs in one basket. */
+  wideBasket: { min: number; points: number };
+  /** Points by how the order leaves: shipping to an address is riskier than a pickup at the counter. */
+  delivery: { ship: number; pickup: number };
+  /** Points by channel. */
+  channel: { web: number; mobile: number; store: number; marketplace: number; social: number };
 }
 
 export const DEFAULT_FRAUD_RULES: FraudRules = {
@@ -38,9 +49,17 @@ export const DEFAULT_FRAUD_RULES: FraudRules = {
   newCustomer: 10,
   missingAddressGeo: 5,
   velocityCustomer1h: { max: 3, points: 30 },
+  velocityCustomer24h: { max: 10, points: 15 },
+  velocityEmail1h: { max: 3, points: 20 },
   velocityEmail24h: { max: 10, points: 25 },
+  velocityAddress1h: { max: 5, points: 15 },
   velocityAddress24h: { max: 10, points: 20 },
+  velocityCard1h: { max: 3, points: 30 },
+  velocityCard24h: { max: 8, points: 25 },
   largeQuantity: { min: 20, points: 15 },
+  wideBasket: { min: 15, points: 10 },
+  delivery: { ship: 0, pickup: 0 },
+  channel: { web: 0, mobile: 0, store: 0, marketplace: 0, social: 5 },
 };
 
 export interface SourcingCosts {
@@ -69,6 +88,14 @@ export interface Config {
   apiKeys: Map<string, ApiRole>;
   usingDevKey: boolean;
   fraud: FraudRules;
+  /** When card payments are captured: when a shipment leaves (for what it carries), or in full on release. */
+  paymentCapture: 'on_shipment' | 'on_release';
+  /** The sandbox gateway's simulated network latency. */
+  sandboxLatencyMs: number;
+  /** Customer notifications are posted here, signed with the secret, besides going into the outbox table. */
+  notifyWebhook?: { url: string; secret: string };
+  /** How long a job is locked to its worker without a renewal: a killed worker's job runs again after this. */
+  jobLockMs: number;
   sourcing: SourcingCosts;
 }
 
@@ -113,6 +140,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiKeys,
     usingDevKey,
     fraud: env.FRAUD_RULES ? { ...DEFAULT_FRAUD_RULES, ...parseJson<FraudRules>(env.FRAUD_RULES, 'FRAUD_RULES') } : DEFAULT_FRAUD_RULES,
+    paymentCapture: oneOf(env.PAYMENT_CAPTURE, ['on_shipment', 'on_release'] as const, 'on_shipment', 'PAYMENT_CAPTURE'),
+    sandboxLatencyMs: int(env.SANDBOX_GATEWAY_LATENCY_MS, 30, 'SANDBOX_GATEWAY_LATENCY_MS'),
+    notifyWebhook: webhook(env.NOTIFY_WEBHOOK_URL, env.NOTIFY_WEBHOOK_SECRET),
+    jobLockMs: Math.max(1000, int(env.JOB_LOCK_MS, 30_000, 'JOB_LOCK_MS')),
     sourcing: env.SOURCING_COSTS ? { ...DEFAULT_SOURCING_COSTS, ...parseJson<SourcingCosts>(env.SOURCING_COSTS, 'SOURCING_COSTS') } : DEFAULT_SOURCING_COSTS,
   };
 }
@@ -132,6 +163,19 @@ function parseApiKeys(raw: string | undefined, nodeEnv: string): { apiKeys: Map<
     apiKeys.set(key, role);
   }
   return { apiKeys, usingDevKey: false };
+}
+
+function oneOf<T extends string>(raw: string | undefined, values: readonly T[], fallback: T, name: string): T {
+  if (raw === undefined || raw === '') return fallback;
+  if (!values.includes(raw as T)) throw new ConfigError(`${name} must be one of ${values.join(', ')}`);
+  return raw as T;
+}
+
+function webhook(url: string | undefined, secret: string | undefined): { url: string; secret: string } | undefined {
+  if (!url) return undefined;
+  if (!/^https?:\/\//.test(url)) throw new ConfigError('NOTIFY_WEBHOOK_URL must be an http(s) URL');
+  if (!secret || secret.length < 16) throw new ConfigError('NOTIFY_WEBHOOK_SECRET of at least 16 characters is required with NOTIFY_WEBHOOK_URL');
+  return { url, secret };
 }
 
 function list(raw: string): string[] {

@@ -147,4 +147,69 @@ export const schemaMigrations: Migration[] = [
       `);
     },
   },
+  {
+    name: '004-lifecycle',
+    async up(knex) {
+      // The order's lifecycle facts are columns; its status follows from them (the same precedence
+      // as the order decider), so a batch of changes is one UPDATE whatever order they arrive in.
+      await knex.raw(`
+        ALTER TABLE orders
+          ADD COLUMN held boolean NOT NULL DEFAULT false,
+          ADD COLUMN review jsonb,
+          ADD COLUMN released_at timestamptz,
+          ADD COLUMN cancelled_at timestamptz,
+          ADD COLUMN rejection jsonb,
+          ADD COLUMN payment jsonb NOT NULL DEFAULT '{}',
+          ADD COLUMN payment_fingerprint text;
+        UPDATE orders SET cancelled_at = updated_at WHERE status = 'cancelled';
+        CREATE INDEX orders_payment_fingerprint ON orders (payment_fingerprint, placed_at);
+        CREATE INDEX orders_on_hold ON orders (placed_position) WHERE status = 'on_hold';
+        CREATE FUNCTION orders_status() RETURNS trigger LANGUAGE plpgsql AS $fn$
+        BEGIN
+          NEW.status := CASE
+            WHEN NEW.cancelled_at IS NOT NULL THEN 'cancelled'
+            WHEN NEW.rejection IS NOT NULL THEN 'rejected'
+            WHEN NEW.released_at IS NOT NULL THEN 'released'
+            WHEN NEW.held THEN 'on_hold'
+            WHEN NEW.backorder IS NOT NULL THEN 'backordered'
+            ELSE 'received' END;
+          RETURN NEW;
+        END
+        $fn$;
+        CREATE TRIGGER orders_status BEFORE INSERT OR UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION orders_status();
+        CREATE TABLE notifications (
+          notification_id uuid PRIMARY KEY,
+          order_id text NOT NULL,
+          kind text NOT NULL,
+          payload jsonb NOT NULL,
+          created_at timestamptz NOT NULL DEFAULT now(),
+          sent_at timestamptz,
+          attempts int NOT NULL DEFAULT 0,
+          last_error text
+        );
+        CREATE INDEX notifications_order ON notifications (order_id, created_at);
+      `);
+      // Velocity for fraud scoring, for many orders in one statement: per customer, email, address
+      // and payment card over 1 h and 24 h before each order, capped like order_velocity.
+      await knex.raw(`
+        CREATE FUNCTION order_signals(p_order text, p_customer text, p_email text, p_address text, p_card text, p_at timestamptz, cap int)
+        RETURNS TABLE (customer1h bigint, customer24h bigint, email1h bigint, email24h bigint, address1h bigint, address24h bigint,
+                       card1h bigint, card24h bigint, returning_customer boolean)
+        LANGUAGE plpgsql STABLE AS $fn$
+        BEGIN
+          RETURN QUERY SELECT
+            (SELECT count(*) FROM (SELECT 1 FROM orders WHERE customer_id = p_customer AND placed_at > p_at - interval '1 hour' AND placed_at <= p_at AND order_id <> p_order LIMIT cap) s),
+            (SELECT count(*) FROM (SELECT 1 FROM orders WHERE customer_id = p_customer AND placed_at > p_at - interval '24 hours' AND placed_at <= p_at AND order_id <> p_order LIMIT cap) s),
+            (SELECT count(*) FROM (SELECT 1 FROM orders WHERE customer_email = p_email AND placed_at > p_at - interval '1 hour' AND placed_at <= p_at AND order_id <> p_order LIMIT cap) s),
+            (SELECT count(*) FROM (SELECT 1 FROM orders WHERE customer_email = p_email AND placed_at > p_at - interval '24 hours' AND placed_at <= p_at AND order_id <> p_order LIMIT cap) s),
+            (SELECT count(*) FROM (SELECT 1 FROM orders WHERE address_key = p_address AND placed_at > p_at - interval '1 hour' AND placed_at <= p_at AND order_id <> p_order LIMIT cap) s),
+            (SELECT count(*) FROM (SELECT 1 FROM orders WHERE address_key = p_address AND placed_at > p_at - interval '24 hours' AND placed_at <= p_at AND order_id <> p_order LIMIT cap) s),
+            (SELECT count(*) FROM (SELECT 1 FROM orders WHERE payment_fingerprint = p_card AND placed_at > p_at - interval '1 hour' AND placed_at <= p_at AND order_id <> p_order LIMIT cap) s),
+            (SELECT count(*) FROM (SELECT 1 FROM orders WHERE payment_fingerprint = p_card AND placed_at > p_at - interval '24 hours' AND placed_at <= p_at AND order_id <> p_order LIMIT cap) s),
+            EXISTS (SELECT 1 FROM orders WHERE customer_id = p_customer AND placed_at <= p_at AND order_id <> p_order);
+        END
+        $fn$;
+      `);
+    },
+  },
 ];

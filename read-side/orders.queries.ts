@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import DataLoader from 'dataloader';
 import type { Knex } from 'knex';
 import type { PlacedOrder } from '../write-side/orders/order.events.js';
 
@@ -6,6 +8,27 @@ export interface OrderRow {
   customer: unknown; lines: unknown; currency: string; total: number; delivery: unknown; payment_method: string; payment_status: string;
   fraud: { score: number; decision: string; reasons: unknown[] } | null; allocations: unknown[]; backorder: unknown; shipments: unknown[]; returns: unknown[];
   placed_by: string; placed_at: Date; updated_at: Date; customer_id: string;
+  review: unknown; rejection: unknown;
+  payment: { authorizationId?: string; authorized?: number; captured?: number; refunded?: number; voided?: boolean; declined?: { code: string; detail: string } };
+}
+
+/** The payment as the contract shows it: a status, and for cards the amounts of the order's payment ledger. */
+function paymentView(row: OrderRow) {
+  if (row.payment_method !== 'card') return { method: row.payment_method, status: row.payment_status };
+  const p = row.payment ?? {};
+  const [authorized, captured, refunded] = [p.authorized ?? 0, p.captured ?? 0, p.refunded ?? 0];
+  const status = p.declined ? 'declined'
+    : refunded > 0 ? (refunded >= captured ? 'refunded' : 'partially_refunded')
+    : p.voided ? 'voided'
+    : captured > 0 ? (captured >= authorized ? 'captured' : 'partially_captured')
+    : p.authorizationId ? 'authorized' : 'pending';
+  return { method: row.payment_method, status, authorized, captured, refunded, ...(p.declined ? { declined: p.declined } : {}) };
+}
+
+/** Orders on fraud hold, oldest first: the operators' review queue. */
+export async function ordersOnHold(knex: Knex, limit: number) {
+  const rows = await knex<OrderRow>('orders').where({ status: 'on_hold' }).orderBy('placed_position').limit(limit);
+  return rows.map((row) => ({ ...summary(row), fraud: row.fraud, lines: row.lines, delivery: row.delivery }));
 }
 
 export async function findOrder(knex: Knex, orderId: string) {
@@ -19,7 +42,9 @@ export async function findOrder(knex: Knex, orderId: string) {
       customer: row.customer,
       lines: row.lines,
       delivery: row.delivery,
-      payment: { method: row.payment_method, status: row.payment_status },
+      payment: paymentView(row),
+      review: row.review,
+      rejection: row.rejection,
       fraud: row.fraud,
       allocations: row.allocations,
       backorder: row.backorder,
@@ -58,19 +83,42 @@ function summary(row: OrderRow) {
   };
 }
 
-export interface VelocityCounts { customer1h: number; customer24h: number; email24h: number; address24h: number; returningCustomer: boolean }
+export interface VelocityCounts {
+  customer1h: number; customer24h: number; email1h: number; email24h: number; address1h: number; address24h: number;
+  card1h: number; card24h: number; returningCustomer: boolean;
+}
 
 /** Each velocity count stops here, so a hot address or email costs no more than a cold one. */
 const VELOCITY_CAP = 1000;
 
-/** How many other orders the same customer, email and address placed in the windows before `at`. */
-export async function velocity(knex: Knex, o: { orderId: string; customerId: string; email: string | null; addressKey: string | null; at: string }): Promise<VelocityCounts> {
-  const { rows } = await knex.raw('SELECT * FROM order_velocity(?, ?, ?, ?, ?, ?)', [o.orderId, o.customerId, o.email, o.addressKey, o.at, VELOCITY_CAP]);
-  const r = rows[0];
-  return {
-    customer1h: Number(r.customer1h), customer24h: Number(r.customer24h), email24h: Number(r.email24h),
-    address24h: Number(r.address24h), returningCustomer: r.returning_customer === true,
-  };
+export interface VelocityQuery { orderId: string; position: number; customerId: string; email: string | null; addressKey: string | null; card: string | null; at: string }
+
+/**
+ * Velocity counts for the orders asked for in the same tick, in one statement, each counted
+ * only once the orders read model has taken in the order itself (and so every order before it):
+ * an order the model has not reached yet gets `null`, to ask again.
+ */
+export function batchedVelocity(knex: Knex): (q: VelocityQuery) => Promise<VelocityCounts | null> {
+  const loader = new DataLoader<VelocityQuery, VelocityCounts | null>(async (queries) => {
+    const { rows } = await knex.raw(
+      `SELECT r.i, s.* FROM (SELECT position FROM projection_checkpoints WHERE name = 'orders') cp
+         CROSS JOIN jsonb_to_recordset(?::jsonb) AS r(i int, order_id text, position bigint, customer text, email text, address text, card text, at timestamptz)
+         CROSS JOIN LATERAL (SELECT * FROM order_signals(r.order_id, r.customer, r.email, r.address, r.card, r.at, ?) WHERE r.position <= cp.position) s`,
+      [JSON.stringify(queries.map((q, i) => ({ i, order_id: q.orderId, position: q.position, customer: q.customerId, email: q.email, address: q.addressKey, card: q.card, at: q.at }))), VELOCITY_CAP],
+    );
+    const found = new Map<number, VelocityCounts>(rows.map((r: Record<string, unknown>) => [Number(r.i), {
+      customer1h: Number(r.customer1h), customer24h: Number(r.customer24h), email1h: Number(r.email1h), email24h: Number(r.email24h),
+      address1h: Number(r.address1h), address24h: Number(r.address24h), card1h: Number(r.card1h), card24h: Number(r.card24h),
+      returningCustomer: r.returning_customer === true,
+    }]));
+    return queries.map((_, i) => found.get(i) ?? null);
+  }, { cache: false, maxBatchSize: 500 });
+  return (q) => loader.load(q);
+}
+
+/** A card token's fingerprint for velocity checks: the token itself is not kept in the read model. */
+export function paymentFingerprint(o: Pick<PlacedOrder, 'payment'>): string | null {
+  return o.payment.method === 'card' ? createHash('sha256').update(o.payment.token).digest('base64url').slice(0, 22) : null;
 }
 
 /** A normalised shipping address, for velocity checks across customers. */

@@ -58,6 +58,17 @@ export function createWriteSide(store: EventStore) {
       return { recorded: r.events.length > 0, position: r.position };
     },
 
+    async reviewOrder(data: Extract<OrderCommand, { type: 'ReviewOrder' }>['data'], metadata: CommandMetadata) {
+      const r = await orders.handle(orderStream(data.orderId), { type: 'ReviewOrder', data, metadata });
+      return { orderId: data.orderId, status: r.state.status, position: r.position };
+    },
+
+    /** Records what the payment gateway answered; a retried job records nothing twice. */
+    async recordPayment(command: Extract<OrderCommand, { type: `RecordPayment${string}` }>) {
+      const r = await orders.handle(orderStream(command.data.orderId), command);
+      return { recorded: r.events.length > 0, state: r.state, position: r.position };
+    },
+
     async recordAllocation(data: Extract<OrderCommand, { type: 'RecordAllocation' }>['data'], metadata: CommandMetadata) {
       const r = await orders.handle(orderStream(data.orderId), { type: 'RecordAllocation', data, metadata });
       return { recorded: r.events.length > 0, position: r.position };

@@ -20,13 +20,14 @@ describe('orders API', function () {
       expect(read.body).to.include({ orderId: placed.body.orderId, channel: 'marketplace', source: 'lazada', currency: 'USD', total: 3998 });
       expect(read.body.status).to.be.oneOf(['received', 'backordered']);            // no stock anywhere in this test
       expect(read.body.position).to.be.at.least(placed.body.position);
-      expect(read.body.payment).to.deep.equal({ method: 'card', status: 'pending' });
+      expect(read.body.payment).to.include({ method: 'card' });
+      expect(read.body.payment.status).to.be.oneOf(['pending', 'authorized']);   // the authorisation job may already have run
       expect(read.body.timeline[0]).to.include({ type: 'OrderPlaced' });
 
       const scored = await eventually(async () => {
         const r = await h.call('GET', `/orders/${placed.body.orderId}`, { key: KEYS.client });
-        return r.body.fraud ? r.body : undefined;
-      }, 3000);
+        return r.body.fraud && r.body.status === 'backordered' ? r.body : undefined;   // scored and sourced, in either order
+      }, 5000);
       expect(scored.fraud.decision).to.be.oneOf(['approve', 'review', 'reject']);
       expect(scored.fraud.score).to.be.a('number');
       expect(scored.fraud.reasons.map((r: { code: string }) => r.code)).to.include('new_customer');

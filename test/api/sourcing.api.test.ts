@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { fold } from '../../write-side/decider.js';
 import { available, stockDecider, stockStream, type StockEvent } from '../../write-side/inventory/stock.decider.js';
-import { anOrderBody, eventually, KEYS, startHarness, type Harness } from '../support/service-harness.js';
+import { anOrderBody, eventually, KEYS, NO_FRAUD_HOLDS, startHarness, type Harness } from '../support/service-harness.js';
 import { uniqueName } from '../support/test-env.js';
 
 // Berlin customers; a warehouse near Hamburg, a store in Berlin, a hub in Munich.
@@ -18,7 +18,7 @@ describe('sourcing and the inventory ledger', function () {
   this.timeout(60_000);
   let h: Harness;
   before(async () => {
-    h = await startHarness();
+    h = await startHarness(NO_FRAUD_HOLDS);      // sourcing alone: many orders from one customer and card are not fraud here
     for (const [id, body] of Object.entries(NETWORK)) {
       expect((await h.call('PUT', `/locations/${id}`, { key: KEYS.operator, body })).status).to.equal(201);
     }
@@ -130,7 +130,7 @@ describe('sourcing and the inventory ledger', function () {
     await new Promise((r) => setTimeout(r, 300));
     expect((await h.call('GET', `/orders/${second}`, { key: KEYS.operator })).body.status).to.equal('backordered');
     await receive(s, 'wh-hamburg', 2);
-    expect((await sourced(second, 'allocated')).status).to.equal('received');
+    expect((await sourced(second, 'allocated')).status).to.be.oneOf(['received', 'released']);
   });
 
   it('releases what a cancelled order reserved', async () => {

@@ -64,7 +64,7 @@ describe('job dispatcher', function () {
       await d.stop();
       expect(await s.jobIds()).to.deep.equal([...placedEventIds].sort());
       const job = (await s.queues.get(QUEUES.fraudScoring)!.getJob(placedEventIds[0]))!;
-      expect(job.data).to.have.keys(['orderId', 'eventId', 'position']);
+      expect(job.data).to.have.keys(['orderId', 'eventId', 'eventType', 'position']);
     } finally {
       await s.cleanup();
     }

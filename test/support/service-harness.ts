@@ -8,6 +8,9 @@ export const KEYS = {
   client: 'client-key', otherClient: 'client2-key', operator: 'operator-key', analyst: 'analyst-key', auditor: 'auditor-key', admin: 'admin-key',
 } as const;
 
+/** Fraud rules that never hold or reject: for tests of something else that place many similar orders. */
+export const NO_FRAUD_HOLDS = { FRAUD_RULES: JSON.stringify({ reviewAt: 101, rejectAt: 101 }) };
+
 export interface Harness {
   service: Service;
   url: string;

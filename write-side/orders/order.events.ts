@@ -67,10 +67,24 @@ export interface SourcingExplanation {
   candidates: { locationId: string; eligible: boolean; reason: string; distanceKm?: number; canFill: SkuQuantity[]; cost?: number }[];
 }
 
+export type ReviewDecision = 'approve' | 'reject';
+
+/** Why an order was rejected: by fraud scoring, by an operator's review, or by the payment gateway. */
+export type RejectionCause = 'fraud' | 'review' | 'payment_declined';
+
 export type OrderEvent =
   | DomainEvent<'OrderPlaced', PlacedOrder>
   | DomainEvent<'OrderAllocated', OrderAllocation & SourcingExplanation & { orderId: string; cost: number; at: string }>
   | DomainEvent<'OrderBackordered', SourcingExplanation & { orderId: string; missing: SkuQuantity[]; at: string }>
   | DomainEvent<'OrderCancelled', { orderId: string; reason: string; at: string }>
-  | DomainEvent<'FraudAssessed', FraudAssessment & { orderId: string; at: string }>;
+  | DomainEvent<'FraudAssessed', FraudAssessment & { orderId: string; at: string }>
+  | DomainEvent<'OrderHeld', { orderId: string; reason: string; at: string }>
+  | DomainEvent<'OrderReviewed', { orderId: string; decision: ReviewDecision; note?: string; reviewer: string; at: string }>
+  | DomainEvent<'OrderReleased', { orderId: string; at: string }>
+  | DomainEvent<'OrderRejected', { orderId: string; cause: RejectionCause; detail: string; at: string }>
+  | DomainEvent<'PaymentAuthorized', { orderId: string; authorizationId: string; amount: number; currency: string; at: string }>
+  | DomainEvent<'PaymentDeclined', { orderId: string; code: string; detail: string; at: string }>
+  | DomainEvent<'PaymentCaptured', { orderId: string; captureId: string; amount: number; totalCaptured: number; at: string }>
+  | DomainEvent<'PaymentVoided', { orderId: string; authorizationId: string; at: string }>
+  | DomainEvent<'PaymentRefunded', { orderId: string; refundId: string; amount: number; totalRefunded: number; at: string }>;
 

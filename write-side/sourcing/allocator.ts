@@ -2,6 +2,7 @@ import { ConflictError } from '../../platform/errors.js';
 import type { WriteSide } from '../commands.js';
 import type { CommandMetadata } from '../decider.js';
 import { available } from '../inventory/stock.decider.js';
+import { isClosed } from '../orders/order.decider.js';
 import type { LocationDetails } from '../locations/location.decider.js';
 import type { SkuQuantity } from '../orders/order.events.js';
 import { planSourcing, type SourcingCosts, type SourcingLocation, type SourcingPlan } from './sourcing.planner.js';
@@ -94,10 +95,11 @@ export function createAllocator(deps: AllocatorDeps) {
       const skus = lines.map((l) => l.sku);
       // Strays from an interrupted attempt are released only where nothing else may be allocating
       // this order now: backorder fills own backordered orders, first allocation owns received ones.
-      const mine = order.status === 'cancelled' || (order.status === 'backordered') === Boolean(options.fromBackorder);
+      const backordered = order.missing !== null;
+      const mine = isClosed(order) || backordered === Boolean(options.fromBackorder);
       if (options.afterCrash && !order.allocation && mine) await releaseEverywhere(orderId, skus, 'interrupted allocation', metadata);
-      if (order.status === 'cancelled' || order.allocation) return 'skipped';
-      if (order.status === 'backordered' && !options.fromBackorder) return 'skipped';
+      if (isClosed(order) || order.allocation) return 'skipped';
+      if (backordered && !options.fromBackorder) return 'skipped';
 
       let plan: SourcingPlan | undefined;
       for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
@@ -117,18 +119,18 @@ export function createAllocator(deps: AllocatorDeps) {
         } catch (err) {
           // Any other failure may have recorded the allocation after all: keep the stock, and let
           // the retried job (afterCrash) find out which it was.
-          if (!(err instanceof ConflictError && err.code === 'order.cancelled')) throw err;
+          if (!(err instanceof ConflictError && (err.code === 'order.cancelled' || err.code === 'order.rejected'))) throw err;
           await release(orderId, allocations.flatMap((a) => a.lines.map((l) => ({ sku: l.sku, locationId: a.locationId }))), 'order cancelled', metadata);
           return 'cancelled';
         }
       }
-      if (order.status === 'backordered') return 'backordered';
+      if (backordered) return 'backordered';
       const missing = plan && !plan.fillable ? plan.missing : lines;
       await write.recordBackorder({ orderId, missing, why: plan?.why ?? 'stock kept moving while reserving', candidates: plan?.candidates ?? [] }, metadata);
       return 'backordered';
     },
 
-    /** Releases everything a cancelled order holds, wherever an attempt may have reserved it. */
+    /** Releases everything a cancelled or rejected order holds, wherever an attempt may have reserved it. */
     async releaseOrder(orderId: string, metadata: CommandMetadata): Promise<void> {
       const order = await write.loadOrder(orderId, { fresh: true });
       if (order.status === 'none') return;

@@ -8,7 +8,7 @@ const CONCURRENCY = 256;
 
 /**
  * Sourcing as a process manager on the log: it allocates each placed order and releases each
- * cancelled one, a batch at a time, many orders at once, then moves its checkpoint. The
+ * cancelled or rejected one, a batch at a time, many orders at once, then moves its checkpoint. The
  * checkpoint row is locked for the batch, so a second process waits instead of allocating the
  * same orders. A batch that may have been interrupted (the first after a start or a failure, or
  * one whose lock another process held: it may have died holding it) is handled as such: what an
@@ -60,7 +60,7 @@ export class SourcingProcess {
       await this.knex.transaction(async (trx) => {
         const locking = trx('dispatcher_checkpoints').where({ name }).forUpdate();
         const row = await (wait ? locking : locking.noWait()).first('position');
-        const work = events.filter((e) => e.position > Number(row.position) && (e.type === 'OrderPlaced' || e.type === 'OrderCancelled'));
+        const work = events.filter((e) => e.position > Number(row.position) && (e.type === 'OrderPlaced' || e.type === 'OrderCancelled' || e.type === 'OrderRejected'));
         await pool(work, CONCURRENCY, async (e) => {
           const orderId = (e.data as { orderId: string }).orderId;
           const metadata: CommandMetadata = {

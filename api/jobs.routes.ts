@@ -1,0 +1,48 @@
+import Router from '@koa/router';
+import type { Job, Queue } from 'bullmq';
+import { ConflictError, NotFoundError } from '../platform/errors.js';
+import type { QueueName } from '../jobs/queues.js';
+import type { ApiDeps } from './app.js';
+import { allow } from './auth.js';
+import { intParam } from './http.js';
+
+/** A job's id in the API: its queue and its id there (one event may start jobs on several queues). */
+const apiJobId = (queue: string, id: string | undefined) => `${queue}:${id}`;
+
+export function jobRoutes(deps: ApiDeps): Router {
+  const router = new Router({ strict: true, sensitive: true });
+
+  router.get('/jobs/failed', allow('operator'), async (ctx) => {
+    const limit = intParam(ctx, 'limit', { min: 1, max: 500 }) ?? 100;
+    const failed = await Promise.all([...deps.queues].map(async ([name, queue]) => (await queue.getFailed(0, limit - 1)).map((job) => view(name, job))));
+    ctx.body = { jobs: failed.flat().sort((a, b) => b.failedAt.localeCompare(a.failedAt)).slice(0, limit) };
+  });
+
+  router.post('/jobs/:jobId/retry', allow('operator'), async (ctx) => {
+    const { queue, job } = await findJob(deps.queues, ctx.params.jobId);
+    const state = await job.getState();
+    if (state !== 'failed') throw new ConflictError('job.not_failed', `Job ${ctx.params.jobId} is ${state}, not failed`);
+    await job.retry('failed');
+    ctx.status = 202;
+    ctx.body = { jobId: apiJobId(queue, job.id), queue, status: 'waiting' };
+  });
+
+  return router;
+}
+
+function view(queue: string, job: Job) {
+  const data = job.data as { orderId?: string; sku?: string; eventId?: string };
+  return {
+    jobId: apiJobId(queue, job.id), queue, name: job.name, reason: job.failedReason, attempts: job.attemptsMade,
+    orderId: data.orderId ?? null, sku: data.sku ?? null, eventId: data.eventId ?? null,
+    failedAt: new Date(job.finishedOn ?? job.processedOn ?? job.timestamp).toISOString(),
+  };
+}
+
+async function findJob(queues: Map<QueueName, Queue>, raw: string | undefined): Promise<{ queue: string; job: Job }> {
+  const at = raw?.indexOf(':') ?? -1;
+  const queue = at > 0 ? queues.get(raw!.slice(0, at) as QueueName) : undefined;
+  const job = queue && /^[A-Za-z0-9._:-]{1,128}$/.test(raw!.slice(at + 1)) ? await queue.getJob(raw!.slice(at + 1)) : undefined;
+  if (!queue || !job) throw new NotFoundError('job.not_found', `Job ${raw} does not exist`);
+  return { queue: queue.name, job };
+}

@@ -1,0 +1,42 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { Knex } from 'knex';
+import type { Notification, Notifier } from '../notifications/notifier.port.js';
+import type { WriteSide } from '../write-side/commands.js';
+
+export interface NotificationDeps { write: WriteSide; knex: Knex; notifier?: Notifier }
+
+const KIND_BY_EVENT: Record<string, Notification['kind']> = {
+  OrderPlaced: 'order_confirmed', OrderHeld: 'order_on_hold', OrderRejected: 'order_rejected', OrderCancelled: 'order_cancelled',
+};
+export const NOTIFYING_EVENTS = Object.keys(KIND_BY_EVENT);
+
+/**
+ * Tells the customer what happened to their order: the notification goes into the outbox table
+ * (what operators and tests read), then to the notifier if one is configured. Both are keyed by
+ * the event, so a retried job neither writes nor sends a second notification once one went out.
+ */
+export async function notifyCustomer(job: Job<{ orderId: string; eventId: string; eventType: string }>, deps: NotificationDeps): Promise<void> {
+  const { orderId, eventId, eventType } = job.data;
+  const kind = KIND_BY_EVENT[eventType];
+  if (!kind) throw new UnrecoverableError(`no notification for ${eventType}`);
+  let row = await deps.knex('notifications').where({ notification_id: eventId }).first();
+  if (!row) {
+    const order = await deps.write.loadOrder(orderId, { fresh: true });
+    if (order.status === 'none') throw new UnrecoverableError(`order ${orderId} does not exist`);
+    const o = order.order;
+    const data: Record<string, unknown> = { channel: o.channel, externalId: o.externalId ?? null, total: o.total, currency: o.currency };
+    if (kind === 'order_cancelled') data.reason = order.cancellation?.reason;
+    if (kind === 'order_rejected') data.reason = order.rejection?.cause;
+    const n: Notification = { id: eventId, orderId, kind, at: new Date().toISOString(), customer: o.customer, data };
+    await deps.knex('notifications').insert({ notification_id: eventId, order_id: orderId, kind, payload: n }).onConflict('notification_id').ignore();
+    row = await deps.knex('notifications').where({ notification_id: eventId }).first();
+  }
+  if (!deps.notifier || row.sent_at) return;
+  try {
+    await deps.notifier.send(row.payload as Notification);
+  } catch (err) {
+    await deps.knex('notifications').where({ notification_id: eventId }).update({ attempts: deps.knex.raw('attempts + 1'), last_error: String((err as Error).message) });
+    throw err;
+  }
+  await deps.knex('notifications').where({ notification_id: eventId }).update({ sent_at: deps.knex.fn.now(), attempts: deps.knex.raw('attempts + 1'), last_error: null });
+}

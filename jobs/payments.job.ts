@@ -1,0 +1,72 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import { PaymentDeclined, type PaymentGateway } from '../payments/payment-gateway.port.js';
+import type { WriteSide } from '../write-side/commands.js';
+import type { CommandMetadata } from '../write-side/decider.js';
+import { isClosed, paymentToSettle, type PlacedState } from '../write-side/orders/order.decider.js';
+
+// Payment jobs: each calls the gateway under an idempotency key derived from the order (never from
+// the attempt), then records the answer on the order. A job killed between the two is retried:
+// the gateway answers the same key with the same outcome, and the order records it once.
+
+export interface PaymentDeps { write: WriteSide; gateway: PaymentGateway; now(): Date }
+
+export type PaymentJob = Job<{ orderId: string; eventId: string }>;
+
+const metadata = (job: PaymentJob, deps: PaymentDeps, kind: string): CommandMetadata => ({
+  now: deps.now().toISOString(), correlationId: job.data.orderId, causationId: job.data.eventId, actor: { kind: 'job', id: `payments/${kind}/${job.id}` },
+});
+
+async function placedOrder(orderId: string, deps: PaymentDeps): Promise<PlacedState> {
+  const order = await deps.write.loadOrder(orderId, { fresh: true });
+  if (order.status === 'none') throw new UnrecoverableError(`order ${orderId} does not exist`);
+  return order;
+}
+
+/** Authorises a card order's total on placement; a decline rejects the order. */
+export async function authorizePayment(job: PaymentJob, deps: PaymentDeps): Promise<void> {
+  const o = await placedOrder(job.data.orderId, deps);
+  const { payment } = o.order;
+  if (payment.method !== 'card' || o.payment.authorizationId || o.payment.declined || isClosed(o)) return;
+  let recorded;
+  try {
+    const { authorizationId } = await deps.gateway.authorize({
+      token: payment.token, amount: o.order.total, currency: o.order.currency, reference: o.order.orderId, idempotencyKey: `authorize:${o.order.orderId}`,
+    });
+    recorded = await deps.write.recordPayment({ type: 'RecordPaymentAuthorization', data: { orderId: o.order.orderId, authorizationId, amount: o.order.total }, metadata: metadata(job, deps, 'authorize') });
+  } catch (err) {
+    if (!(err instanceof PaymentDeclined)) throw err;                // transient: BullMQ retries with backoff
+    await deps.write.recordPayment({ type: 'RecordPaymentDecline', data: { orderId: o.order.orderId, code: err.code, detail: err.message }, metadata: metadata(job, deps, 'authorize') });
+    return;
+  }
+  // Cancelled or rejected while the gateway was answering: give the money back now.
+  if (recorded.state.status !== 'none' && isClosed(recorded.state)) await settle(recorded.state, job, deps);
+}
+
+/** A cancelled or rejected order: voids what is only authorised, refunds what was captured. */
+export async function settlePayment(job: PaymentJob, deps: PaymentDeps): Promise<void> {
+  await settle(await placedOrder(job.data.orderId, deps), job, deps);
+}
+
+async function settle(o: PlacedState, job: PaymentJob, deps: PaymentDeps): Promise<void> {
+  const owed = paymentToSettle(o);
+  const orderId = o.order.orderId;
+  if (owed.void) {
+    await deps.gateway.void({ authorizationId: owed.void, idempotencyKey: `void:${orderId}` });
+    await deps.write.recordPayment({ type: 'RecordPaymentVoid', data: { orderId, authorizationId: owed.void }, metadata: metadata(job, deps, 'void') });
+  }
+  if (owed.refund > 0) {
+    // One refund settles a closed order: its key is the order's, so a retry never refunds twice.
+    const { refundId } = await deps.gateway.refund({ authorizationId: o.payment.authorizationId!, amount: owed.refund, idempotencyKey: `refund:${orderId}:closed` });
+    await deps.write.recordPayment({ type: 'RecordPaymentRefund', data: { orderId, refundId, amount: owed.refund }, metadata: metadata(job, deps, 'refund') });
+  }
+}
+
+/** Captures a released order's authorisation in full (the `on_release` capture policy). */
+export async function capturePayment(job: PaymentJob, deps: PaymentDeps): Promise<void> {
+  const o = await placedOrder(job.data.orderId, deps);
+  const left = o.payment.authorized - o.payment.captured;
+  if (!o.payment.authorizationId || o.payment.voided || isClosed(o) || left <= 0) return;
+  const { captureId } = await deps.gateway.capture({ authorizationId: o.payment.authorizationId, amount: left, idempotencyKey: `capture:${o.order.orderId}:release` });
+  const recorded = await deps.write.recordPayment({ type: 'RecordPaymentCapture', data: { orderId: o.order.orderId, captureId, amount: left }, metadata: metadata(job, deps, 'capture') });
+  if (recorded.state.status !== 'none' && isClosed(recorded.state)) await settle(recorded.state, job, deps);
+}

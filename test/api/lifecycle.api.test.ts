@@ -1,0 +1,196 @@
+import { expect } from 'chai';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { QUEUES } from '../../jobs/queues.js';
+import { fold } from '../../write-side/decider.js';
+import { stockDecider, stockStream, type StockEvent } from '../../write-side/inventory/stock.decider.js';
+import { anOrderBody, eventually, KEYS, startHarness, type Harness } from '../support/service-harness.js';
+import { TEST_REDIS_URL, uniqueName } from '../support/test-env.js';
+
+// The order lifecycle end to end: fraud scoring, payment jobs on the sandbox gateway, sourcing,
+// release, rejection, review, cancellation and the customer notifications, with real PostgreSQL
+// and Redis. Orders up to 1,000.00 are approved, from 1,000.00 held for review, from 5,000.00
+// rejected; velocity does not count here.
+const RULES = {
+  reviewAt: 50, rejectAt: 80, newCustomer: 0, highValue: { minor: 100_000, points: 55 }, veryHighValue: { minor: 500_000, points: 85 },
+  velocityCustomer1h: { max: 1e6, points: 0 }, velocityCustomer24h: { max: 1e6, points: 0 }, velocityEmail1h: { max: 1e6, points: 0 },
+  velocityEmail24h: { max: 1e6, points: 0 }, velocityAddress1h: { max: 1e6, points: 0 }, velocityAddress24h: { max: 1e6, points: 0 },
+  velocityCard1h: { max: 1e6, points: 0 }, velocityCard24h: { max: 1e6, points: 0 },
+};
+
+function lifecycle(title: string, env: Record<string, string>, tests: (ctx: () => Harness & { order(price: number, token?: string): Promise<string> }) => void) {
+  describe(title, function () {
+    this.timeout(30_000);
+    let h: Harness;
+    let sku: string;
+    before(async () => {
+      h = await startHarness({ FRAUD_RULES: JSON.stringify(RULES), SANDBOX_GATEWAY_LATENCY_MS: '5', ...env });
+      sku = uniqueName('SKU').slice(0, 60);
+      await h.call('PUT', '/locations/wh-1', { key: KEYS.operator, body: { name: 'WH 1', type: 'warehouse', geo: { lat: 40, lon: -74 }, canShip: true, canPickup: false } });
+      const r = await h.call('POST', '/inventory/receipts', { key: KEYS.operator, body: { sku, locationId: 'wh-1', quantity: 1000 } });
+      await h.call('GET', `/inventory/${sku}?minPosition=${r.body.position}`, { key: KEYS.operator });
+    });
+    after(async () => { await h.stop(); });
+    tests(() => Object.assign(h, {
+      async order(price: number, token = 'tok_ok') {
+        const r = await h.call('POST', '/orders', { key: KEYS.client, body: anOrderBody({ customer: { id: uniqueName('c') }, lines: [{ sku, quantity: 1, unitPrice: price }], payment: { method: 'card', token } }) });
+        expect(r.status).to.equal(201);
+        return r.body.orderId as string;
+      },
+    }));
+  });
+}
+
+async function statusOf(h: Harness, orderId: string, want: string) {
+  return eventually(async () => {
+    const r = await h.call('GET', `/orders/${orderId}`, { key: KEYS.operator });
+    return r.body.status === want ? r.body : undefined;
+  }, 15_000);
+}
+
+async function reservedFor(h: Harness, orderId: string): Promise<number> {
+  const order = await h.service.write.loadOrder(orderId, { fresh: true });
+  if (order.status === 'none') return 0;
+  let total = 0;
+  for (const l of order.order.lines) {
+    const events = await h.service.store.readStream(stockStream(l.sku, 'wh-1'));
+    total += fold(stockDecider, events.map((e) => ({ type: e.type, data: e.data }) as StockEvent)).reservations.get(orderId) ?? 0;
+  }
+  return total;
+}
+
+lifecycle('order lifecycle', {}, (ctx) => {
+  it('approve + authorise + allocate: released, authorised once, the customer told', async () => {
+    const h = ctx();
+    const id = await ctx().order(2500);
+    const order = await statusOf(h, id, 'released');
+    expect(order.payment).to.include({ status: 'authorized', authorized: 2500, captured: 0 });
+    expect(order.timeline.map((t: { type: string }) => t.type)).to.include.members(['OrderPlaced', 'FraudAssessed', 'PaymentAuthorized', 'OrderAllocated', 'OrderReleased']);
+    expect((await h.service.gateway.records(id)).authorizations).to.have.length(1);
+    const outbox = await eventually(async () => { const rows = await h.service.knex('notifications').where({ order_id: id }); return rows.length ? rows : undefined; });
+    expect(outbox.map((n: { kind: string }) => n.kind)).to.deep.equal(['order_confirmed']);
+  });
+
+  it('a declined card: rejected, its stock released, the customer told', async () => {
+    const h = ctx();
+    const id = await ctx().order(2500, 'tok_declined');
+    const order = await statusOf(h, id, 'rejected');
+    expect(order.payment.status).to.equal('declined');
+    expect(order.rejection).to.include({ cause: 'payment_declined' });
+    await eventually(async () => ((await reservedFor(h, id)) === 0 ? true : undefined));
+    await eventually(async () => ((await h.service.knex('notifications').where({ order_id: id, kind: 'order_rejected' })).length === 1 ? true : undefined));
+  });
+
+  it('tok_fail_once: the payment job is retried and authorises once', async () => {
+    const h = ctx();
+    const id = await ctx().order(2500, 'tok_fail_once');
+    const order = await statusOf(h, id, 'released');
+    expect(order.payment.status).to.equal('authorized');
+    expect((await h.service.gateway.records(id)).authorizations).to.have.length(1);
+    const attempts = await h.service.knex('sandbox_payment_attempts').where({ idempotency_key: `authorize:${id}` }).first();
+    expect(attempts.attempts).to.equal(2);
+  });
+
+  it('review -> approve: held, listed for review, then released', async () => {
+    const h = ctx();
+    const id = await ctx().order(200_000);
+    const held = await statusOf(h, id, 'on_hold');
+    expect(held.fraud.decision).to.equal('review');
+    const queue = await h.call('GET', '/fraud/reviews', { key: KEYS.operator });
+    expect(queue.status).to.equal(200);
+    const listed = queue.body.orders.find((o: { orderId: string }) => o.orderId === id);
+    expect(listed.fraud.reasons.map((r: { code: string }) => r.code)).to.include('high_value');
+    expect((await h.call('GET', '/fraud/reviews', { key: KEYS.client })).status).to.equal(403);
+    await eventually(async () => ((await h.call('GET', `/orders/${id}`, { key: KEYS.operator })).body.allocations.length > 0 ? true : undefined));
+    await eventually(async () => ((await h.call('GET', `/orders/${id}`, { key: KEYS.operator })).body.payment?.status === 'authorized' ? true : undefined));
+    const reviewed = await h.call('POST', `/orders/${id}/review`, { key: KEYS.operator, body: { decision: 'approve', note: 'called the customer' } });
+    expect(reviewed.status).to.equal(200);
+    expect(reviewed.body.status).to.equal('released');
+    const order = await statusOf(h, id, 'released');
+    expect(order.review).to.include({ decision: 'approve', note: 'called the customer' });
+    const again = await h.call('POST', `/orders/${id}/review`, { key: KEYS.operator, body: { decision: 'reject' } });
+    expect(again.status).to.equal(409);
+  });
+
+  it('review -> reject: rejected, its authorisation voided and its stock released', async () => {
+    const h = ctx();
+    const id = await ctx().order(200_000);
+    await statusOf(h, id, 'on_hold');
+    await eventually(async () => ((await h.call('GET', `/orders/${id}`, { key: KEYS.operator })).body.payment?.status === 'authorized' ? true : undefined));
+    expect((await h.call('POST', `/orders/${id}/review`, { key: KEYS.operator, body: { decision: 'maybe' } })).status).to.equal(400);
+    expect((await h.call('POST', `/orders/${id}/review`, { key: KEYS.operator, body: { decision: 'reject', note: 'stolen card' } })).status).to.equal(200);
+    const order = await eventually(async () => {
+      const r = await h.call('GET', `/orders/${id}`, { key: KEYS.operator });
+      return r.body.status === 'rejected' && r.body.payment?.status === 'voided' ? r.body : undefined;
+    }, 15_000);
+    expect(order.rejection).to.include({ cause: 'review', detail: 'stolen card' });
+    expect((await h.service.gateway.records(id)).authorizations[0]).to.include({ voided: true, captured: 0 });
+    await eventually(async () => ((await reservedFor(h, id)) === 0 ? true : undefined));
+  });
+
+  it('a fraud reject: rejected outright, nothing left held', async () => {
+    const h = ctx();
+    const id = await ctx().order(600_000);
+    const order = await statusOf(h, id, 'rejected');
+    expect(order.rejection).to.include({ cause: 'fraud' });
+    await eventually(async () => ((await reservedFor(h, id)) === 0 ? true : undefined));
+    await eventually(async () => {
+      const a = (await h.service.gateway.records(id)).authorizations;
+      return a.length === 0 || a[0].voided ? true : undefined;
+    });
+  });
+
+  it('cancel before capture: the authorisation is voided, the customer told', async () => {
+    const h = ctx();
+    const id = await ctx().order(2500);
+    await statusOf(h, id, 'released');
+    expect((await h.call('POST', `/orders/${id}/cancel`, { key: KEYS.client, body: { reason: 'changed my mind' } })).status).to.equal(200);
+    const order = await eventually(async () => {
+      const r = await h.call('GET', `/orders/${id}`, { key: KEYS.operator });
+      return r.body.payment?.status === 'voided' ? r.body : undefined;
+    }, 15_000);
+    expect(order.status).to.equal('cancelled');
+    expect((await h.service.gateway.records(id)).authorizations[0]).to.include({ voided: true, refunded: 0 });
+    await eventually(async () => ((await reservedFor(h, id)) === 0 ? true : undefined));
+    await eventually(async () => ((await h.service.knex('notifications').where({ order_id: id, kind: 'order_cancelled' })).length === 1 ? true : undefined));
+  });
+
+  it('shows failed jobs to operators and retries them', async () => {
+    const h = ctx();
+    const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+    const payments = new Queue(QUEUES.payments, { connection: redis, prefix: h.queuePrefix });
+    try {
+      await payments.add('NoSuchEvent', { orderId: 'o-x', eventId: 'e-x' }, { jobId: 'broken-1', attempts: 1 });
+      const failed = await eventually(async () => {
+        const r = await h.call('GET', '/jobs/failed', { key: KEYS.operator });
+        return r.body.jobs.find((j: { jobId: string }) => j.jobId === 'payments:broken-1');
+      });
+      expect(failed).to.include({ queue: 'payments', orderId: 'o-x' });
+      expect(failed.reason).to.contain('NoSuchEvent');
+      expect((await h.call('GET', '/jobs/failed', { key: KEYS.client })).status).to.equal(403);
+      expect((await h.call('POST', '/jobs/payments:broken-1/retry', { key: KEYS.operator })).status).to.equal(202);
+      expect((await h.call('POST', '/jobs/payments:nope/retry', { key: KEYS.operator })).status).to.equal(404);
+      expect((await h.call('POST', '/jobs/nothing/retry', { key: KEYS.operator })).status).to.equal(404);
+    } finally {
+      await payments.close();
+      redis.disconnect();
+    }
+  });
+});
+
+lifecycle('order lifecycle, capturing on release', { PAYMENT_CAPTURE: 'on_release' }, (ctx) => {
+  it('cancel after capture: the captured amount is refunded once', async () => {
+    const h = ctx();
+    const id = await ctx().order(2500);
+    await eventually(async () => ((await h.call('GET', `/orders/${id}`, { key: KEYS.operator })).body.payment?.status === 'captured' ? true : undefined), 15_000);
+    expect((await h.call('POST', `/orders/${id}/cancel`, { key: KEYS.client, body: { reason: 'too late' } })).status).to.equal(200);
+    const order = await eventually(async () => {
+      const r = await h.call('GET', `/orders/${id}`, { key: KEYS.operator });
+      return r.body.payment?.status === 'refunded' ? r.body : undefined;
+    }, 15_000);
+    expect(order.payment).to.include({ authorized: 2500, captured: 2500, refunded: 2500 });
+    const authorizations = (await h.service.gateway.records(id)).authorizations;
+    expect(authorizations).to.have.length(1);
+    expect(authorizations[0]).to.include({ amount: 2500, captured: 2500, refunded: 2500, voided: false });
+  });
+});

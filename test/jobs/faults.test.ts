@@ -1,0 +1,202 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { QUEUES } from '../../jobs/queues.js';
+import { anOrderBody, eventually, KEYS, startHarness, type Harness } from '../support/service-harness.js';
+import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from '../support/test-env.js';
+
+// Faults with the real services: a worker process killed with SIGKILL in the middle of payment
+// jobs, and Redis restarted while 500 orders go through. Every order must end in the right state,
+// the sandbox gateway's own records must show no payment authorised twice, and no job may be lost.
+
+/** Fraud rules that approve every order here: these tests are about payments and jobs. */
+const APPROVE_ALL = JSON.stringify({ reviewAt: 101, rejectAt: 101 });
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    }).on('error', reject);
+  });
+}
+
+async function seedStock(h: Harness, sku: string, quantity: number): Promise<void> {
+  await h.call('PUT', '/locations/wh-1', { key: KEYS.operator, body: { name: 'WH 1', type: 'warehouse', geo: { lat: 40, lon: -74 }, canShip: true, canPickup: false } });
+  const r = await h.call('POST', '/inventory/receipts', { key: KEYS.operator, body: { sku, locationId: 'wh-1', quantity } });
+  await h.call('GET', `/inventory/${sku}?minPosition=${r.body.position}`, { key: KEYS.operator });
+}
+
+async function placeOrders(h: Harness, sku: string, n: number, token: (i: number) => string, onPlaced?: (count: number) => Promise<void>): Promise<string[]> {
+  const ids: string[] = [];
+  for (let wave = 0; wave < n; wave += 25) {
+    const placed = await Promise.all(Array.from({ length: Math.min(25, n - wave) }, async (_, k) => {
+      const r = await h.call('POST', '/orders', { key: KEYS.client, body: anOrderBody({ customer: { id: uniqueName('c') }, lines: [{ sku, quantity: 1, unitPrice: 1500 }], payment: { method: 'card', token: token(wave + k) } }) });
+      expect(r.status).to.equal(201);
+      return r.body.orderId as string;
+    }));
+    ids.push(...placed);
+    await onPlaced?.(ids.length);
+  }
+  return ids;
+}
+
+/** Waits until every order has one of the statuses wanted; answers status by order. */
+async function settled(h: Harness, ids: string[], done: (status: string, payment: string) => boolean, ms: number): Promise<Map<string, { status: string; payment: string }>> {
+  const seen = new Map<string, { status: string; payment: string }>();
+  const summary = () => JSON.stringify([...seen.values()].reduce<Record<string, number>>((c, o) => ({ ...c, [`${o.status}/${o.payment}`]: (c[`${o.status}/${o.payment}`] ?? 0) + 1 }), {}));
+  await eventually(async () => {
+    for (const id of ids) {
+      if (seen.has(id)) continue;
+      const r = await h.call('GET', `/orders/${id}`, { key: KEYS.operator });
+      if (r.status === 200 && done(r.body.status, r.body.payment.status)) seen.set(id, { status: r.body.status, payment: r.body.payment.status });
+    }
+    return seen.size === ids.length ? true : undefined;
+  }, ms, 250).catch((err: Error) => { throw new Error(`${err.message}: ${seen.size} of ${ids.length} settled ${summary()}`); });
+  return seen;
+}
+
+/** The sandbox gateway's own count of authorisations per order. */
+async function authorizationsPerOrder(h: Harness): Promise<Map<string, number>> {
+  await h.service.gateway.records('');                               // the sandbox's tables exist once it has been used
+  const rows: { reference: string; n: string }[] = await h.service.knex('sandbox_payment_authorizations').select('reference').count({ n: '*' }).groupBy('reference');
+  return new Map(rows.map((r) => [String(r.reference), Number(r.n)]));
+}
+
+/** Job counts per queue, as BullMQ holds them. */
+async function jobCounts(redisUrl: string, prefix: string): Promise<Record<string, Record<string, number>>> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  try {
+    const counts: Record<string, Record<string, number>> = {};
+    for (const name of Object.values(QUEUES)) {
+      const q = new Queue(name, { connection: redis, prefix });
+      counts[name] = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed');
+      await q.close();
+    }
+    return counts;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Waits until no job is waiting, active or delayed; answers completed and failed per queue. */
+async function drained(redisUrl: string, prefix: string): Promise<Record<string, { completed: number; failed: number }>> {
+  return eventually(async () => {
+    const counts = await jobCounts(redisUrl, prefix);
+    const busy = Object.values(counts).some((c) => c.waiting + c.active + c.delayed + c.prioritized > 0);
+    return busy ? undefined : Object.fromEntries(Object.entries(counts).map(([q, c]) => [q, { completed: c.completed, failed: c.failed }]));
+  }, 60_000, 250);
+}
+
+describe('faults', function () {
+  this.timeout(180_000);
+
+  it('a worker killed (SIGKILL) in the middle of payment jobs: every order released, each authorised once, no job lost', async () => {
+    const h = await startHarness({ OMS_ROLES: 'api,projections', FRAUD_RULES: APPROVE_ALL });
+    const workers: ChildProcess[] = [];
+    const startWorker = () => {
+      const child = spawn(process.execPath, ['dist/main.js'], {
+        env: {
+          ...process.env, OMS_ROLES: 'jobs', DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: h.service.config.databaseSchema, REDIS_URL: TEST_REDIS_URL,
+          QUEUE_PREFIX: h.queuePrefix, FRAUD_RULES: APPROVE_ALL, JOB_LOCK_MS: '1000', SANDBOX_GATEWAY_LATENCY_MS: '600', LOG_LEVEL: 'silent',
+        },
+        stdio: 'ignore',
+      });
+      workers.push(child);
+      return child;
+    };
+    try {
+      const sku = uniqueName('SKU').slice(0, 60);
+      await seedStock(h, sku, 1000);
+      const first = startWorker();
+      const ids = await placeOrders(h, sku, 40, () => 'tok_ok');
+      // Kill it while the gateway has authorised orders that the orders do not show yet: payment
+      // jobs between the gateway's answer and recording it, the moment a crash could pay twice.
+      const unrecorded = await eventually(async () => {
+        const authorized = [...(await authorizationsPerOrder(h)).keys()];
+        const pending: string[] = [];
+        for (const id of authorized) {
+          const order = await h.service.write.loadOrder(id, { fresh: true });
+          if (order.status !== 'none' && !order.payment.authorizationId) pending.push(id);
+        }
+        return pending.length > 0 ? pending : undefined;
+      }, 30_000, 5);
+      first.kill('SIGKILL');
+      await new Promise((r) => first.once('exit', r));
+      expect(unrecorded.length).to.be.at.least(1);
+
+      startWorker();
+      const outcome = await settled(h, ids, (status) => status === 'released', 90_000);
+      expect([...outcome.values()].every((o) => o.status === 'released' && o.payment === 'authorized')).to.equal(true);
+      const perOrder = await authorizationsPerOrder(h);
+      expect(ids.map((id) => perOrder.get(id) ?? 0)).to.deep.equal(ids.map(() => 1));
+      for (const id of unrecorded) expect((await h.service.gateway.records(id)).authorizations).to.have.length(1);
+      // No job lost: one fraud check, one authorisation and one confirmation per order, and nothing failed.
+      const jobs = await drained(TEST_REDIS_URL, h.queuePrefix);
+      expect(jobs[QUEUES.fraudScoring]).to.deep.equal({ completed: 40, failed: 0 });
+      expect(jobs[QUEUES.payments]).to.deep.equal({ completed: 40, failed: 0 });
+      expect(jobs[QUEUES.notifications]).to.deep.equal({ completed: 40, failed: 0 });
+    } finally {
+      for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
+      await h.stop();
+    }
+  });
+
+  it('Redis restarted during a run of 500 orders: every order ends right, none authorised twice, no job lost', async () => {
+    const port = await freePort();
+    const dir = await mkdtemp(join(tmpdir(), 'oms-redis-'));
+    // Redis as BullMQ needs it in production: persisted (AOF), so a restart keeps the queues.
+    const startRedis = async () => {
+      const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], { stdio: 'ignore' });
+      const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      probe.on('error', () => undefined);                             // refused until it listens
+      await eventually(async () => { try { await probe.connect(); await probe.ping(); return true; } catch { return undefined; } }, 10_000, 50);
+      probe.disconnect();
+      return child;
+    };
+    let redis = await startRedis();
+    const url = `redis://127.0.0.1:${port}`;
+    const h = await startHarness({ REDIS_URL: url, FRAUD_RULES: APPROVE_ALL, SANDBOX_GATEWAY_LATENCY_MS: '5', JOB_LOCK_MS: '2000' });
+    try {
+      const sku = uniqueName('SKU').slice(0, 60);
+      await seedStock(h, sku, 10_000);
+      let restarted = false;
+      const declined = (i: number) => i % 10 === 9;
+      const ids = await placeOrders(h, sku, 500, (i) => (declined(i) ? 'tok_declined' : i % 10 === 4 ? 'tok_fail_once' : 'tok_ok'), async (count) => {
+        if (count < 200 || restarted) return;
+        restarted = true;
+        const exited = new Promise((r) => redis.once('exit', r));
+        const admin = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 0, retryStrategy: () => null });
+        admin.on('error', () => undefined);
+        await admin.call('SHUTDOWN').catch(() => undefined);            // the connection closes as it answers
+        admin.disconnect();
+        await exited;
+        await new Promise((r) => setTimeout(r, 1000));             // down for a second while orders keep coming
+        redis = await startRedis();
+      });
+      expect(restarted).to.equal(true);
+
+      const outcome = await settled(h, ids, (status, payment) => (status === 'released' && payment === 'authorized') || (status === 'rejected' && payment === 'declined'), 150_000);
+      ids.forEach((id, i) => expect(outcome.get(id)!.status, `order ${i}`).to.equal(declined(i) ? 'rejected' : 'released'));
+      const perOrder = await authorizationsPerOrder(h);
+      ids.forEach((id, i) => expect(perOrder.get(id) ?? 0, `authorisations of order ${i}`).to.equal(declined(i) ? 0 : 1));
+      // No job lost: a fraud check, an authorisation and a confirmation per order, and for each
+      // declined one a settlement and a rejection notice; nothing failed.
+      const jobs = await drained(url, h.queuePrefix);
+      expect(jobs[QUEUES.fraudScoring]).to.deep.equal({ completed: 500, failed: 0 });
+      expect(jobs[QUEUES.payments]).to.deep.equal({ completed: 550, failed: 0 });
+      expect(jobs[QUEUES.notifications]).to.deep.equal({ completed: 550, failed: 0 });
+      const sent = (await h.service.knex('notifications').select('kind').count({ n: '*' }).groupBy('kind').orderBy('kind')) as unknown as { kind: string; n: string }[];
+      expect(sent.map((r) => [r.kind, Number(r.n)])).to.deep.equal([['order_confirmed', 500], ['order_rejected', 50]]);
+    } finally {
+      await h.stop();
+      redis.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
