@@ -19,18 +19,21 @@ export async function notifyCustomer(job: Job<{ orderId: string; eventId: string
   const { orderId, eventId, eventType } = job.data;
   const kind = KIND_BY_EVENT[eventType];
   if (!kind) throw new UnrecoverableError(`no notification for ${eventType}`);
-  let row = await deps.knex('notifications').where({ notification_id: eventId }).first();
-  if (!row) {
-    const order = await deps.write.loadOrder(orderId, { fresh: true });
-    if (order.status === 'none') throw new UnrecoverableError(`order ${orderId} does not exist`);
-    const o = order.order;
-    const data: Record<string, unknown> = { channel: o.channel, externalId: o.externalId ?? null, total: o.total, currency: o.currency };
-    if (kind === 'order_cancelled') data.reason = order.cancellation?.reason;
-    if (kind === 'order_rejected') data.reason = order.rejection?.cause;
-    const n: Notification = { id: eventId, orderId, kind, at: new Date().toISOString(), customer: o.customer, data };
-    await deps.knex('notifications').insert({ notification_id: eventId, order_id: orderId, kind, payload: n }).onConflict('notification_id').ignore();
-    row = await deps.knex('notifications').where({ notification_id: eventId }).first();
-  }
+  // What the customer is told comes from the order: placement facts may be as last seen here,
+  // a cancellation or rejection is read fresh.
+  const order = await deps.write.loadOrder(orderId, { fresh: kind !== 'order_confirmed' });
+  if (order.status === 'none') throw new UnrecoverableError(`order ${orderId} does not exist`);
+  const o = order.order;
+  const data: Record<string, unknown> = { channel: o.channel, externalId: o.externalId ?? null, total: o.total, currency: o.currency };
+  if (kind === 'order_cancelled') data.reason = order.cancellation?.reason;
+  if (kind === 'order_rejected') data.reason = order.rejection?.cause;
+  const n: Notification = { id: eventId, orderId, kind, at: new Date().toISOString(), customer: o.customer, data };
+  // Into the outbox once; a retry gets the first notification back, and whether it went out.
+  const { rows: [row] } = await deps.knex.raw(
+    `INSERT INTO notifications (notification_id, order_id, kind, payload) VALUES (?, ?, ?, ?)
+     ON CONFLICT (notification_id) DO UPDATE SET notification_id = excluded.notification_id RETURNING payload, sent_at`,
+    [eventId, orderId, kind, JSON.stringify(n)],
+  );
   if (!deps.notifier || row.sent_at) return;
   try {
     await deps.notifier.send(row.payload as Notification);

@@ -16,15 +16,17 @@ const metadata = (job: PaymentJob, deps: PaymentDeps, kind: string): CommandMeta
   now: deps.now().toISOString(), correlationId: job.data.orderId, causationId: job.data.eventId, actor: { kind: 'job', id: `payments/${kind}/${job.id}` },
 });
 
-async function placedOrder(orderId: string, deps: PaymentDeps): Promise<PlacedState> {
-  const order = await deps.write.loadOrder(orderId, { fresh: true });
+async function placedOrder(orderId: string, deps: PaymentDeps, { fresh } = { fresh: true }): Promise<PlacedState> {
+  const order = await deps.write.loadOrder(orderId, { fresh });
   if (order.status === 'none') throw new UnrecoverableError(`order ${orderId} does not exist`);
   return order;
 }
 
 /** Authorises a card order's total on placement; a decline rejects the order. */
 export async function authorizePayment(job: PaymentJob, deps: PaymentDeps): Promise<void> {
-  const o = await placedOrder(job.data.orderId, deps);
+  // As last seen here is enough: the gateway answers a repeated key with the same authorisation,
+  // and an authorisation recorded on an order that closed meanwhile is voided below.
+  const o = await placedOrder(job.data.orderId, deps, { fresh: false });
   const { payment } = o.order;
   if (payment.method !== 'card' || o.payment.authorizationId || o.payment.declined || isClosed(o)) return;
   let recorded;
