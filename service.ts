@@ -95,7 +95,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     costs: config.sourcing,
   });
   const metrics = createMetrics();
-  const queues = createQueues(redis, config.queuePrefix);
+  const queues = createQueues(redis, config.queuePrefix, (err, queue) => log.warn({ err: err.message, queue }, 'queue connection error'));
   const stops: (() => Promise<unknown>)[] = [];
   const runners: ProjectionRunner[] = [];
   let url: string | undefined;

@@ -22,7 +22,8 @@ export function jobRoutes(deps: ApiDeps): Router {
     const { queue, job } = await findJob(deps.queues, ctx.params.jobId);
     const state = await job.getState();
     if (state !== 'failed') throw new ConflictError('job.not_failed', `Job ${ctx.params.jobId} is ${state}, not failed`);
-    await job.retry('failed');
+    // Another operator may have retried it a moment ago.
+    await job.retry('failed').catch(() => { throw new ConflictError('job.not_failed', `Job ${ctx.params.jobId} is no longer failed`); });
     ctx.status = 202;
     ctx.body = { jobId: apiJobId(queue, job.id), queue, status: 'waiting' };
   });
@@ -39,10 +40,16 @@ function view(queue: string, job: Job) {
   };
 }
 
+/** Job ids are event ids (UUIDs); anything else could name one of BullMQ's own keys. */
+const JOB_ID = /^(?<queue>[a-z-]{1,40}):(?<id>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[A-Za-z0-9_-]{1,64})$/;
+const RESERVED = new Set(['id', 'wait', 'waiting', 'active', 'paused', 'completed', 'failed', 'delayed', 'prioritized', 'priority', 'events', 'meta',
+  'stalled', 'stalled-check', 'limiter', 'marker', 'pc', 'repeat', 'waiting-children', 'de', 'metrics']);
+
 async function findJob(queues: Map<QueueName, Queue>, raw: string | undefined): Promise<{ queue: string; job: Job }> {
-  const at = raw?.indexOf(':') ?? -1;
-  const queue = at > 0 ? queues.get(raw!.slice(0, at) as QueueName) : undefined;
-  const job = queue && /^[A-Za-z0-9._:-]{1,128}$/.test(raw!.slice(at + 1)) ? await queue.getJob(raw!.slice(at + 1)) : undefined;
+  const m = JOB_ID.exec(raw ?? '');
+  const queue = m ? queues.get(m.groups!.queue as QueueName) : undefined;
+  const id = m?.groups!.id;
+  const job = queue && id && !RESERVED.has(id) ? await queue.getJob(id).catch(() => undefined) : undefined;
   if (!queue || !job) throw new NotFoundError('job.not_found', `Job ${raw} does not exist`);
   return { queue: queue.name, job };
 }

@@ -28,7 +28,11 @@ export async function authorizePayment(job: PaymentJob, deps: PaymentDeps): Prom
   // and an authorisation recorded on an order that closed meanwhile is voided below.
   const o = await placedOrder(job.data.orderId, deps, { fresh: false });
   const { payment } = o.order;
-  if (payment.method !== 'card' || o.payment.authorizationId || o.payment.declined || isClosed(o)) return;
+  if (payment.method !== 'card' || o.payment.authorizationId || o.payment.declined) return;
+  // A closed order needs no authorisation, unless an earlier attempt may have reached the gateway
+  // (it died, or the answer was lost): asking again with the same key finds out, and what is
+  // found is recorded and voided.
+  if (isClosed(o) && !mayHaveReachedGateway(job)) return;
   let recorded;
   try {
     const { authorizationId } = await deps.gateway.authorize({
@@ -49,13 +53,22 @@ export async function settlePayment(job: PaymentJob, deps: PaymentDeps): Promise
   await settle(await placedOrder(job.data.orderId, deps), job, deps);
 }
 
-async function settle(o: PlacedState, job: PaymentJob, deps: PaymentDeps): Promise<void> {
-  const owed = paymentToSettle(o);
+async function settle(order: PlacedState, job: PaymentJob, deps: PaymentDeps): Promise<void> {
+  let o = order;
   const orderId = o.order.orderId;
-  if (owed.void) {
-    await deps.gateway.void({ authorizationId: owed.void, idempotencyKey: `void:${orderId}` });
-    await deps.write.recordPayment({ type: 'RecordPaymentVoid', data: { orderId, authorizationId: owed.void }, metadata: metadata(job, deps, 'void') });
+  if (paymentToSettle(o).void) {
+    const authorizationId = o.payment.authorizationId!;
+    try {
+      await deps.gateway.void({ authorizationId, idempotencyKey: `void:${orderId}` });
+      await deps.write.recordPayment({ type: 'RecordPaymentVoid', data: { orderId, authorizationId }, metadata: metadata(job, deps, 'void') });
+    } catch (err) {
+      if (!(err instanceof PaymentDeclined && err.code === 'already_captured')) throw err;
+      // A capture reached the gateway but was never recorded (its job died): learn it under its
+      // own key, record it, and refund it below.
+      o = await recordCapture(o, job, deps);
+    }
   }
+  const owed = paymentToSettle(o);
   if (owed.refund > 0) {
     // One refund settles a closed order: its key is the order's, so a retry never refunds twice.
     const { refundId } = await deps.gateway.refund({ authorizationId: o.payment.authorizationId!, amount: owed.refund, idempotencyKey: `refund:${orderId}:closed` });
@@ -66,9 +79,19 @@ async function settle(o: PlacedState, job: PaymentJob, deps: PaymentDeps): Promi
 /** Captures a released order's authorisation in full (the `on_release` capture policy). */
 export async function capturePayment(job: PaymentJob, deps: PaymentDeps): Promise<void> {
   const o = await placedOrder(job.data.orderId, deps);
-  const left = o.payment.authorized - o.payment.captured;
-  if (!o.payment.authorizationId || o.payment.voided || isClosed(o) || left <= 0) return;
-  const { captureId } = await deps.gateway.capture({ authorizationId: o.payment.authorizationId, amount: left, idempotencyKey: `capture:${o.order.orderId}:release` });
-  const recorded = await deps.write.recordPayment({ type: 'RecordPaymentCapture', data: { orderId: o.order.orderId, captureId, amount: left }, metadata: metadata(job, deps, 'capture') });
-  if (recorded.state.status !== 'none' && isClosed(recorded.state)) await settle(recorded.state, job, deps);
+  if (!o.payment.authorizationId || o.payment.voided || o.payment.captured > 0) return;
+  if (isClosed(o) && !mayHaveReachedGateway(job)) return;
+  const recorded = await recordCapture(o, job, deps);
+  if (isClosed(recorded)) await settle(recorded, job, deps);
 }
+
+/** The release capture, asked for (or asked again: the key is the order's) and recorded. */
+async function recordCapture(o: PlacedState, job: PaymentJob, deps: PaymentDeps): Promise<PlacedState> {
+  const amount = o.payment.authorized;
+  const { captureId } = await deps.gateway.capture({ authorizationId: o.payment.authorizationId!, amount, idempotencyKey: `capture:${o.order.orderId}:release` });
+  const recorded = await deps.write.recordPayment({ type: 'RecordPaymentCapture', data: { orderId: o.order.orderId, captureId, amount }, metadata: metadata(job, deps, 'capture') });
+  return recorded.state as PlacedState;
+}
+
+/** Whether an earlier run of this job may have called the gateway: it failed, or it died (stalled). */
+const mayHaveReachedGateway = (job: PaymentJob): boolean => job.attemptsMade > 0 || (job.attemptsStarted ?? 0) > 1;

@@ -12,6 +12,11 @@ export const DEFAULT_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: 7 * 24 * 3600 },
 };
 
-export function createQueues(connection: Redis, prefix: string): Map<QueueName, Queue> {
-  return new Map(Object.values(QUEUES).map((name) => [name, new Queue(name, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS })]));
+/** One Queue per name; connection errors (Redis restarting) go to `onError` rather than the console. */
+export function createQueues(connection: Redis, prefix: string, onError?: (err: Error, queue: string) => void): Map<QueueName, Queue> {
+  return new Map(Object.values(QUEUES).map((name) => {
+    const queue = new Queue(name, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+    if (onError) queue.on('error', (err) => onError(err, name));
+    return [name, queue];
+  }));
 }

@@ -162,6 +162,11 @@ export const schemaMigrations: Migration[] = [
           ADD COLUMN payment jsonb NOT NULL DEFAULT '{}',
           ADD COLUMN payment_fingerprint text;
         UPDATE orders SET cancelled_at = updated_at WHERE status = 'cancelled';
+        UPDATE orders SET held = true WHERE fraud->>'decision' = 'review' AND status <> 'cancelled';
+        -- Backordered orders waiting for stock, whether or not they are also on fraud hold.
+        DROP INDEX orders_backordered;
+        CREATE INDEX orders_backordered ON orders USING gin (lines jsonb_path_ops)
+          WHERE backorder IS NOT NULL AND cancelled_at IS NULL AND rejection IS NULL;
         CREATE INDEX orders_payment_fingerprint ON orders (payment_fingerprint, placed_at);
         CREATE INDEX orders_on_hold ON orders (placed_position) WHERE status = 'on_hold';
         CREATE FUNCTION orders_status() RETURNS trigger LANGUAGE plpgsql AS $fn$

@@ -44,9 +44,9 @@ export function batchedStockedAt(knex: Knex): (skus: string[]) => Promise<{ sku:
   });
 }
 
-/** Backordered orders that want this SKU, oldest first: the order they are filled in. */
+/** Backordered orders that want this SKU (on fraud hold or not), oldest first: the order they are filled in. */
 export async function backordersFor(knex: Knex, sku: string, limit = 500): Promise<string[]> {
-  const rows = await knex('orders').where({ status: 'backordered' }).whereRaw('lines @> ?::jsonb', [JSON.stringify([{ sku }])])
+  const rows = await knex('orders').whereRaw('backorder IS NOT NULL AND cancelled_at IS NULL AND rejection IS NULL AND lines @> ?::jsonb', [JSON.stringify([{ sku }])])
     .orderBy('placed_position').limit(limit).select<{ order_id: string }[]>('order_id');
   return rows.map((r) => r.order_id);
 }

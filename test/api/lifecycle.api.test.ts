@@ -41,6 +41,21 @@ function lifecycle(title: string, env: Record<string, string>, tests: (ctx: () =
   });
 }
 
+/** Waits until no payment job is waiting, active or delayed. */
+async function paymentsDone(h: Harness): Promise<void> {
+  const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+  const payments = new Queue(QUEUES.payments, { connection: redis, prefix: h.queuePrefix });
+  try {
+    await eventually(async () => {
+      const c = await payments.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+      return c.waiting + c.active + c.delayed + c.prioritized === 0 ? true : undefined;
+    }, 15_000);
+  } finally {
+    await payments.close();
+    redis.disconnect();
+  }
+}
+
 async function statusOf(h: Harness, orderId: string, want: string) {
   return eventually(async () => {
     const r = await h.call('GET', `/orders/${orderId}`, { key: KEYS.operator });
@@ -134,10 +149,26 @@ lifecycle('order lifecycle', {}, (ctx) => {
     const order = await statusOf(h, id, 'rejected');
     expect(order.rejection).to.include({ cause: 'fraud' });
     await eventually(async () => ((await reservedFor(h, id)) === 0 ? true : undefined));
-    await eventually(async () => {
-      const a = (await h.service.gateway.records(id)).authorizations;
-      return a.length === 0 || a[0].voided ? true : undefined;
-    });
+    await paymentsDone(h);
+    const a = (await h.service.gateway.records(id)).authorizations;
+    expect(a.length === 0 || (a.length === 1 && a[0].voided), JSON.stringify(a)).to.equal(true);
+  });
+
+  it('cancelled while a lost authorisation is retried: the retry finds it, records it and voids it', async () => {
+    const h = ctx();
+    const id = await ctx().order(2500, 'tok_timeout_once');
+    // The gateway has authorised, but its answer was lost: the order shows no authorisation yet.
+    await eventually(async () => ((await h.service.gateway.records(id)).authorizations.length === 1 ? true : undefined));
+    expect((await h.service.write.loadOrder(id, { fresh: true }) as { payment: { authorizationId: string | null } }).payment.authorizationId).to.equal(null);
+    expect((await h.call('POST', `/orders/${id}/cancel`, { key: KEYS.client, body: { reason: 'changed my mind' } })).status).to.equal(200);
+    const order = await eventually(async () => {
+      const r = await h.call('GET', `/orders/${id}`, { key: KEYS.operator });
+      return r.body.payment?.status === 'voided' ? r.body : undefined;
+    }, 15_000);
+    expect(order.status).to.equal('cancelled');
+    const authorizations = (await h.service.gateway.records(id)).authorizations;
+    expect(authorizations).to.have.length(1);
+    expect(authorizations[0]).to.include({ voided: true, captured: 0 });
   });
 
   it('cancel before capture: the authorisation is voided, the customer told', async () => {
@@ -171,6 +202,11 @@ lifecycle('order lifecycle', {}, (ctx) => {
       expect((await h.call('POST', '/jobs/payments:broken-1/retry', { key: KEYS.operator })).status).to.equal(202);
       expect((await h.call('POST', '/jobs/payments:nope/retry', { key: KEYS.operator })).status).to.equal(404);
       expect((await h.call('POST', '/jobs/nothing/retry', { key: KEYS.operator })).status).to.equal(404);
+      for (const reserved of ['payments:events', 'payments:wait', 'payments:id', 'payments:meta', 'payments:broken-1:logs', 'nope:broken-1']) {
+        expect((await h.call('POST', `/jobs/${reserved}/retry`, { key: KEYS.operator })).status, reserved).to.equal(404);
+      }
+      const again = await h.call('POST', '/jobs/payments:broken-1/retry', { key: KEYS.operator });
+      expect(again.status).to.be.oneOf([409, 202]);          // 202 only if it failed again in between
     } finally {
       await payments.close();
       redis.disconnect();
