@@ -295,7 +295,8 @@ async function pipelineBench(): Promise<void> {
       (SELECT count(*)::int FROM (SELECT order_id FROM $s.notifications WHERE kind = 'order_confirmed' GROUP BY order_id HAVING count(*) > 1) x) AS confirmations,
       (SELECT count(*)::int FROM (SELECT stream_id FROM $s.events WHERE type IN ('FraudAssessed', 'OrderReleased', 'PaymentAuthorized') GROUP BY stream_id, type HAVING count(*) > 1) x) AS events,
       (SELECT count(*)::int FROM $s.notifications WHERE kind = 'order_confirmed') AS confirmed`);
-    return { placed, offered: load['2xx'] / load.duration, released: placed - orders.unreleased, lost: orders.unreleased, perSecond: (placed - orders.unreleased) / Number(span.s),
+    return { placed: orders.placed, offered: load['2xx'] / load.duration, released: orders.placed - orders.unreleased, lost: orders.unreleased,
+      perSecond: (orders.placed - orders.unreleased) / Number(span.s),
       p50: Number(span.p50) * 1000, p99: Number(span.p99) * 1000, twice, non2xx: load.non2xx, seconds };
   });
   rows.push({ figure: `orders placed -> released per second, ${r.seconds} s of 32 clients placing`, value: fmt(r.perSecond) });
