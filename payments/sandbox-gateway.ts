@@ -13,7 +13,9 @@ import {
  *   tok_timeout       never answers in time
  *   tok_timeout_once  authorises on the first attempt but the answer is lost (a timeout)
  *   any other tok_... authorised
- * Its records are what tests and the fault benchmarks count: one authorisation per order, at most.
+ * Each request is one call of a database function (`sandbox_payment_apply`), atomic and serialised
+ * per idempotency key. Its records are what tests and the fault benchmarks count: one
+ * authorisation per order, at most.
  */
 export class SandboxGateway implements PaymentGateway {
   private ready?: Promise<void>;
@@ -21,53 +23,19 @@ export class SandboxGateway implements PaymentGateway {
   constructor(private readonly knex: Knex, private readonly options: { latencyMs?: number; timeoutMs?: number } = {}) {}
 
   async authorize(r: AuthorizeRequest): Promise<{ authorizationId: string }> {
-    return this.operation(r.idempotencyKey, 'authorize', r, async (trx, attempt) => {
-      if (!/^tok_[A-Za-z0-9_]+$/.test(r.token)) return { declined: { code: 'invalid_token', message: 'The card token is not valid' } };
-      if (r.token === 'tok_declined') return { declined: { code: 'card_declined', message: 'The card was declined' } };
-      if (r.token === 'tok_fail_once' && attempt === 1) throw new GatewayUnavailable('sandbox: transient failure (tok_fail_once)');
-      if (r.token === 'tok_timeout') {
-        await sleep(this.options.timeoutMs ?? 2000);
-        throw new GatewayUnavailable('sandbox: the gateway did not answer in time (tok_timeout)');
-      }
-      const authorizationId = `auth_${randomUUID()}`;
-      await trx('sandbox_payment_authorizations').insert({ authorization_id: authorizationId, reference: r.reference, token: r.token, amount: r.amount, currency: r.currency });
-      return { result: { authorizationId }, loseAnswer: r.token === 'tok_timeout_once' && attempt === 1 };
-    });
+    return this.apply(r.idempotencyKey, 'authorize', { token: r.token, amount: r.amount, currency: r.currency, reference: r.reference });
   }
 
   async capture(r: CaptureRequest): Promise<{ captureId: string }> {
-    return this.operation(r.idempotencyKey, 'capture', r, async (trx) => {
-      const a = await this.authorization(trx, r.authorizationId);
-      if (!a) return { declined: { code: 'unknown_authorization', message: `No authorisation ${r.authorizationId}` } };
-      if (a.voided) return { declined: { code: 'authorization_voided', message: 'The authorisation was voided' } };
-      if (r.amount <= 0 || Number(a.captured) + r.amount > Number(a.amount)) {
-        return { declined: { code: 'amount_exceeds_authorization', message: `Capturing ${r.amount} exceeds what is left of ${a.amount}` } };
-      }
-      await trx('sandbox_payment_authorizations').where({ authorization_id: r.authorizationId }).increment('captured', r.amount);
-      return { result: { captureId: `cap_${randomUUID()}` } };
-    });
+    return this.apply(r.idempotencyKey, 'capture', { authorizationId: r.authorizationId, amount: r.amount });
   }
 
   async void(r: VoidRequest): Promise<void> {
-    await this.operation(r.idempotencyKey, 'void', r, async (trx) => {
-      const a = await this.authorization(trx, r.authorizationId);
-      if (!a) return { declined: { code: 'unknown_authorization', message: `No authorisation ${r.authorizationId}` } };
-      if (Number(a.captured) > 0) return { declined: { code: 'already_captured', message: 'Captured money is refunded, not voided' } };
-      await trx('sandbox_payment_authorizations').where({ authorization_id: r.authorizationId }).update({ voided: true });
-      return { result: {} };
-    });
+    await this.apply(r.idempotencyKey, 'void', { authorizationId: r.authorizationId });
   }
 
   async refund(r: RefundRequest): Promise<{ refundId: string }> {
-    return this.operation(r.idempotencyKey, 'refund', r, async (trx) => {
-      const a = await this.authorization(trx, r.authorizationId);
-      if (!a) return { declined: { code: 'unknown_authorization', message: `No authorisation ${r.authorizationId}` } };
-      if (r.amount <= 0 || Number(a.refunded) + r.amount > Number(a.captured)) {
-        return { declined: { code: 'amount_exceeds_capture', message: `Refunding ${r.amount} exceeds what is left of ${a.captured} captured` } };
-      }
-      await trx('sandbox_payment_authorizations').where({ authorization_id: r.authorizationId }).increment('refunded', r.amount);
-      return { result: { refundId: `ref_${randomUUID()}` } };
-    });
+    return this.apply(r.idempotencyKey, 'refund', { authorizationId: r.authorizationId, amount: r.amount });
   }
 
   /** The sandbox's own records of one order (its `reference`): what tests and benchmarks count. */
@@ -79,65 +47,118 @@ export class SandboxGateway implements PaymentGateway {
 
   /**
    * Runs one request under its idempotency key: a key seen before gets its first outcome again;
-   * a key reused for a different request is refused. Success and declines are remembered,
+   * a key reused for a different request is refused. Successes and declines are remembered,
    * transient failures are not (they are what a retry is for).
    */
-  private async operation<T>(key: string, kind: string, request: object,
-    perform: (trx: Knex.Transaction, attempt: number) => Promise<{ result?: T; declined?: { code: string; message: string }; loseAnswer?: boolean }>): Promise<T> {
+  private async apply<T>(key: string, kind: string, request: Record<string, unknown>): Promise<T> {
     await this.setUp();
     // Network latency both ways: a caller that dies while the answer travels back has been served.
     const latency = () => sleep((this.options.latencyMs ?? 30) * (0.25 + Math.random() / 2));
     await latency();
-    const fingerprint = JSON.stringify({ kind, ...request });
-    const outcome = await this.knex.transaction(async (trx) => {
-      // One request per key at a time, as a gateway serialises requests under one key.
-      await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`sandbox:${key}`]);
-      const seen = await trx('sandbox_payment_operations').where({ idempotency_key: key }).first();
-      if (seen) {
-        if (seen.request !== fingerprint) return { declined: { code: 'idempotency_key_reused', message: `Key ${key} was used for a different request` } };
-        return seen.outcome as { result?: T; declined?: { code: string; message: string } };
-      }
-      const [{ attempts }] = await trx('sandbox_payment_attempts').insert({ idempotency_key: key, attempts: 1 })
-        .onConflict('idempotency_key').merge({ attempts: trx.raw('sandbox_payment_attempts.attempts + 1') }).returning('attempts');
-      let done;
-      try {
-        done = await perform(trx, attempts);
-      } catch (err) {
-        if (err instanceof GatewayUnavailable) return { unavailable: err.message };
-        throw err;
-      }
-      const { loseAnswer, ...kept } = done;
-      await trx('sandbox_payment_operations').insert({ idempotency_key: key, kind, request: fingerprint, outcome: kept });
-      return loseAnswer ? { unavailable: 'sandbox: the answer was lost on the way back (tok_timeout_once)' } : kept;
-    });
+    const { rows } = await this.knex.raw('SELECT sandbox_payment_apply(?, ?, ?::jsonb, ?) AS o', [key, kind, JSON.stringify({ kind, ...request }), randomUUID()]);
+    const o = rows[0].o as { result?: T; declined?: { code: string; message: string }; unavailable?: string; timeout?: boolean; lost?: boolean };
+    if (o.timeout) {
+      await sleep(this.options.timeoutMs ?? 2000);
+      throw new GatewayUnavailable('sandbox: the gateway did not answer in time (tok_timeout)');
+    }
     await latency();
-    if ('unavailable' in outcome && outcome.unavailable) throw new GatewayUnavailable(outcome.unavailable);
-    const o = outcome as { result?: T; declined?: { code: string; message: string } };
+    if (o.unavailable) throw new GatewayUnavailable(o.unavailable);
+    if (o.lost) throw new GatewayUnavailable('sandbox: the answer was lost on the way back (tok_timeout_once)');
     if (o.declined) throw new PaymentDeclined(o.declined.code, o.declined.message);
     return o.result as T;
-  }
-
-  private authorization(trx: Knex.Transaction, authorizationId: string) {
-    return trx('sandbox_payment_authorizations').where({ authorization_id: authorizationId }).forUpdate().first();
   }
 
   private setUp(): Promise<void> {
     this.ready ??= this.knex.transaction(async (trx) => {
       await trx.raw('SELECT pg_advisory_xact_lock(hashtext(current_schema() || \':sandbox-gateway\'))');
-      await trx.raw(`
-        CREATE TABLE IF NOT EXISTS sandbox_payment_authorizations (
-          authorization_id text PRIMARY KEY, reference text NOT NULL, token text NOT NULL, amount bigint NOT NULL, currency text NOT NULL,
-          captured bigint NOT NULL DEFAULT 0, refunded bigint NOT NULL DEFAULT 0, voided boolean NOT NULL DEFAULT false,
-          created_at timestamptz NOT NULL DEFAULT clock_timestamp());
-        CREATE INDEX IF NOT EXISTS sandbox_payment_authorizations_reference ON sandbox_payment_authorizations (reference);
-        CREATE TABLE IF NOT EXISTS sandbox_payment_operations (
-          idempotency_key text PRIMARY KEY, kind text NOT NULL, request text NOT NULL, outcome jsonb NOT NULL,
-          created_at timestamptz NOT NULL DEFAULT clock_timestamp());
-        CREATE TABLE IF NOT EXISTS sandbox_payment_attempts (idempotency_key text PRIMARY KEY, attempts int NOT NULL);
-      `);
+      await trx.raw(SANDBOX_SCHEMA);
     }).catch((err) => { this.ready = undefined; throw err; });
     return this.ready;
   }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// The attempts row, locked by the upsert until the statement ends, serialises requests under one
+// key; each later statement in the function sees what an earlier request under that key committed.
+const SANDBOX_SCHEMA = `
+  CREATE TABLE IF NOT EXISTS sandbox_payment_authorizations (
+    authorization_id text PRIMARY KEY, reference text NOT NULL, token text NOT NULL, amount bigint NOT NULL, currency text NOT NULL,
+    captured bigint NOT NULL DEFAULT 0, refunded bigint NOT NULL DEFAULT 0, voided boolean NOT NULL DEFAULT false,
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp());
+  CREATE INDEX IF NOT EXISTS sandbox_payment_authorizations_reference ON sandbox_payment_authorizations (reference);
+  CREATE TABLE IF NOT EXISTS sandbox_payment_operations (
+    idempotency_key text PRIMARY KEY, kind text NOT NULL, request jsonb NOT NULL, outcome jsonb NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp());
+  CREATE TABLE IF NOT EXISTS sandbox_payment_attempts (idempotency_key text PRIMARY KEY, attempts int NOT NULL);
+  CREATE OR REPLACE FUNCTION sandbox_payment_apply(p_key text, p_kind text, p_request jsonb, p_new_id text) RETURNS jsonb
+  LANGUAGE plpgsql VOLATILE AS $fn$
+  DECLARE
+    n int;
+    seen sandbox_payment_operations%ROWTYPE;
+    a sandbox_payment_authorizations%ROWTYPE;
+    token text := p_request->>'token';
+    v_amount bigint := (p_request->>'amount')::bigint;
+    outcome jsonb;
+    lost boolean := false;
+  BEGIN
+    INSERT INTO sandbox_payment_attempts AS t (idempotency_key, attempts) VALUES (p_key, 1)
+      ON CONFLICT (idempotency_key) DO UPDATE SET attempts = t.attempts + 1 RETURNING attempts INTO n;
+    SELECT * INTO seen FROM sandbox_payment_operations WHERE idempotency_key = p_key;
+    IF FOUND THEN
+      IF seen.request <> p_request THEN
+        RETURN jsonb_build_object('declined', jsonb_build_object('code', 'idempotency_key_reused', 'message', 'Key ' || p_key || ' was used for a different request'));
+      END IF;
+      RETURN seen.outcome;
+    END IF;
+    IF p_kind = 'authorize' THEN
+      IF token !~ '^tok_[A-Za-z0-9_]+$' THEN
+        outcome := jsonb_build_object('declined', jsonb_build_object('code', 'invalid_token', 'message', 'The card token is not valid'));
+      ELSIF token = 'tok_declined' THEN
+        outcome := jsonb_build_object('declined', jsonb_build_object('code', 'card_declined', 'message', 'The card was declined'));
+      ELSIF token = 'tok_fail_once' AND n = 1 THEN
+        RETURN jsonb_build_object('unavailable', 'sandbox: transient failure (tok_fail_once)');
+      ELSIF token = 'tok_timeout' THEN
+        RETURN jsonb_build_object('timeout', true);
+      ELSE
+        INSERT INTO sandbox_payment_authorizations (authorization_id, reference, token, amount, currency)
+          VALUES ('auth_' || p_new_id, p_request->>'reference', token, v_amount, p_request->>'currency');
+        outcome := jsonb_build_object('result', jsonb_build_object('authorizationId', 'auth_' || p_new_id));
+        lost := token = 'tok_timeout_once' AND n = 1;
+      END IF;
+    ELSE
+      SELECT * INTO a FROM sandbox_payment_authorizations WHERE authorization_id = p_request->>'authorizationId' FOR UPDATE;
+      IF NOT FOUND THEN
+        outcome := jsonb_build_object('declined', jsonb_build_object('code', 'unknown_authorization', 'message', 'No authorisation ' || (p_request->>'authorizationId')));
+      ELSIF p_kind = 'capture' THEN
+        IF a.voided THEN
+          outcome := jsonb_build_object('declined', jsonb_build_object('code', 'authorization_voided', 'message', 'The authorisation was voided'));
+        ELSIF v_amount <= 0 OR a.captured + v_amount > a.amount THEN
+          outcome := jsonb_build_object('declined', jsonb_build_object('code', 'amount_exceeds_authorization', 'message', 'Capturing ' || v_amount || ' exceeds what is left of ' || a.amount));
+        ELSE
+          UPDATE sandbox_payment_authorizations SET captured = captured + v_amount WHERE authorization_id = a.authorization_id;
+          outcome := jsonb_build_object('result', jsonb_build_object('captureId', 'cap_' || p_new_id));
+        END IF;
+      ELSIF p_kind = 'void' THEN
+        IF a.captured > 0 THEN
+          outcome := jsonb_build_object('declined', jsonb_build_object('code', 'already_captured', 'message', 'Captured money is refunded, not voided'));
+        ELSE
+          UPDATE sandbox_payment_authorizations SET voided = true WHERE authorization_id = a.authorization_id;
+          outcome := jsonb_build_object('result', '{}'::jsonb);
+        END IF;
+      ELSIF p_kind = 'refund' THEN
+        IF v_amount <= 0 OR a.refunded + v_amount > a.captured THEN
+          outcome := jsonb_build_object('declined', jsonb_build_object('code', 'amount_exceeds_capture', 'message', 'Refunding ' || v_amount || ' exceeds what is left of ' || a.captured || ' captured'));
+        ELSE
+          UPDATE sandbox_payment_authorizations SET refunded = refunded + v_amount WHERE authorization_id = a.authorization_id;
+          outcome := jsonb_build_object('result', jsonb_build_object('refundId', 'ref_' || p_new_id));
+        END IF;
+      ELSE
+        RAISE EXCEPTION 'unknown sandbox operation %', p_kind;
+      END IF;
+    END IF;
+    INSERT INTO sandbox_payment_operations (idempotency_key, kind, request, outcome) VALUES (p_key, p_kind, p_request, outcome);
+    RETURN outcome || jsonb_build_object('lost', lost);
+  END
+  $fn$;
+`;
