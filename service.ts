@@ -27,6 +27,7 @@ import { listLocations } from './read-side/locations.queries.js';
 import { batchedVelocity } from './read-side/orders.queries.js';
 import { SandboxGateway } from './payments/sandbox-gateway.js';
 import { WebhookNotifier } from './notifications/webhook-notifier.js';
+import { batchedOutbox } from './notifications/outbox.js';
 import { batchedStockedAt } from './read-side/inventory.queries.js';
 
 export const PROJECTIONS = [locationsProjection, stockLevelsProjection, ordersProjection];
@@ -121,7 +122,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     await dispatcher.start();
     const notifier = config.notifyWebhook && new WebhookNotifier(config.notifyWebhook.url, config.notifyWebhook.secret);
     const workers: Worker[] = await startWorkers(redis, config.queuePrefix, config.jobConcurrency, queues, {
-      write, allocator, knex, rules: config.fraud, now: () => new Date(), velocity: batchedVelocity(knex), gateway, notifier,
+      write, allocator, knex, rules: config.fraud, now: () => new Date(), velocity: batchedVelocity(knex), gateway, notifier, outbox: batchedOutbox(knex),
     }, log, metrics, { lockDuration: config.jobLockMs, stalledInterval: config.jobLockMs });
     stops.push(async () => {
       await dispatcher.stop();

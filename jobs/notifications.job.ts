@@ -1,9 +1,16 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Knex } from 'knex';
 import type { Notification, Notifier } from '../notifications/notifier.port.js';
+import type { OutboxEntry } from '../notifications/outbox.js';
 import type { WriteSide } from '../write-side/commands.js';
 
-export interface NotificationDeps { write: WriteSide; knex: Knex; notifier?: Notifier }
+export interface NotificationDeps {
+  write: WriteSide;
+  knex: Knex;
+  /** Stores a notification in the outbox once (see batchedOutbox). */
+  outbox(n: Notification): Promise<OutboxEntry>;
+  notifier?: Notifier;
+}
 
 const KIND_BY_EVENT: Record<string, Notification['kind']> = {
   OrderPlaced: 'order_confirmed', OrderHeld: 'order_on_hold', OrderRejected: 'order_rejected', OrderCancelled: 'order_cancelled',
@@ -29,11 +36,7 @@ export async function notifyCustomer(job: Job<{ orderId: string; eventId: string
   if (kind === 'order_rejected') data.reason = order.rejection?.cause;
   const n: Notification = { id: eventId, orderId, kind, at: new Date().toISOString(), customer: o.customer, data };
   // Into the outbox once; a retry gets the first notification back, and whether it went out.
-  const { rows: [row] } = await deps.knex.raw(
-    `INSERT INTO notifications (notification_id, order_id, kind, payload) VALUES (?, ?, ?, ?)
-     ON CONFLICT (notification_id) DO UPDATE SET notification_id = excluded.notification_id RETURNING payload, sent_at`,
-    [eventId, orderId, kind, JSON.stringify(n)],
-  );
+  const row = await deps.outbox(n);
   if (!deps.notifier || row.sent_at) return;
   try {
     await deps.notifier.send(row.payload as Notification);
