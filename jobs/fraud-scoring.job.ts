@@ -1,6 +1,7 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { FraudRules } from '../platform/config.js';
 import { addressKey, paymentFingerprint, type VelocityCounts, type VelocityQuery } from '../read-side/orders.queries.js';
+import { pollUntil } from '../read-side/positions.js';
 import type { WriteSide } from '../write-side/commands.js';
 import { isClosed } from '../write-side/orders/order.decider.js';
 import { scoreOrder } from './fraud-rules.js';
@@ -27,12 +28,7 @@ export async function scoreOrderFraud(job: Job<{ orderId: string; eventId: strin
     addressKey: addressKey(o), card: paymentFingerprint(o), at: o.placedAt,
   };
   // Velocity counts come from the orders read model: wait for it to take in the orders before this one.
-  const deadline = Date.now() + READ_MODEL_WAIT_MS;
-  let signals = await deps.velocity(query);
-  for (let delay = 5; !signals && Date.now() < deadline; delay = Math.min(delay * 2, 100)) {
-    await new Promise((r) => setTimeout(r, delay));
-    signals = await deps.velocity(query);
-  }
+  const signals = await pollUntil(() => deps.velocity(query), (counts) => counts !== null, READ_MODEL_WAIT_MS);
   if (!signals) throw new Error(`the orders read model has not reached order ${orderId} yet; retrying`);
   const assessment = scoreOrder(o, signals, deps.rules);
   await deps.write.recordFraudAssessment(orderId, assessment, {

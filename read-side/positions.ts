@@ -10,14 +10,17 @@ export async function checkpointOf(knex: Knex, projection: string): Promise<numb
  * model to reach it, then answers with what it has.
  */
 export async function readModelPosition(knex: Knex, projection: string, minPosition?: number, timeoutMs = 5_000): Promise<number> {
-  let position = await checkpointOf(knex, projection);
-  if (minPosition === undefined) return position;
+  if (minPosition === undefined) return checkpointOf(knex, projection);
+  return pollUntil(() => checkpointOf(knex, projection), (position) => position >= minPosition, timeoutMs);
+}
+
+/** Asks `probe` until `done` holds of its answer (backing off from 5 to 100 ms) or `timeoutMs` passes; answers the last answer. */
+export async function pollUntil<T>(probe: () => Promise<T>, done: (answer: T) => boolean, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  let delay = 5;
-  while (position < minPosition && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, Math.min(delay, deadline - Date.now())));
-    delay = Math.min(delay * 2, 100);
-    position = await checkpointOf(knex, projection);
+  let answer = await probe();
+  for (let delay = 5; !done(answer) && Date.now() < deadline; delay = Math.min(delay * 2, 100)) {
+    await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now()))));
+    answer = await probe();
   }
-  return position;
+  return answer;
 }

@@ -63,6 +63,14 @@ async function statusOf(h: Harness, orderId: string, want: string) {
   }, 15_000);
 }
 
+/** The order once its payment has the status wanted. */
+async function paymentOf(h: Harness, orderId: string, want: string) {
+  return eventually(async () => {
+    const r = await h.call('GET', `/orders/${orderId}`, { key: KEYS.operator });
+    return r.body.payment?.status === want ? r.body : undefined;
+  }, 15_000);
+}
+
 async function reservedFor(h: Harness, orderId: string): Promise<number> {
   const order = await h.service.write.loadOrder(orderId, { fresh: true });
   if (order.status === 'none') return 0;
@@ -117,7 +125,7 @@ lifecycle('order lifecycle', {}, (ctx) => {
     expect(listed.fraud.reasons.map((r: { code: string }) => r.code)).to.include('high_value');
     expect((await h.call('GET', '/fraud/reviews', { key: KEYS.client })).status).to.equal(403);
     await eventually(async () => ((await h.call('GET', `/orders/${id}`, { key: KEYS.operator })).body.allocations.length > 0 ? true : undefined));
-    await eventually(async () => ((await h.call('GET', `/orders/${id}`, { key: KEYS.operator })).body.payment?.status === 'authorized' ? true : undefined));
+    await paymentOf(h, id, 'authorized');
     const reviewed = await h.call('POST', `/orders/${id}/review`, { key: KEYS.operator, body: { decision: 'approve', note: 'called the customer' } });
     expect(reviewed.status).to.equal(200);
     expect(reviewed.body.status).to.equal('released');
@@ -131,7 +139,7 @@ lifecycle('order lifecycle', {}, (ctx) => {
     const h = ctx();
     const id = await ctx().order(200_000);
     await statusOf(h, id, 'on_hold');
-    await eventually(async () => ((await h.call('GET', `/orders/${id}`, { key: KEYS.operator })).body.payment?.status === 'authorized' ? true : undefined));
+    await paymentOf(h, id, 'authorized');
     expect((await h.call('POST', `/orders/${id}/review`, { key: KEYS.operator, body: { decision: 'maybe' } })).status).to.equal(400);
     expect((await h.call('POST', `/orders/${id}/review`, { key: KEYS.operator, body: { decision: 'reject', note: 'stolen card' } })).status).to.equal(200);
     const order = await eventually(async () => {
@@ -161,10 +169,7 @@ lifecycle('order lifecycle', {}, (ctx) => {
     await eventually(async () => ((await h.service.gateway.records(id)).authorizations.length === 1 ? true : undefined));
     expect((await h.service.write.loadOrder(id, { fresh: true }) as { payment: { authorizationId: string | null } }).payment.authorizationId).to.equal(null);
     expect((await h.call('POST', `/orders/${id}/cancel`, { key: KEYS.client, body: { reason: 'changed my mind' } })).status).to.equal(200);
-    const order = await eventually(async () => {
-      const r = await h.call('GET', `/orders/${id}`, { key: KEYS.operator });
-      return r.body.payment?.status === 'voided' ? r.body : undefined;
-    }, 15_000);
+    const order = await paymentOf(h, id, 'voided');
     expect(order.status).to.equal('cancelled');
     const authorizations = (await h.service.gateway.records(id)).authorizations;
     expect(authorizations).to.have.length(1);
@@ -176,10 +181,7 @@ lifecycle('order lifecycle', {}, (ctx) => {
     const id = await ctx().order(2500);
     await statusOf(h, id, 'released');
     expect((await h.call('POST', `/orders/${id}/cancel`, { key: KEYS.client, body: { reason: 'changed my mind' } })).status).to.equal(200);
-    const order = await eventually(async () => {
-      const r = await h.call('GET', `/orders/${id}`, { key: KEYS.operator });
-      return r.body.payment?.status === 'voided' ? r.body : undefined;
-    }, 15_000);
+    const order = await paymentOf(h, id, 'voided');
     expect(order.status).to.equal('cancelled');
     expect((await h.service.gateway.records(id)).authorizations[0]).to.include({ voided: true, refunded: 0 });
     await eventually(async () => ((await reservedFor(h, id)) === 0 ? true : undefined));
@@ -218,12 +220,9 @@ lifecycle('order lifecycle, capturing on release', { PAYMENT_CAPTURE: 'on_releas
   it('cancel after capture: the captured amount is refunded once', async () => {
     const h = ctx();
     const id = await ctx().order(2500);
-    await eventually(async () => ((await h.call('GET', `/orders/${id}`, { key: KEYS.operator })).body.payment?.status === 'captured' ? true : undefined), 15_000);
+    await paymentOf(h, id, 'captured');
     expect((await h.call('POST', `/orders/${id}/cancel`, { key: KEYS.client, body: { reason: 'too late' } })).status).to.equal(200);
-    const order = await eventually(async () => {
-      const r = await h.call('GET', `/orders/${id}`, { key: KEYS.operator });
-      return r.body.payment?.status === 'refunded' ? r.body : undefined;
-    }, 15_000);
+    const order = await paymentOf(h, id, 'refunded');
     expect(order.payment).to.include({ authorized: 2500, captured: 2500, refunded: 2500 });
     const authorizations = (await h.service.gateway.records(id)).authorizations;
     expect(authorizations).to.have.length(1);
