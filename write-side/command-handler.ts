@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { EventStore, ExpectedRevision, RecordedEvent } from '../event-store/event-store.port.js';
+import type { EventStore, ExpectedRevision, NewEvent, RecordedEvent } from '../event-store/event-store.port.js';
 import { ConcurrencyError } from '../platform/errors.js';
 import { idFor, type Command, type Decider, type DomainEvent } from './decider.js';
 
@@ -15,17 +15,32 @@ export interface HandleResult<State, E extends DomainEvent> {
 
 interface Cached<State> { state: State; revision: number; position: number | null }
 
+interface Queued<State, C, E extends DomainEvent> {
+  command: C;
+  options: { assumeNew?: boolean };
+  resolve(r: HandleResult<State, E>): void;
+  reject(err: unknown): void;
+}
+
+/** The most commands on one stream decided together and appended as one. */
+const MAX_GROUP = 100;
+
 /**
  * Runs commands against one kind of aggregate: decide, then append with the revision the decision
  * was made on; on a concurrency conflict re-read and decide again, a bounded number of times.
  * Folded state is cached per stream. A decision that appends is made on the cached state
  * directly, since the expected-revision check refuses it if the stream has moved on; a decision
  * that appends nothing or refuses is only trusted on state just read from the store.
+ *
+ * Commands on one stream in this process take turns, in the order they came. Those that queued
+ * up while the stream's last append was on its way are decided one after the other on the
+ * evolving state and appended together: a hot stream (a SKU everyone is buying) costs one append
+ * per round trip, not one per command. Each command still gets its own outcome.
  */
 export class CommandHandler<State, C extends Command, E extends DomainEvent> {
   private readonly cache = new Map<string, Cached<State>>();
-  /** The last command queued per stream: commands on one stream in this process take turns. */
-  private readonly turns = new Map<string, Promise<unknown>>();
+  /** Commands waiting for their stream's turn; a stream is in this map while its turn runs. */
+  private readonly queued = new Map<string, Queued<State, C, E>[]>();
   private readonly reading = new Map<string, Promise<Cached<State>>>();
 
   constructor(
@@ -62,54 +77,102 @@ export class CommandHandler<State, C extends Command, E extends DomainEvent> {
   }
 
   /**
-   * `assumeNew` skips the first read for commands that usually create their stream. Commands on
-   * the same stream take turns within this process, so they decide on each other's results
-   * instead of colliding; other processes are still held off by the expected revision.
+   * `assumeNew` skips the first read for commands that usually create their stream. Other
+   * processes are held off by the expected revision.
    */
   handle(streamId: string, command: C, options: { assumeNew?: boolean } = {}): Promise<HandleResult<State, E>> {
-    const before = this.turns.get(streamId);
-    const mine = (before ? before.then(() => undefined, () => undefined) : Promise.resolve()).then(() => this.decideAndAppend(streamId, command, options));
-    const settled = mine.then(() => undefined, () => undefined);
-    this.turns.set(streamId, settled);
-    void settled.then(() => { if (this.turns.get(streamId) === settled) this.turns.delete(streamId); });
-    return mine;
+    return new Promise((resolve, reject) => {
+      const item = { command, options, resolve, reject };
+      const waiting = this.queued.get(streamId);
+      if (waiting) {
+        waiting.push(item);
+        return;
+      }
+      this.queued.set(streamId, [item]);
+      // Let the commands issued in this same tick join the first group.
+      queueMicrotask(() => void this.takeTurns(streamId));
+    });
   }
 
-  private async decideAndAppend(streamId: string, command: C, options: { assumeNew?: boolean }): Promise<HandleResult<State, E>> {
+  private async takeTurns(streamId: string): Promise<void> {
+    const waiting = this.queued.get(streamId)!;
+    while (waiting.length > 0) {
+      const group = waiting.splice(0, MAX_GROUP);
+      await this.decideAndAppend(streamId, group).catch((err) => { for (const g of group) g.reject(err); });
+    }
+    this.queued.delete(streamId);
+  }
+
+  /** Decides the group in order on the stream's state and appends what it decided; settles every command. */
+  private async decideAndAppend(streamId: string, group: Queued<State, C, E>[]): Promise<void> {
     const retries = this.options.retries ?? 10;
     for (let attempt = 0; ; attempt++) {
       const cached = attempt === 0 ? this.cache.get(streamId) : undefined;
-      const unverified = attempt === 0 && (cached !== undefined || options.assumeNew === true);
-      const current = !unverified ? await this.load(streamId)
-        : cached ?? { state: this.decider.initialState, revision: -1, position: null };
-      let events: E[];
+      const unverified = attempt === 0 && (cached !== undefined || group[0].options.assumeNew === true);
+      let current: Cached<State>;
       try {
-        events = this.decider.decide(command, current.state);
+        current = !unverified ? await this.load(streamId) : cached ?? { state: this.decider.initialState, revision: -1, position: null };
       } catch (err) {
-        if (unverified) continue;                                     // refused on possibly stale state: read and retry
-        throw err;
+        for (const g of group) g.reject(err);
+        return;
       }
+      const decided = this.decideGroup(streamId, group, current.state, unverified);
+      if (!decided) continue;                                         // refused or a no-op on possibly stale state: read and decide again
+      const events = decided.flatMap((d) => d.events);
       if (events.length === 0) {
-        if (unverified) continue;
-        return { ...current, events };
+        for (const d of decided) d.settle(current.revision, current.position);
+        return;
       }
       const expected: ExpectedRevision = current.revision === -1 ? 'no_stream' : current.revision;
-      const { metadata } = command;
-      const { now: _now, idempotencySeed: _seed, ...eventMetadata } = metadata;
       try {
-        const result = await this.store.append(
-          streamId,
-          events.map((e, i) => ({ id: idFor(metadata, `${streamId}\u0000${command.type}\u0000${i}`, randomUUID), type: e.type, data: e.data, metadata: eventMetadata })),
-          expected,
-        );
-        const state = events.reduce(this.decider.evolve, current.state);
-        this.remember(streamId, { state, revision: result.revision, position: result.position });
-        return { state, events, revision: result.revision, position: result.position };
+        const result = await this.store.append(streamId, events, expected);
+        this.remember(streamId, { state: decided[decided.length - 1].state, revision: result.revision, position: result.position });
+        // Each command's revision is its own last event's; every position is the append's last, which covers them all.
+        let revision = current.revision;
+        for (const d of decided) {
+          revision += d.events.length;
+          d.settle(revision, revision === current.revision ? current.position : result.position);
+        }
+        return;
       } catch (err) {
-        if (!(err instanceof ConcurrencyError) || attempt >= retries) throw err;
+        if (!(err instanceof ConcurrencyError) || attempt >= retries) {
+          for (const g of group) g.reject(err);
+          return;
+        }
         if (attempt > 1) await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
       }
     }
+  }
+
+  /**
+   * Each command decided on the state its predecessors in the group left. A command refused on
+   * state just read is refused alone; on state that may be stale, or one that changes nothing
+   * there, the whole group is decided again on a fresh read (undefined).
+   */
+  private decideGroup(streamId: string, group: Queued<State, C, E>[], initial: State, unverified: boolean) {
+    const decided: { state: State; events: NewEvent[]; settle(revision: number, position: number | null): void }[] = [];
+    let state = initial;
+    for (const g of group) {
+      let events: E[];
+      try {
+        events = this.decider.decide(g.command, state);
+      } catch (err) {
+        if (unverified) return undefined;
+        decided.push({ state, events: [], settle: () => g.reject(err) });
+        continue;
+      }
+      if (events.length === 0 && unverified) return undefined;
+      state = events.reduce(this.decider.evolve, state);
+      const { metadata } = g.command;
+      const { now: _now, idempotencySeed: _seed, ...eventMetadata } = metadata;
+      const after = state;
+      decided.push({
+        state,
+        events: events.map((e, i) => ({ id: idFor(metadata, `${streamId}\u0000${g.command.type}\u0000${i}`, randomUUID), type: e.type, data: e.data, metadata: eventMetadata })),
+        settle: (revision, position) => g.resolve({ state: after, events, revision, position }),
+      });
+    }
+    return decided;
   }
 
   private remember(streamId: string, value: Cached<State>): void {

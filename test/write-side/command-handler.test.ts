@@ -76,6 +76,36 @@ describe('command handler', () => {
     expect(err).to.be.instanceOf(ConflictError);
   });
 
+  it('decides the commands queued on a stream together and appends them as one, each with its own outcome', async () => {
+    await handler.handle(stream, { type: 'ReceiveStock', data: { ...key, quantity: 3 }, metadata: meta() });
+    const original = store.append.bind(store);
+    const appended: number[] = [];
+    store.append = async (s, e, x) => { appended.push(e.length); return original(s, e, x); };
+    const reserve = (orderId: string, quantity: number) => handler.handle(stream, { type: 'ReserveStock', data: { ...key, orderId, quantity }, metadata: meta() });
+    const [first, tooMany, third, again] = await Promise.allSettled([reserve('o-1', 1), reserve('o-2', 5), reserve('o-3', 2), reserve('o-1', 1)]);
+    expect(appended).to.deep.equal([2]);
+    expect(first.status === 'fulfilled' && first.value).to.deep.include({ revision: 1, position: 3 });
+    expect(tooMany.status === 'rejected' && (tooMany.reason as ConflictError).code).to.equal('stock.insufficient');
+    expect(third.status === 'fulfilled' && third.value).to.deep.include({ revision: 2, position: 3 });
+    expect(third.status === 'fulfilled' && third.value.state).to.include({ reserved: 3 });
+    expect(again.status === 'fulfilled' && again.value.events).to.deep.equal([]);
+    expect(store.streams.get(stream)!.map((e) => (e.data as { orderId?: string }).orderId)).to.deep.equal([undefined, 'o-1', 'o-3']);
+  });
+
+  it('takes the queued commands of a stream in turns while its append is on the way', async () => {
+    const original = store.append.bind(store);
+    const appended: number[] = [];
+    store.append = async (s, e, x) => { appended.push(e.length); await new Promise((r) => setTimeout(r, 5)); return original(s, e, x); };
+    const receive = () => handler.handle(stream, { type: 'ReceiveStock', data: { ...key, quantity: 1 }, metadata: meta() });
+    const firstTurn = receive();
+    await Promise.resolve();
+    await new Promise((r) => setImmediate(r));
+    const later = [receive(), receive(), receive()];
+    const results = await Promise.all([firstTurn, ...later]);
+    expect(appended).to.deep.equal([1, 3]);
+    expect(results.map((r) => r.state.onHand)).to.deep.equal([1, 2, 3, 4]);
+  });
+
   it('gives up with the concurrency error after its retries', async () => {
     const stubborn = new CommandHandler(store as unknown as EventStore, stockDecider, { retries: 2 });
     const original = store.append.bind(store);
