@@ -123,14 +123,21 @@ function chooseSources(need: Need, sources: Source[], penalty: number): Choice |
   const ordered = [...sources].sort(byCost);
   const single = ordered.find((s) => covers([s], need));
   const singleChoice = single && toChoice(need, [single], penalty);
-  const split = bestSplit(need, ordered, penalty);
+  const split = bestSplit(need, ordered, penalty, singleChoice?.cost);
   return singleChoice && (!split || split.cost >= singleChoice.cost) ? singleChoice : split;
 }
 
-function bestSplit(need: Need, ordered: Source[], penalty: number): Choice | undefined {
+/**
+ * The cheapest split over two or three sources (or a greedy one over many). With a single source
+ * costing `single`, a set whose sources and parcels alone cost that much is not worth filling in:
+ * a set with a source it leaves unused is the same choice as the smaller set, tried on its own.
+ */
+function bestSplit(need: Need, ordered: Source[], penalty: number, single?: number): Choice | undefined {
   if (ordered.length > EXACT_SEARCH_LIMIT) return greedySplit(need, ordered, penalty);
   let best: Choice | undefined;
   const consider = (set: Source[]) => {
+    const floor = set.reduce((n, s) => n + s.cost, 0) + penalty * (set.length - 1);
+    if ((single !== undefined && floor >= single) || (best && floor > best.cost)) return;
     if (!covers(set, need)) return;
     const choice = toChoice(need, set, penalty);
     if (!best || compareChoices(choice, best) < 0) best = choice;
@@ -141,7 +148,7 @@ function bestSplit(need: Need, ordered: Source[], penalty: number): Choice | und
       for (let k = j + 1; k < ordered.length; k++) consider([ordered[i], ordered[j], ordered[k]]);
     }
   }
-  return best ?? greedySplit(need, ordered, penalty);
+  return best ?? (single === undefined ? greedySplit(need, ordered, penalty) : undefined);
 }
 
 /** Repeatedly takes the source filling the most remaining units per unit of cost. */
