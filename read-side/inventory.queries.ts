@@ -1,4 +1,5 @@
 import DataLoader from 'dataloader';
+import { LRUCache } from 'lru-cache';
 import type { Knex } from 'knex';
 
 export async function stockForSku(knex: Knex, sku: string) {
@@ -30,14 +31,16 @@ export async function stockedAt(knex: Knex, skus: readonly string[]): Promise<{ 
 
 /**
  * `stockedAt` for many concurrent callers: the SKUs asked for in the same tick are looked up in
- * one query. Nothing is cached between ticks.
+ * one query, and each SKU's answer is kept for `ttlMs`. Where a SKU is stocked changes seldom,
+ * and a stale answer only narrows the first plan: the allocator reads every location's ledger
+ * before it backorders.
  */
-export function batchedStockedAt(knex: Knex): (skus: string[]) => Promise<{ sku: string; locationId: string }[]> {
+export function batchedStockedAt(knex: Knex, { ttlMs = 1000 } = {}): (skus: string[]) => Promise<{ sku: string; locationId: string }[]> {
   const loader = new DataLoader<string, string[]>(async (skus) => {
     const bySku = new Map<string, string[]>(skus.map((sku) => [sku, []]));
     for (const r of await stockedAt(knex, skus)) bySku.get(r.sku)?.push(r.locationId);
     return skus.map((sku) => bySku.get(sku)!);
-  }, { cache: false, maxBatchSize: 1000 });
+  }, { maxBatchSize: 1000, cacheMap: new LRUCache<string, Promise<string[]>>({ max: 100_000, ttl: ttlMs }) });
   return async (skus) => (await loader.loadMany(skus)).flatMap((at, i) => {
     if (at instanceof Error) throw at;
     return at.map((locationId) => ({ sku: skus[i], locationId }));
