@@ -112,10 +112,13 @@ export async function startService(config: Config, log: Logger): Promise<Service
     stops.push(async () => clearInterval(gauges));
   }
 
-  if (config.roles.includes('jobs')) {
+  if (config.roles.includes('sourcing')) {
     const sourcing = new SourcingProcess(store, derived, allocator, log, { gatherMs: GATHER_MS.sourcing });
     await sourcing.start();
     stops.push(() => sourcing.stop());
+  }
+
+  if (config.roles.includes('jobs')) {
     const dispatcher = new Dispatcher(store, derived, queues, log, {
       metrics, gatherMs: GATHER_MS.dispatcher, routes: jobRoutes({ captureOnRelease: config.paymentCapture === 'on_release' }),
     });

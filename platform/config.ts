@@ -1,9 +1,9 @@
 // Configuration is read from the environment once, in main.ts or a test helper, and passed down.
 
-export type Role = 'api' | 'projections' | 'jobs';
+export type Role = 'api' | 'projections' | 'sourcing' | 'jobs';
 export type ApiRole = 'client' | 'operator' | 'analyst' | 'auditor' | 'admin';
 const API_ROLES: ApiRole[] = ['client', 'operator', 'analyst', 'auditor', 'admin'];
-const ROLES: Role[] = ['api', 'projections', 'jobs'];
+const ROLES: Role[] = ['api', 'projections', 'sourcing', 'jobs'];
 
 /** Costs in minor units; shipping per parcel grows with great-circle km to the customer. */
 export const DEFAULT_SOURCING_COSTS = {
@@ -111,7 +111,7 @@ function defaultQueuePrefix(databaseUrl: string, schema: string): string {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const nodeEnv = env.NODE_ENV ?? 'development';
-  const roles = list(env.OMS_ROLES ?? 'api,projections,jobs').map((r) => {
+  const roles = list(env.OMS_ROLES ?? 'api,projections,sourcing,jobs').map((r) => {
     if (!ROLES.includes(r as Role)) throw new ConfigError(`OMS_ROLES: unknown role "${r}" (use ${ROLES.join(', ')})`);
     return r as Role;
   });

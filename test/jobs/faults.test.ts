@@ -112,7 +112,7 @@ describe('faults', function () {
     const startWorker = () => {
       const child = spawn(process.execPath, ['dist/main.js'], {
         env: {
-          ...process.env, OMS_ROLES: 'jobs', DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: h.service.config.databaseSchema, REDIS_URL: TEST_REDIS_URL,
+          ...process.env, OMS_ROLES: 'sourcing,jobs', DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: h.service.config.databaseSchema, REDIS_URL: TEST_REDIS_URL,
           QUEUE_PREFIX: h.queuePrefix, FRAUD_RULES: APPROVE_ALL, JOB_LOCK_MS: '1000', SANDBOX_GATEWAY_LATENCY_MS: '600', LOG_LEVEL: 'silent',
         },
         stdio: 'ignore',

@@ -5,7 +5,7 @@ describe('configuration', () => {
   it('starts with sensible defaults and the development key, outside production', () => {
     const c = loadConfig({});
     expect(c).to.include({ port: 3000, eventStore: 'postgres', databaseSchema: 'public', usingDevKey: true });
-    expect(c.roles).to.deep.equal(['api', 'projections', 'jobs']);
+    expect(c.roles).to.deep.equal(['api', 'projections', 'sourcing', 'jobs']);
     expect(c.apiKeys.get('dev-admin-key')).to.equal('admin');
   });
 
