@@ -136,7 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     eventStoreUrl: env.EVENTSTORE_URL ?? 'esdb://127.0.0.1:2113?tls=false',
     redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     queuePrefix: env.QUEUE_PREFIX ?? defaultQueuePrefix(env.DATABASE_URL ?? DEFAULT_DATABASE_URL, schema),
-    jobConcurrency: int(env.JOB_CONCURRENCY, 32, 'JOB_CONCURRENCY'),
+    jobConcurrency: int(env.JOB_CONCURRENCY, 128, 'JOB_CONCURRENCY'),
     apiKeys,
     usingDevKey,
     fraud: env.FRAUD_RULES ? { ...DEFAULT_FRAUD_RULES, ...parseJson<FraudRules>(env.FRAUD_RULES, 'FRAUD_RULES') } : DEFAULT_FRAUD_RULES,
