@@ -218,4 +218,12 @@ export const schemaMigrations: Migration[] = [
       `);
     },
   },
+  {
+    // The sourcing process's lease: a process taking over the turn waits until then, so the last
+    // allocations of one that lost it (its connection died) land before anything is re-planned.
+    name: '005-sourcing-lease',
+    async up(knex) {
+      await knex.raw('ALTER TABLE dispatcher_checkpoints ADD COLUMN lease_until timestamptz');
+    },
+  },
 ];
