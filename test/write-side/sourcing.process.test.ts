@@ -83,6 +83,34 @@ describe('sourcing process', function () {
     expect(await reservedInLedgers()).to.equal(120);
   });
 
+  it('hands the turn to a standby when the session holding it dies, and sources every order once', async () => {
+    const a = new SourcingProcess(world.store, rm.knex, allocator(), log, { batchSize: 5 });
+    await a.start();
+    const holder = async (): Promise<number | undefined> => (await rm.knex.raw(`
+      SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+         AND ((classid::bigint << 32) | objid::bigint) = hashtextextended(current_schema() || '/sourcing/sourcing', 0)`)).rows[0]?.pid;
+    let first: number | undefined;
+    for (const deadline = Date.now() + 5000; !first && Date.now() < deadline;) first = await holder();
+    expect(first, 'the first process holds the turn').to.be.a('number');
+    const b = new SourcingProcess(world.store, rm.knex, allocator(), log, { batchSize: 5 });
+    await b.start();
+    await rm.knex.raw('SELECT pg_terminate_backend(?)', [first]);
+    let next: number | undefined;
+    for (const deadline = Date.now() + 10_000; (!next || next === first) && Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) next = await holder();
+    expect(next, 'a new session holds the turn').to.be.a('number').and.not.equal(first);
+    // Orders placed after the turn changed hands are sourced by whichever process holds it now.
+    for (let i = 0; i < 10; i++) {
+      orderIds.push((await world.write.placeOrder({
+        channel: 'web', currency: 'EUR', customer: { id: `late-${i}` }, lines: [{ sku: 'A', quantity: 1, unitPrice: 1 }], placedBy: 'k',
+        delivery: { method: 'ship', speed: 'standard', address: { line1: 'x', city: 'y', postalCode: '1', country: 'DE', geo: { lat: 50, lon: 10 } } },
+        payment: { method: 'prepaid' },
+      }, meta())).orderId);
+    }
+    expect(await settled()).to.deep.equal({ allocated: 120, backordered: 40 });
+    await Promise.all([a.stop(), b.stop()]);
+    expect(await reservedInLedgers()).to.equal(120);
+  });
+
   it('releases what a cancelled order holds', async () => {
     const p = new SourcingProcess(world.store, rm.knex, allocator(), log);
     await p.start();
