@@ -94,7 +94,7 @@ describe('sourcing process', function () {
     expect(first, 'the first process holds the turn').to.be.a('number');
     const b = new SourcingProcess(world.store, rm.knex, allocator(), log, { batchSize: 5 });
     await b.start();
-    await rm.knex.raw('SELECT pg_terminate_backend(?)', [first]);
+    await rm.knex.raw('SELECT pg_terminate_backend(?)', [first!]);
     let next: number | undefined;
     for (const deadline = Date.now() + 10_000; (!next || next === first) && Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) next = await holder();
     expect(next, 'a new session holds the turn').to.be.a('number').and.not.equal(first);
