@@ -30,11 +30,12 @@ interface TurnConnection { query(text: string, values?: unknown[]): Promise<{ ro
  * arrives, many at once (one at a time per order), without waiting for the orders read before it,
  * and records as its checkpoint the position below which everything is done. Work never starts
  * more than WINDOW positions past the recorded checkpoint, so what an interrupted process may have
- * left half done lies within that window: a process taking over (or starting again after a
- * failure) treats those orders as interrupted, releasing what an order holds without a recorded
- * allocation before allocating it again. It first waits out the lease of the process before it,
- * which renews it while it works: one that lost its connection stops starting work within
- * TURN_MS, and its last allocations land before anything is re-planned.
+ * left half done lies within that window. The process holding the turn renews a lease while it
+ * works and clears it when it stops cleanly. One taking over a lease (the process before died,
+ * lost its connection or failed) first waits it out: one that lost its connection stops starting
+ * work within TURN_MS, and its last allocations land before anything is re-planned. It then
+ * treats the orders within the window as interrupted, releasing what an order holds without a
+ * recorded allocation before allocating it again.
  */
 export class SourcingProcess {
   private stopping = false;
@@ -114,7 +115,9 @@ export class SourcingProcess {
       if (this.stopping) return;
     }
     let recorded = Number(row.position);
-    const interruptedUpTo = recorded + WINDOW;
+    // A lease left behind means the process before did not finish cleanly (it died, lost its
+    // connection or failed): what it had started lies within the window past its checkpoint.
+    const interruptedUpTo = row.lease_until ? recorded + WINDOW : recorded;
     await checkpoints().update({ lease_until: this.knex.raw(`now() + interval '${LEASE_MS} milliseconds'`) });
 
     const inFlight: number[] = [];                                   // positions started and not done, in log order
@@ -196,10 +199,12 @@ export class SourcingProcess {
       changed();
       await subscription.stop();
       await Promise.allSettled([...started]);
-      // Still holding the turn: record what is done and let the next process start at once.
+      // Still holding the turn, with everything started now done: record the checkpoint and let the
+      // next process start at once; after a failure, with the lease at now, so it knows the work
+      // was interrupted (a failed allocation may have reserved part of its plan).
       if (holding) {
         await checkpoints().where('position', '<', handledUpTo()).update({ position: handledUpTo(), updated_at: this.knex.fn.now() })
-          .then(() => checkpoints().update({ lease_until: null }))
+          .then(() => checkpoints().update({ lease_until: failure ? this.knex.fn.now() : null }))
           .catch((err) => this.log.warn({ err }, 'sourcing: could not record the checkpoint on the way out'));
       }
     }
