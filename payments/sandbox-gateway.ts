@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import DataLoader from 'dataloader';
 import type { Knex } from 'knex';
 import {
   GatewayUnavailable, PaymentDeclined, type AuthorizeRequest, type CaptureRequest, type PaymentGateway, type RefundRequest, type VoidRequest,
@@ -13,12 +14,17 @@ import {
  *   tok_timeout       never answers in time
  *   tok_timeout_once  authorises on the first attempt but the answer is lost (a timeout)
  *   any other tok_... authorised
- * Each request is one call of a database function (`sandbox_payment_apply`), atomic and serialised
- * per idempotency key. Its records are what tests and the fault benchmarks count: one
+ * Each request is one call of a database function (`sandbox_payment_apply`), serialised per
+ * idempotency key; requests arriving together share a statement (a transaction), so a database
+ * error fails them together, and a retry finds nothing of them recorded. Its records are what tests and the fault benchmarks count: one
  * authorisation per order, at most.
  */
 export class SandboxGateway implements PaymentGateway {
   private ready?: Promise<void>;
+  /** The requests that reach the sandbox within 2 ms of each other go to the database in one statement. */
+  private readonly calls = new DataLoader<SandboxCall, SandboxOutcome>((calls) => this.applyMany(calls), {
+    cache: false, maxBatchSize: 200, batchScheduleFn: (run) => setTimeout(run, 2),
+  });
 
   constructor(private readonly knex: Knex, private readonly options: { latencyMs?: number; timeoutMs?: number } = {}) {}
 
@@ -55,8 +61,7 @@ export class SandboxGateway implements PaymentGateway {
     // Network latency both ways: a caller that dies while the answer travels back has been served.
     const latency = () => sleep((this.options.latencyMs ?? 30) * (0.25 + Math.random() / 2));
     await latency();
-    const { rows } = await this.knex.raw('SELECT sandbox_payment_apply(?, ?, ?::jsonb, ?) AS o', [key, kind, JSON.stringify({ kind, ...request }), randomUUID()]);
-    const o = rows[0].o as { result?: T; declined?: { code: string; message: string }; unavailable?: string; timeout?: boolean; lost?: boolean };
+    const o = await this.calls.load({ key, kind, request: { kind, ...request }, newId: randomUUID() });
     if (o.timeout) {
       await sleep(this.options.timeoutMs ?? 2000);
       throw new GatewayUnavailable('sandbox: the gateway did not answer in time (tok_timeout)');
@@ -68,6 +73,18 @@ export class SandboxGateway implements PaymentGateway {
     return o.result as T;
   }
 
+  /**
+   * Each call is applied on its own (`sandbox_payment_apply`), one after the other in a single
+   * statement, in the order of their keys: concurrent statements lock keys in the same order.
+   */
+  private async applyMany(calls: readonly SandboxCall[]): Promise<SandboxOutcome[]> {
+    const order = calls.map((_, i) => i).sort((a, b) => (calls[a].key < calls[b].key ? -1 : calls[a].key > calls[b].key ? 1 : a - b));
+    const { rows } = await this.knex.raw('SELECT sandbox_payment_apply_many(?::jsonb) AS o', [JSON.stringify(order.map((i) => calls[i]))]);
+    const outcomes = new Array<SandboxOutcome>(calls.length);
+    (rows[0].o as SandboxOutcome[]).forEach((o, j) => { outcomes[order[j]] = o; });
+    return outcomes;
+  }
+
   private setUp(): Promise<void> {
     this.ready ??= this.knex.transaction(async (trx) => {
       await trx.raw('SELECT pg_advisory_xact_lock(hashtext(current_schema() || \':sandbox-gateway\'))');
@@ -76,6 +93,9 @@ export class SandboxGateway implements PaymentGateway {
     return this.ready;
   }
 }
+
+interface SandboxCall { key: string; kind: string; request: Record<string, unknown>; newId: string }
+interface SandboxOutcome { result?: unknown; declined?: { code: string; message: string }; unavailable?: string; timeout?: boolean; lost?: boolean }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -159,6 +179,18 @@ const SANDBOX_SCHEMA = `
     END IF;
     INSERT INTO sandbox_payment_operations (idempotency_key, kind, request, outcome) VALUES (p_key, p_kind, p_request, outcome);
     RETURN outcome || jsonb_build_object('lost', lost);
+  END
+  $fn$;
+  CREATE OR REPLACE FUNCTION sandbox_payment_apply_many(p_calls jsonb) RETURNS jsonb
+  LANGUAGE plpgsql VOLATILE AS $fn$
+  DECLARE
+    c jsonb;
+    outcomes jsonb := '[]'::jsonb;
+  BEGIN
+    FOR c IN SELECT value FROM jsonb_array_elements(p_calls) LOOP
+      outcomes := outcomes || jsonb_build_array(sandbox_payment_apply(c->>'key', c->>'kind', c->'request', c->>'newId'));
+    END LOOP;
+    RETURN outcomes;
   END
   $fn$;
 `;
