@@ -6,8 +6,8 @@ export interface OutboxEntry { payload: Notification; sent_at: Date | null }
 
 /**
  * Puts notifications into the `notifications` outbox table, once each: the notifications of the
- * jobs running in the same tick go in one statement. Each caller gets the entry as stored (the
- * first notification with its id, and whether it has been sent).
+ * jobs running within 2 ms of each other go in one statement. Each caller gets the entry as
+ * stored (the first notification with its id, and whether it has been sent).
  */
 export function batchedOutbox(knex: Knex): (n: Notification) => Promise<OutboxEntry> {
   const loader = new DataLoader<Notification, OutboxEntry>(async (notifications) => {
@@ -21,6 +21,6 @@ export function batchedOutbox(knex: Knex): (n: Notification) => Promise<OutboxEn
     );
     const byId = new Map<string, OutboxEntry>(rows.map((r: OutboxEntry & { notification_id: string }) => [r.notification_id, { payload: r.payload, sent_at: r.sent_at }]));
     return notifications.map((n) => byId.get(n.id) ?? new Error(`notification ${n.id} was not stored`));
-  }, { cache: false, maxBatchSize: 500 });
+  }, { cache: false, maxBatchSize: 500, batchScheduleFn: (run) => setTimeout(run, 2) });
   return (n) => loader.load(n);
 }

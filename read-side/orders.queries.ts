@@ -94,9 +94,9 @@ const VELOCITY_CAP = 1000;
 export interface VelocityQuery { orderId: string; position: number; customerId: string; email: string | null; addressKey: string | null; card: string | null; at: string }
 
 /**
- * Velocity counts for the orders asked for in the same tick, in one statement, each counted
- * only once the orders read model has taken in the order itself (and so every order before it):
- * an order the model has not reached yet gets `null`, to ask again.
+ * Velocity counts for the orders asked for within 2 ms of each other, in one statement, each
+ * counted only once the orders read model has taken in the order itself (and so every order
+ * before it): an order the model has not reached yet gets `null`, to ask again.
  */
 export function batchedVelocity(knex: Knex): (q: VelocityQuery) => Promise<VelocityCounts | null> {
   const loader = new DataLoader<VelocityQuery, VelocityCounts | null>(async (queries) => {
@@ -112,7 +112,7 @@ export function batchedVelocity(knex: Knex): (q: VelocityQuery) => Promise<Veloc
       returningCustomer: r.returning_customer === true,
     }]));
     return queries.map((_, i) => found.get(i) ?? null);
-  }, { cache: false, maxBatchSize: 500 });
+  }, { cache: false, maxBatchSize: 500, batchScheduleFn: (run) => setTimeout(run, 2) });
   return (q) => loader.load(q);
 }
 
