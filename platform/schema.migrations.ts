@@ -220,10 +220,13 @@ export const schemaMigrations: Migration[] = [
   },
   {
     // The sourcing process's lease: a process taking over the turn waits until then, so the last
-    // allocations of one that lost it (its connection died) land before anything is re-planned.
+    // allocations of one that lost it land first; a lease left behind (not cleared by a clean
+    // stop) means work past the checkpoint may be half done. Processes of the version before
+    // stopped without one, so their checkpoints are taken as interrupted.
     name: '005-sourcing-lease',
     async up(knex) {
       await knex.raw('ALTER TABLE dispatcher_checkpoints ADD COLUMN lease_until timestamptz');
+      await knex.raw('UPDATE dispatcher_checkpoints SET lease_until = now()');
     },
   },
 ];

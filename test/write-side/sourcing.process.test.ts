@@ -84,7 +84,7 @@ describe('sourcing process', function () {
   });
 
   it('hands the turn to a standby when the session holding it dies, and sources every order once', async () => {
-    const a = new SourcingProcess(world.store, rm.knex, allocator(), log, { batchSize: 5 });
+    const a = new SourcingProcess(world.store, rm.knex, allocator(), log, { batchSize: 5, leaseMs: 1500 });
     await a.start();
     const holder = async (): Promise<number | undefined> => (await rm.knex.raw(`
       SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
@@ -92,7 +92,7 @@ describe('sourcing process', function () {
     let first: number | undefined;
     for (const deadline = Date.now() + 5000; !first && Date.now() < deadline;) first = await holder();
     expect(first, 'the first process holds the turn').to.be.a('number');
-    const b = new SourcingProcess(world.store, rm.knex, allocator(), log, { batchSize: 5 });
+    const b = new SourcingProcess(world.store, rm.knex, allocator(), log, { batchSize: 5, leaseMs: 1500 });
     await b.start();
     await rm.knex.raw('SELECT pg_terminate_backend(?)', [first!]);
     let next: number | undefined;

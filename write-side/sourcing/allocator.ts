@@ -86,9 +86,11 @@ export function createAllocator(deps: AllocatorDeps) {
   return {
     /**
      * `fromBackorder` lets a backordered order be tried again; `afterCrash` first releases what an
-     * interrupted earlier attempt may have reserved.
+     * interrupted earlier attempt may have reserved. Once `signal` is aborted, nothing more is
+     * written: what was reserved stays for the next attempt (an `afterCrash` one) to release.
      */
-    async allocate(orderId: string, metadata: CommandMetadata, options: { fromBackorder?: boolean; afterCrash?: boolean } = {}): Promise<AllocationOutcome> {
+    async allocate(orderId: string, metadata: CommandMetadata, options: { fromBackorder?: boolean; afterCrash?: boolean; signal?: AbortSignal } = {}): Promise<AllocationOutcome> {
+      options.signal?.throwIfAborted();
       const order = await write.loadOrder(orderId, { fresh: options.afterCrash || options.fromBackorder });
       if (order.status === 'none') return 'skipped';
       const lines = sumBySku(order.order.lines);
@@ -108,11 +110,13 @@ export function createAllocator(deps: AllocatorDeps) {
           if (attempt === 0) continue;                              // as seen here; look again before backordering
           break;
         }
+        options.signal?.throwIfAborted();
         const reserved = await reserve(orderId, plan, metadata);
         if (!reserved.ok) continue;
         const { allocations, cost, why, candidates } = plan;
         const transfers = plan.kind === 'pickup' ? plan.transfers : [];
         try {
+          options.signal?.throwIfAborted();
           const { recorded } = await write.recordAllocation({ orderId, allocations, transfers, cost, why, candidates }, metadata);
           if (!recorded) await releaseOutside(orderId, reserved.made, metadata);
           return 'allocated';
@@ -126,6 +130,7 @@ export function createAllocator(deps: AllocatorDeps) {
       }
       if (backordered) return 'backordered';
       const missing = plan && !plan.fillable ? plan.missing : lines;
+      options.signal?.throwIfAborted();
       await write.recordBackorder({ orderId, missing, why: plan?.why ?? 'stock kept moving while reserving', candidates: plan?.candidates ?? [] }, metadata);
       return 'backordered';
     },

@@ -6,15 +6,24 @@ import type { Allocator } from './allocator.js';
 
 /** Orders being sourced at once. */
 const CONCURRENCY = 256;
-/** How far (in log positions) work may start ahead of the recorded checkpoint. */
+/** How many events past the recorded checkpoint work may start at. */
 const WINDOW = 2000;
-/** How often the checkpoint is recorded while work goes on. */
+/** How often the checkpoint is recorded while work goes on; the lease is renewed with it, or at least every LEASE_MS / 5. */
 const CHECKPOINT_MS = 100;
-/** How often a standby asks for the turn, and the process holding it checks it still does. */
-const TURN_MS = 500;
-/** How long after its last sign of life a process that held the turn may still be finishing work. */
-const LEASE_MS = 3000;
+/** How often a standby asks for the turn. */
+const STANDBY_MS = 500;
+/** How long a lease lasts. Work stops starting once it has not been renewed for half of it, and in-flight work stops writing at 60%. */
+const DEFAULT_LEASE_MS = 5000;
 const RETRY_MS = 500;
+
+/**
+ * The turn's own session: synchronous commits (the checkpoint and lease must survive a crash), a
+ * bound on every statement, and TCP keepalives, so the server ends a session whose process
+ * vanished without a word (and with it the turn) within seconds.
+ */
+const TURN_SESSION = `SET synchronous_commit = on; SET statement_timeout = '5s';
+  SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3`;
+const TURN_SESSION_RESET = 'RESET statement_timeout; RESET tcp_keepalives_idle; RESET tcp_keepalives_interval; RESET tcp_keepalives_count;';
 
 const isWork = (e: RecordedEvent) => e.type === 'OrderPlaced' || e.type === 'OrderCancelled' || e.type === 'OrderRejected';
 
@@ -29,13 +38,15 @@ interface TurnConnection { query(text: string, values?: unknown[]): Promise<{ ro
  * when its session ends. The process holding it starts each order's sourcing as soon as the event
  * arrives, many at once (one at a time per order), without waiting for the orders read before it,
  * and records as its checkpoint the position below which everything is done. Work never starts
- * more than WINDOW positions past the recorded checkpoint, so what an interrupted process may have
- * left half done lies within that window. The process holding the turn renews a lease while it
- * works and clears it when it stops cleanly. One taking over a lease (the process before died,
- * lost its connection or failed) first waits it out: one that lost its connection stops starting
- * work within TURN_MS, and its last allocations land before anything is re-planned. It then
- * treats the orders within the window as interrupted, releasing what an order holds without a
- * recorded allocation before allocating it again.
+ * more than WINDOW events past the recorded checkpoint, so what an interrupted process may have
+ * left half done lies within the first WINDOW events after it.
+ *
+ * The checkpoint and a lease are written on the turn's own session, so a process that lost its
+ * session cannot renew: it stops starting work when its lease is half spent and stops writing
+ * soon after. A clean stop clears the lease. A process that takes over a lease (the one before
+ * died, lost its session or failed) waits until it has run out, then treats the orders in the
+ * window as interrupted: what such an order holds without a recorded allocation is released
+ * before it is allocated again.
  */
 export class SourcingProcess {
   private stopping = false;
@@ -47,12 +58,14 @@ export class SourcingProcess {
     private readonly knex: Knex,
     private readonly allocator: Allocator,
     private readonly log: Logger,
-    private readonly options: { name?: string; batchSize?: number; gatherMs?: number; now?: () => Date } = {},
+    private readonly options: { name?: string; batchSize?: number; gatherMs?: number; leaseMs?: number; now?: () => Date } = {},
   ) {}
 
   private get name(): string { return this.options.name ?? 'sourcing'; }
+  private get leaseMs(): number { return this.options.leaseMs ?? DEFAULT_LEASE_MS; }
 
   async start(): Promise<void> {
+    if (this.running) return;
     await this.knex.raw('INSERT INTO dispatcher_checkpoints (name, position) VALUES (?, 0) ON CONFLICT (name) DO NOTHING', [this.name]);
     this.stopping = false;
     this.running = this.run();
@@ -70,14 +83,20 @@ export class SourcingProcess {
     while (!this.stopping) {
       let conn: TurnConnection | undefined;
       let failed = false;
+      let restore = '';
       try {
         conn = await this.knex.client.acquireConnection() as TurnConnection;
-        if (await this.awaitTurn(conn)) await this.lead(conn);
+        if (await this.awaitTurn(conn)) {
+          const { rows: [{ synchronous_commit: pooled }] } = await conn.query('SHOW synchronous_commit');
+          restore = `SET synchronous_commit = ${pooled === 'off' ? 'off' : 'on'}; ${TURN_SESSION_RESET}`;
+          await conn.query(TURN_SESSION);
+          await this.lead(conn);
+        }
       } catch (err) {
         failed = true;
         if (!this.stopping) this.log.error({ err }, 'sourcing failed; starting again');
       } finally {
-        if (conn) await this.handBack(conn);
+        if (conn) await this.handBack(conn, restore);
       }
       if (failed) await this.pause(RETRY_MS);
     }
@@ -88,17 +107,17 @@ export class SourcingProcess {
     while (!this.stopping) {
       const { rows } = await conn.query('SELECT pg_try_advisory_lock(hashtextextended(current_schema() || $1, 0)) AS ok', [`/sourcing/${this.name}`]);
       if (rows[0].ok) return true;
-      await this.pause(TURN_MS);
+      await this.pause(STANDBY_MS);
     }
     return false;
   }
 
-  /** Gives up the turn, or the connection itself when that cannot be done on it. */
-  private async handBack(conn: TurnConnection): Promise<void> {
+  /** Gives up the turn and puts the session back as the pool had it, or has the pool close it if that fails. */
+  private async handBack(conn: TurnConnection, restore: string): Promise<void> {
     try {
-      await conn.query('SELECT pg_advisory_unlock_all()');
+      await conn.query(`${restore} SELECT pg_advisory_unlock_all()`);
     } catch {
-      conn.__knex__disposed ??= 'sourcing turn connection failed';     // the pool destroys it
+      conn.__knex__disposed ??= 'sourcing turn session failed';
     }
     await this.knex.client.releaseConnection(conn);
   }
@@ -106,107 +125,86 @@ export class SourcingProcess {
   /** Sources orders while this process holds the turn; returns when stopped, throws on a failure or a lost turn. */
   private async lead(conn: TurnConnection): Promise<void> {
     const name = this.name;
-    const checkpoints = () => this.knex('dispatcher_checkpoints').where({ name });
-    const row = await checkpoints().first('position', 'lease_until');
-    const leaseLeft = row.lease_until ? new Date(row.lease_until).getTime() - Date.now() : 0;
-    if (leaseLeft > 0) {
-      this.log.info({ waitMs: leaseLeft }, 'sourcing: waiting out the lease of the process that held the turn');
-      await this.pause(leaseLeft);
-      if (this.stopping) return;
+    // The lease is measured by the database's clock, and looked at again after waiting.
+    let row: Record<string, unknown>;
+    for (;;) {
+      ({ rows: [row] } = await conn.query(`SELECT position, lease_until IS NOT NULL AS interrupted,
+        greatest(0, ceil(extract(epoch FROM lease_until - now()) * 1000))::int AS wait_ms FROM dispatcher_checkpoints WHERE name = $1`, [name]));
+      if (Number(row.wait_ms) <= 0 || this.stopping) break;
+      this.log.info({ waitMs: row.wait_ms }, 'sourcing: waiting out the lease of the process that held the turn');
+      await this.pause(Number(row.wait_ms));
     }
-    let recorded = Number(row.position);
-    // A lease left behind means the process before did not finish cleanly (it died, lost its
-    // connection or failed): what it had started lies within the window past its checkpoint.
-    const interruptedUpTo = row.lease_until ? recorded + WINDOW : recorded;
-    await checkpoints().update({ lease_until: this.knex.raw(`now() + interval '${LEASE_MS} milliseconds'`) });
-
-    const inFlight: number[] = [];                                   // positions started and not done, in log order
-    const done = new Set<number>();
-    const started = new Set<Promise<void>>();
-    const perOrder = new Map<string, Promise<void>>();
-    let seen = recorded;
-    let failure: unknown;
-    let taking = true;
-    let changed: () => void = () => {};
-    const change = () => new Promise<void>((resolve) => { changed = resolve; });
-    const handledUpTo = () => (inFlight.length > 0 ? inFlight[0] - 1 : seen);
-
-    const begin = (e: RecordedEvent) => {
-      const orderId = (e.data as { orderId: string }).orderId;
-      const metadata: CommandMetadata = {
-        now: (this.options.now?.() ?? new Date()).toISOString(), correlationId: orderId, causationId: e.id, actor: { kind: 'system', id: name },
-      };
-      inFlight.push(e.position);
-      const before = perOrder.get(orderId);
-      const work: Promise<void> = (before ?? Promise.resolve())
-        .then(() => (e.type === 'OrderPlaced'
-          ? this.allocator.allocate(orderId, metadata, { afterCrash: e.position <= interruptedUpTo }).then(() => undefined)
-          : this.allocator.releaseOrder(orderId, metadata)))
-        .then(() => { done.add(e.position); }, (err) => { failure ??= err; })
-        .finally(() => {
-          started.delete(work);
-          if (perOrder.get(orderId) === work) perOrder.delete(orderId);
-          while (inFlight.length > 0 && done.has(inFlight[0])) done.delete(inFlight.shift()!);
-          changed();
-        });
-      started.add(work);
-      perOrder.set(orderId, work);
+    if (this.stopping) return;
+    const interrupted = row.interrupted === true;
+    const renew = async (position: number) => {
+      const { rows: [r] } = await conn.query(`UPDATE dispatcher_checkpoints SET position = greatest(position, $2), updated_at = now(),
+        lease_until = now() + $3 * interval '1 millisecond' WHERE name = $1 RETURNING position`, [name, position, this.leaseMs]);
+      return Number(r.position);
     };
+    const progress = new Progress(await renew(Number(row.position)));
+    let renewedAt = Date.now();
+    const stale = new AbortController();
+    let failure: unknown;
+    let delivered = 0;                                                // events delivered since the checkpoint this turn started at
+    // Once halted, a turn takes in nothing more: the next one starts again from the checkpoint.
+    let halt = false;
+    const halted = () => (halt ||= this.stopping || failure !== undefined || Date.now() - renewedAt > this.leaseMs / 2);
 
     const subscription = this.store.subscribe({
-      after: recorded,
+      after: progress.recorded,
       batchSize: this.options.batchSize ?? 500,
       gatherMs: this.options.gatherMs,
       onEvents: async (events) => {
         for (const e of events) {
+          if (halted()) return;                                      // nothing after this is taken in, nor counted as seen
+          delivered++;
           if (isWork(e)) {
-            while (taking && !failure && (started.size >= CONCURRENCY || e.position > recorded + WINDOW)) await change();
-            if (!taking || failure) return;
-            begin(e);
+            while (!halted() && (progress.started >= CONCURRENCY || progress.ahead >= WINDOW)) await progress.change();
+            if (halted()) return;
+            const afterCrash = interrupted && delivered <= WINDOW;
+            progress.begin(e, (orderId) => this.source(e, orderId, { afterCrash, signal: stale.signal }), (err) => { failure ??= err; });
           }
-          seen = e.position;
+          progress.saw(e.position);
         }
       },
-      onError: (err) => { failure ??= err; changed(); },
+      onError: (err) => { failure ??= err; progress.changed(); },
     });
 
-    let checkedTurnAt = Date.now();
-    let renewedAt = Date.now();
-    let holding = true;
     try {
-      while (!this.stopping && !failure) {
+      while (!halted()) {
         await this.pause(CHECKPOINT_MS);
-        if (Date.now() - checkedTurnAt >= TURN_MS) {
-          try {
-            await conn.query('SELECT 1');
-          } catch (err) {
-            holding = false;
-            throw err;
-          }
-          checkedTurnAt = Date.now();
-        }
-        const upTo = handledUpTo();
-        if (upTo > recorded || Date.now() - renewedAt >= LEASE_MS / 3) {
-          await checkpoints().update({ position: Math.max(upTo, recorded), updated_at: this.knex.fn.now(), lease_until: this.knex.raw(`now() + interval '${LEASE_MS} milliseconds'`) });
-          recorded = Math.max(upTo, recorded);
+        const upTo = progress.handledUpTo();
+        if (upTo > progress.recorded || Date.now() - renewedAt >= this.leaseMs / 5) {
+          progress.record(await renew(upTo));
           renewedAt = Date.now();
-          changed();
         }
       }
-      if (failure) throw failure;
+      if (!this.stopping) failure ??= new Error('sourcing: the lease was not renewed in time');
     } finally {
-      taking = false;
-      changed();
+      progress.changed();
+      // Work started may still write until 60% of the lease, then stops (the lease is renewed as it finishes).
+      const abort = setInterval(() => { if (Date.now() - renewedAt > this.leaseMs * 0.6) stale.abort(); }, 50);
       await subscription.stop();
-      await Promise.allSettled([...started]);
-      // Still holding the turn, with everything started now done: record the checkpoint and let the
-      // next process start at once; after a failure, with the lease at now, so it knows the work
-      // was interrupted (a failed allocation may have reserved part of its plan).
-      if (holding) {
-        await checkpoints().where('position', '<', handledUpTo()).update({ position: handledUpTo(), updated_at: this.knex.fn.now() })
-          .then(() => checkpoints().update({ lease_until: failure ? this.knex.fn.now() : null }))
-          .catch((err) => this.log.warn({ err }, 'sourcing: could not record the checkpoint on the way out'));
-      }
+      await progress.settled();
+      clearInterval(abort);
+      // Everything started has ended: record what is done, and clear the lease when all of it
+      // succeeded, or let it run out now (a failed allocation may have reserved part of its plan).
+      const clean = failure === undefined && !stale.signal.aborted;
+      await conn.query(`UPDATE dispatcher_checkpoints SET position = greatest(position, $2), updated_at = now(),
+        lease_until = CASE WHEN $3 THEN NULL ELSE now() END WHERE name = $1`, [name, progress.handledUpTo(), clean])
+        .catch((err) => this.log.warn({ err }, 'sourcing: could not record the checkpoint on the way out'));
+    }
+    if (failure !== undefined) throw failure;
+  }
+
+  private async source(e: RecordedEvent, orderId: string, options: { afterCrash: boolean; signal: AbortSignal }): Promise<void> {
+    const metadata: CommandMetadata = {
+      now: (this.options.now?.() ?? new Date()).toISOString(), correlationId: orderId, causationId: e.id, actor: { kind: 'system', id: this.name },
+    };
+    if (e.type === 'OrderPlaced') await this.allocator.allocate(orderId, metadata, options);
+    else {
+      options.signal.throwIfAborted();
+      await this.allocator.releaseOrder(orderId, metadata);
     }
   }
 
@@ -218,4 +216,60 @@ export class SourcingProcess {
       this.wakeUp = () => { clearTimeout(timer); resolve(); };
     });
   }
+}
+
+/** What a turn has started, finished and recorded, in log order. */
+class Progress {
+  /** Positions of work started and not done, in log order. */
+  private readonly inFlight: number[] = [];
+  private readonly done = new Set<number>();
+  private readonly running = new Set<Promise<void>>();
+  private readonly perOrder = new Map<string, Promise<void>>();
+  /** Positions seen past the recorded checkpoint, in log order. */
+  private readonly seen: number[] = [];
+  private last: number;
+  private wake: () => void = () => {};
+
+  constructor(public recorded: number) { this.last = recorded; }
+
+  get started(): number { return this.running.size; }
+  /** Events seen past the recorded checkpoint. */
+  get ahead(): number { return this.seen.length; }
+
+  /** The position below which everything seen is done. */
+  handledUpTo(): number { return this.inFlight.length > 0 ? this.inFlight[0] - 1 : this.last; }
+
+  saw(position: number): void {
+    this.seen.push(position);
+    this.last = position;
+  }
+
+  record(position: number): void {
+    this.recorded = position;
+    while (this.seen.length > 0 && this.seen[0] <= position) this.seen.shift();
+    this.changed();
+  }
+
+  /** Runs `work` after the order's earlier work; a failure is reported and leaves the position undone. */
+  begin(e: RecordedEvent, work: (orderId: string) => Promise<void>, failed: (err: unknown) => void): void {
+    const orderId = (e.data as { orderId: string }).orderId;
+    this.inFlight.push(e.position);
+    const running: Promise<void> = (this.perOrder.get(orderId) ?? Promise.resolve())
+      .then(() => work(orderId))
+      .then(() => { this.done.add(e.position); }, failed)
+      .finally(() => {
+        this.running.delete(running);
+        if (this.perOrder.get(orderId) === running) this.perOrder.delete(orderId);
+        while (this.inFlight.length > 0 && this.done.has(this.inFlight[0])) this.done.delete(this.inFlight.shift()!);
+        this.changed();
+      });
+    this.running.add(running);
+    this.perOrder.set(orderId, running);
+  }
+
+  /** Resolves at the next change: work done, the checkpoint recorded, or a halt. */
+  change(): Promise<void> { return new Promise((resolve) => { this.wake = resolve; }); }
+  changed(): void { this.wake(); }
+
+  async settled(): Promise<void> { await Promise.allSettled([...this.running]); }
 }
