@@ -97,7 +97,7 @@ export class CommandHandler<State, C extends Command, E extends DomainEvent> {
   private async takeTurns(streamId: string): Promise<void> {
     const waiting = this.queued.get(streamId)!;
     while (waiting.length > 0) {
-      const group = waiting.splice(0, MAX_GROUP);
+      const group = waiting.splice(0, groupSize(waiting));
       await this.decideAndAppend(streamId, group).catch((err) => { for (const g of group) g.reject(err); });
     }
     this.queued.delete(streamId);
@@ -135,6 +135,12 @@ export class CommandHandler<State, C extends Command, E extends DomainEvent> {
         }
         return;
       } catch (err) {
+        if (!(err instanceof ConcurrencyError) && group.length > 1) {
+          // One command's events spoil the append (an id already used, data the store refuses):
+          // each goes alone, so only that one fails.
+          for (const g of group) await this.decideAndAppend(streamId, [g]);
+          return;
+        }
         if (!(err instanceof ConcurrencyError) || attempt >= retries) {
           for (const g of group) g.reject(err);
           return;
@@ -181,6 +187,17 @@ export class CommandHandler<State, C extends Command, E extends DomainEvent> {
     this.cache.set(streamId, value);
     if (this.cache.size > max) this.cache.delete(this.cache.keys().next().value as string);
   }
+}
+
+/**
+ * How many of the waiting commands go together: a run of commands without an idempotency seed. A
+ * seeded command (a client's keyed retry may replay it) goes alone, so a replay is recognised as
+ * one and two seeded commands never share an append.
+ */
+function groupSize(waiting: Queued<unknown, Command, DomainEvent>[]): number {
+  if (waiting[0].command.metadata.idempotencySeed) return 1;
+  const seeded = waiting.findIndex((g) => g.command.metadata.idempotencySeed);
+  return Math.min(MAX_GROUP, seeded === -1 ? waiting.length : seeded);
 }
 
 function asDomain<E extends DomainEvent>(e: RecordedEvent): E {

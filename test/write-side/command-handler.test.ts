@@ -106,6 +106,31 @@ describe('command handler', () => {
     expect(results.map((r) => r.state.onHand)).to.deep.equal([1, 2, 3, 4]);
   });
 
+  it('appends the commands of a group one by one when the store refuses their append, so only the bad one fails', async () => {
+    const original = store.append.bind(store);
+    const appended: number[] = [];
+    store.append = async (s, e, x) => {
+      appended.push(e.length);
+      if (e.some((ev) => (ev.data as { quantity?: number }).quantity === 13)) throw new Error('the store refuses this data');
+      return original(s, e, x);
+    };
+    const receive = (quantity: number) => handler.handle(stream, { type: 'ReceiveStock', data: { ...key, quantity }, metadata: meta() });
+    const [one, bad, two] = await Promise.allSettled([receive(1), receive(13), receive(2)]);
+    expect(appended).to.deep.equal([3, 1, 1, 1]);
+    expect(one.status).to.equal('fulfilled');
+    expect(bad.status === 'rejected' && (bad.reason as Error).message).to.equal('the store refuses this data');
+    expect(two.status === 'fulfilled' && two.value.state.onHand).to.equal(3);
+  });
+
+  it('appends a command with an idempotency seed on its own, so a keyed replay is recognised as one', async () => {
+    const original = store.append.bind(store);
+    const appended: number[] = [];
+    store.append = async (s, e, x) => { appended.push(e.length); return original(s, e, x); };
+    const receive = (quantity: number, idempotencySeed?: string) => handler.handle(stream, { type: 'ReceiveStock', data: { ...key, quantity }, metadata: { ...meta(), idempotencySeed } });
+    await Promise.all([receive(1), receive(2), receive(3, 'key-1'), receive(4), receive(5)]);
+    expect(appended).to.deep.equal([2, 1, 2]);
+  });
+
   it('gives up with the concurrency error after its retries', async () => {
     const stubborn = new CommandHandler(store as unknown as EventStore, stockDecider, { retries: 2 });
     const original = store.append.bind(store);
