@@ -75,14 +75,21 @@ export class SandboxGateway implements PaymentGateway {
 
   /**
    * Each call is applied on its own (`sandbox_payment_apply`), one after the other in a single
-   * statement, in the order of their keys: concurrent statements lock keys in the same order.
+   * statement, in the order of their keys. Should the statement fail (two of them locking the
+   * same authorisations in opposite orders, say), nothing of it was kept, and each call is tried
+   * again in a statement of its own.
    */
-  private async applyMany(calls: readonly SandboxCall[]): Promise<SandboxOutcome[]> {
+  private async applyMany(calls: readonly SandboxCall[]): Promise<(SandboxOutcome | Error)[]> {
     const order = calls.map((_, i) => i).sort((a, b) => (calls[a].key < calls[b].key ? -1 : calls[a].key > calls[b].key ? 1 : a - b));
-    const { rows } = await this.knex.raw('SELECT sandbox_payment_apply_many(?::jsonb) AS o', [JSON.stringify(order.map((i) => calls[i]))]);
-    const outcomes = new Array<SandboxOutcome>(calls.length);
-    (rows[0].o as SandboxOutcome[]).forEach((o, j) => { outcomes[order[j]] = o; });
-    return outcomes;
+    try {
+      const { rows } = await this.knex.raw('SELECT sandbox_payment_apply_many(?::jsonb) AS o', [JSON.stringify(order.map((i) => calls[i]))]);
+      const outcomes = new Array<SandboxOutcome>(calls.length);
+      (rows[0].o as SandboxOutcome[]).forEach((o, j) => { outcomes[order[j]] = o; });
+      return outcomes;
+    } catch (err) {
+      if (calls.length === 1) return [err as Error];
+      return Promise.all(calls.map(async (c) => (await this.applyMany([c]))[0]));
+    }
   }
 
   private setUp(): Promise<void> {
