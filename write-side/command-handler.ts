@@ -7,9 +7,13 @@ export interface HandleResult<State, E extends DomainEvent> {
   state: State;
   /** Events this command appended; empty when its outcome already held. */
   events: E[];
-  /** Revision of the stream's last event, -1 when it has none. */
+  /** Revision of this command's last event, or of the stream's last one before it when it appended nothing; -1 for none. */
   revision: number;
-  /** Global position of the stream's last event (the one appended, or the latest before). */
+  /**
+   * Global position of the last event of the append that carried this command's events (later
+   * commands of its group may be in it too), or of the stream's latest when it appended nothing.
+   * A read model that has reached it has taken in this command's events.
+   */
   position: number | null;
 }
 

@@ -23,15 +23,18 @@ describe('sourcing process', function () {
     rm = await readModelWorld();
     for (const l of locations) await world.write.onLedger({ type: 'ReceiveStock', data: { sku: 'A', locationId: l.locationId, quantity: 40 }, metadata: meta() });
     orderIds = [];
-    for (let i = 0; i < 150; i++) {
-      orderIds.push((await world.write.placeOrder({
-        channel: 'web', currency: 'EUR', customer: { id: `c-${i}` }, lines: [{ sku: 'A', quantity: 1, unitPrice: 1 }], placedBy: 'k',
-        delivery: { method: 'ship', speed: 'standard', address: { line1: 'x', city: 'y', postalCode: '1', country: 'DE', geo: { lat: 50, lon: 10 } } },
-        payment: { method: 'prepaid' },
-      }, meta())).orderId);
-    }
+    for (let i = 0; i < 150; i++) await placeOne(`c-${i}`);
   });
   afterEach(async () => { await rm.cleanup(); await world.cleanup(); });
+
+  /** One unit of A, shipped, for a customer of its own. */
+  async function placeOne(customerId: string): Promise<void> {
+    orderIds.push((await world.write.placeOrder({
+      channel: 'web', currency: 'EUR', customer: { id: customerId }, lines: [{ sku: 'A', quantity: 1, unitPrice: 1 }], placedBy: 'k',
+      delivery: { method: 'ship', speed: 'standard', address: { line1: 'x', city: 'y', postalCode: '1', country: 'DE', geo: { lat: 50, lon: 10 } } },
+      payment: { method: 'prepaid' },
+    }, meta())).orderId);
+  }
 
   const allocator = () => createAllocator({
     write: world.write,
@@ -99,13 +102,7 @@ describe('sourcing process', function () {
     for (const deadline = Date.now() + 10_000; (!next || next === first) && Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) next = await holder();
     expect(next, 'a new session holds the turn').to.be.a('number').and.not.equal(first);
     // Orders placed after the turn changed hands are sourced by whichever process holds it now.
-    for (let i = 0; i < 10; i++) {
-      orderIds.push((await world.write.placeOrder({
-        channel: 'web', currency: 'EUR', customer: { id: `late-${i}` }, lines: [{ sku: 'A', quantity: 1, unitPrice: 1 }], placedBy: 'k',
-        delivery: { method: 'ship', speed: 'standard', address: { line1: 'x', city: 'y', postalCode: '1', country: 'DE', geo: { lat: 50, lon: 10 } } },
-        payment: { method: 'prepaid' },
-      }, meta())).orderId);
-    }
+    for (let i = 0; i < 10; i++) await placeOne(`late-${i}`);
     expect(await settled()).to.deep.equal({ allocated: 120, backordered: 40 });
     await Promise.all([a.stop(), b.stop()]);
     expect(await reservedInLedgers()).to.equal(120);

@@ -7,7 +7,7 @@ import type { Allocator } from './allocator.js';
 /** Orders being sourced at once. */
 const CONCURRENCY = 256;
 /** How many events past the recorded checkpoint work may start at. */
-const WINDOW = 2000;
+const WINDOW = 10_000;
 /** How often the checkpoint is recorded while work goes on; the lease is renewed with it, or at least every LEASE_MS / 5. */
 const CHECKPOINT_MS = 100;
 /** How often a standby asks for the turn. */
@@ -225,8 +225,9 @@ class Progress {
   private readonly done = new Set<number>();
   private readonly running = new Set<Promise<void>>();
   private readonly perOrder = new Map<string, Promise<void>>();
-  /** Positions seen past the recorded checkpoint, in log order. */
-  private readonly seen: number[] = [];
+  /** Positions seen, in log order; those from `firstAhead` on are past the recorded checkpoint. */
+  private seen: number[] = [];
+  private firstAhead = 0;
   private last: number;
   private wake: () => void = () => {};
 
@@ -234,7 +235,7 @@ class Progress {
 
   get started(): number { return this.running.size; }
   /** Events seen past the recorded checkpoint. */
-  get ahead(): number { return this.seen.length; }
+  get ahead(): number { return this.seen.length - this.firstAhead; }
 
   /** The position below which everything seen is done. */
   handledUpTo(): number { return this.inFlight.length > 0 ? this.inFlight[0] - 1 : this.last; }
@@ -246,7 +247,11 @@ class Progress {
 
   record(position: number): void {
     this.recorded = position;
-    while (this.seen.length > 0 && this.seen[0] <= position) this.seen.shift();
+    while (this.firstAhead < this.seen.length && this.seen[this.firstAhead] <= position) this.firstAhead++;
+    if (this.firstAhead > 4096) {
+      this.seen = this.seen.slice(this.firstAhead);
+      this.firstAhead = 0;
+    }
     this.changed();
   }
 
