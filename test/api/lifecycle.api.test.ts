@@ -71,6 +71,12 @@ async function paymentOf(h: Harness, orderId: string, want: string) {
   }, 15_000);
 }
 
+/** The customer cancels (200), and the order is read once its payment has settled as wanted. */
+async function cancelledWith(h: Harness, orderId: string, reason: string, payment: string) {
+  expect((await h.call('POST', `/orders/${orderId}/cancel`, { key: KEYS.client, body: { reason } })).status).to.equal(200);
+  return paymentOf(h, orderId, payment);
+}
+
 async function reservedFor(h: Harness, orderId: string): Promise<number> {
   const order = await h.service.write.loadOrder(orderId, { fresh: true });
   if (order.status === 'none') return 0;
@@ -168,8 +174,7 @@ lifecycle('order lifecycle', {}, (ctx) => {
     // The gateway has authorised, but its answer was lost: the order shows no authorisation yet.
     await eventually(async () => ((await h.service.gateway.records(id)).authorizations.length === 1 ? true : undefined));
     expect((await h.service.write.loadOrder(id, { fresh: true }) as { payment: { authorizationId: string | null } }).payment.authorizationId).to.equal(null);
-    expect((await h.call('POST', `/orders/${id}/cancel`, { key: KEYS.client, body: { reason: 'changed my mind' } })).status).to.equal(200);
-    const order = await paymentOf(h, id, 'voided');
+    const order = await cancelledWith(h, id, 'changed my mind', 'voided');
     expect(order.status).to.equal('cancelled');
     const authorizations = (await h.service.gateway.records(id)).authorizations;
     expect(authorizations).to.have.length(1);
@@ -180,8 +185,7 @@ lifecycle('order lifecycle', {}, (ctx) => {
     const h = ctx();
     const id = await ctx().order(2500);
     await statusOf(h, id, 'released');
-    expect((await h.call('POST', `/orders/${id}/cancel`, { key: KEYS.client, body: { reason: 'changed my mind' } })).status).to.equal(200);
-    const order = await paymentOf(h, id, 'voided');
+    const order = await cancelledWith(h, id, 'changed my mind', 'voided');
     expect(order.status).to.equal('cancelled');
     expect((await h.service.gateway.records(id)).authorizations[0]).to.include({ voided: true, refunded: 0 });
     await eventually(async () => ((await reservedFor(h, id)) === 0 ? true : undefined));
@@ -221,8 +225,7 @@ lifecycle('order lifecycle, capturing on release', { PAYMENT_CAPTURE: 'on_releas
     const h = ctx();
     const id = await ctx().order(2500);
     await paymentOf(h, id, 'captured');
-    expect((await h.call('POST', `/orders/${id}/cancel`, { key: KEYS.client, body: { reason: 'too late' } })).status).to.equal(200);
-    const order = await paymentOf(h, id, 'refunded');
+    const order = await cancelledWith(h, id, 'too late', 'refunded');
     expect(order.payment).to.include({ authorized: 2500, captured: 2500, refunded: 2500 });
     const authorizations = (await h.service.gateway.records(id)).authorizations;
     expect(authorizations).to.have.length(1);

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { QUEUES } from '../../jobs/queues.js';
-import { anOrderBody, eventually, KEYS, startHarness, type Harness } from '../support/service-harness.js';
+import { anOrderBody, eventually, KEYS, NO_FRAUD_HOLDS, startHarness, type Harness } from '../support/service-harness.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from '../support/test-env.js';
 
 // Faults with the real services: a worker process killed with SIGKILL in the middle of payment
@@ -15,7 +15,6 @@ import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from '../support/test-e
 // the sandbox gateway's own records must show no payment authorised twice, and no job may be lost.
 
 /** Fraud rules that approve every order here: these tests are about payments and jobs. */
-const APPROVE_ALL = JSON.stringify({ reviewAt: 101, rejectAt: 101 });
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -107,13 +106,13 @@ describe('faults', function () {
   this.timeout(180_000);
 
   it('a worker killed (SIGKILL) in the middle of payment jobs: every order released, each authorised once, no job lost', async () => {
-    const h = await startHarness({ OMS_ROLES: 'api,projections', FRAUD_RULES: APPROVE_ALL });
+    const h = await startHarness({ OMS_ROLES: 'api,projections', ...NO_FRAUD_HOLDS });
     const workers: ChildProcess[] = [];
     const startWorker = () => {
       const child = spawn(process.execPath, ['dist/main.js'], {
         env: {
           ...process.env, OMS_ROLES: 'sourcing,jobs', DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: h.service.config.databaseSchema, REDIS_URL: TEST_REDIS_URL,
-          QUEUE_PREFIX: h.queuePrefix, FRAUD_RULES: APPROVE_ALL, JOB_LOCK_MS: '1000', SANDBOX_GATEWAY_LATENCY_MS: '600', LOG_LEVEL: 'silent',
+          QUEUE_PREFIX: h.queuePrefix, ...NO_FRAUD_HOLDS, JOB_LOCK_MS: '1000', SANDBOX_GATEWAY_LATENCY_MS: '600', LOG_LEVEL: 'silent',
         },
         stdio: 'ignore',
       });
@@ -172,7 +171,7 @@ describe('faults', function () {
     };
     let redis = await startRedis();
     const url = `redis://127.0.0.1:${port}`;
-    const h = await startHarness({ REDIS_URL: url, FRAUD_RULES: APPROVE_ALL, SANDBOX_GATEWAY_LATENCY_MS: '5', JOB_LOCK_MS: '2000' });
+    const h = await startHarness({ REDIS_URL: url, ...NO_FRAUD_HOLDS, SANDBOX_GATEWAY_LATENCY_MS: '5', JOB_LOCK_MS: '2000' });
     try {
       const sku = uniqueName('SKU').slice(0, 60);
       await seedStock(h, sku, 10_000);
