@@ -41,7 +41,7 @@ function view(queue: string, job: Job) {
 }
 
 /** Job ids are event ids (UUIDs); anything else could name one of BullMQ's own keys. */
-const JOB_ID = /^(?<queue>[a-z-]{1,40}):(?<id>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[A-Za-z0-9_-]{1,64})$/;
+const JOB_ID = /^(?<queue>[a-z-]{1,40}):(?<id>[A-Za-z0-9_-]{1,64})$/;
 const RESERVED = new Set(['id', 'wait', 'waiting', 'active', 'paused', 'completed', 'failed', 'delayed', 'prioritized', 'priority', 'events', 'meta',
   'stalled', 'stalled-check', 'limiter', 'marker', 'pc', 'repeat', 'waiting-children', 'de', 'metrics']);
 

@@ -1,10 +1,11 @@
-import { UnrecoverableError, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import type { FraudRules } from '../platform/config.js';
 import { addressKey, paymentFingerprint, type VelocityCounts, type VelocityQuery } from '../read-side/orders.queries.js';
 import { pollUntil } from '../read-side/positions.js';
 import type { WriteSide } from '../write-side/commands.js';
 import { isClosed } from '../write-side/orders/order.decider.js';
 import { scoreOrder } from './fraud-rules.js';
+import { placedOrder } from './placed-order.js';
 
 export interface FraudScoringDeps {
   write: WriteSide;
@@ -19,8 +20,7 @@ const READ_MODEL_WAIT_MS = 5_000;
 /** Scores a placed order and records the result through the order's command handler. */
 export async function scoreOrderFraud(job: Job<{ orderId: string; eventId: string; position?: number }>, deps: FraudScoringDeps): Promise<void> {
   const { orderId, eventId, position } = job.data;
-  const order = await deps.write.loadOrder(orderId);
-  if (order.status === 'none') throw new UnrecoverableError(`order ${orderId} does not exist`);
+  const order = await placedOrder(deps.write, orderId);
   if (order.fraud || isClosed(order)) return;
   const o = order.order;
   const query: VelocityQuery = {

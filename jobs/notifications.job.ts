@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import type { Notification, Notifier } from '../notifications/notifier.port.js';
 import type { OutboxEntry } from '../notifications/outbox.js';
 import type { WriteSide } from '../write-side/commands.js';
+import { placedOrder } from './placed-order.js';
 
 export interface NotificationDeps {
   write: WriteSide;
@@ -28,8 +29,7 @@ export async function notifyCustomer(job: Job<{ orderId: string; eventId: string
   if (!kind) throw new UnrecoverableError(`no notification for ${eventType}`);
   // What the customer is told comes from the order: placement facts may be as last seen here,
   // a cancellation or rejection is read fresh.
-  const order = await deps.write.loadOrder(orderId, { fresh: kind !== 'order_confirmed' });
-  if (order.status === 'none') throw new UnrecoverableError(`order ${orderId} does not exist`);
+  const order = await placedOrder(deps.write, orderId, { fresh: kind !== 'order_confirmed' });
   const o = order.order;
   const data: Record<string, unknown> = { channel: o.channel, externalId: o.externalId ?? null, total: o.total, currency: o.currency };
   if (kind === 'order_cancelled') data.reason = order.cancellation?.reason;
@@ -41,8 +41,13 @@ export async function notifyCustomer(job: Job<{ orderId: string; eventId: string
   try {
     await deps.notifier.send(row.payload as Notification);
   } catch (err) {
-    await deps.knex('notifications').where({ notification_id: eventId }).update({ attempts: deps.knex.raw('attempts + 1'), last_error: String((err as Error).message) });
+    await markAttempt(deps, eventId, { last_error: String((err as Error).message) });
     throw err;
   }
-  await deps.knex('notifications').where({ notification_id: eventId }).update({ sent_at: deps.knex.fn.now(), attempts: deps.knex.raw('attempts + 1'), last_error: null });
+  await markAttempt(deps, eventId, { sent_at: deps.knex.fn.now(), last_error: null });
+}
+
+/** Counts a delivery attempt on the outbox row, with what came of it. */
+async function markAttempt(deps: NotificationDeps, notificationId: string, outcome: Record<string, unknown>): Promise<void> {
+  await deps.knex('notifications').where({ notification_id: notificationId }).update({ attempts: deps.knex.raw('attempts + 1'), ...outcome });
 }

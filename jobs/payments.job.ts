@@ -1,5 +1,6 @@
-import { UnrecoverableError, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import { PaymentDeclined, type PaymentGateway } from '../payments/payment-gateway.port.js';
+import { placedOrder } from './placed-order.js';
 import type { WriteSide } from '../write-side/commands.js';
 import type { CommandMetadata } from '../write-side/decider.js';
 import { isClosed, paymentToSettle, type PlacedState } from '../write-side/orders/order.decider.js';
@@ -16,17 +17,11 @@ const metadata = (job: PaymentJob, deps: PaymentDeps, kind: string): CommandMeta
   now: deps.now().toISOString(), correlationId: job.data.orderId, causationId: job.data.eventId, actor: { kind: 'job', id: `payments/${kind}/${job.id}` },
 });
 
-async function placedOrder(orderId: string, deps: PaymentDeps, { fresh } = { fresh: true }): Promise<PlacedState> {
-  const order = await deps.write.loadOrder(orderId, { fresh });
-  if (order.status === 'none') throw new UnrecoverableError(`order ${orderId} does not exist`);
-  return order;
-}
-
 /** Authorises a card order's total on placement; a decline rejects the order. */
 export async function authorizePayment(job: PaymentJob, deps: PaymentDeps): Promise<void> {
   // As last seen here is enough: the gateway answers a repeated key with the same authorisation,
   // and an authorisation recorded on an order that closed meanwhile is voided below.
-  const o = await placedOrder(job.data.orderId, deps, { fresh: false });
+  const o = await placedOrder(deps.write, job.data.orderId);
   const { payment } = o.order;
   if (payment.method !== 'card' || o.payment.authorizationId || o.payment.declined) return;
   // A closed order needs no authorisation, unless an earlier attempt may have reached the gateway
@@ -50,14 +45,14 @@ export async function authorizePayment(job: PaymentJob, deps: PaymentDeps): Prom
 
 /** A cancelled or rejected order: voids what is only authorised, refunds what was captured. */
 export async function settlePayment(job: PaymentJob, deps: PaymentDeps): Promise<void> {
-  await settle(await placedOrder(job.data.orderId, deps), job, deps);
+  await settle(await placedOrder(deps.write, job.data.orderId, { fresh: true }), job, deps);
 }
 
 async function settle(order: PlacedState, job: PaymentJob, deps: PaymentDeps): Promise<void> {
   let o = order;
   const orderId = o.order.orderId;
-  if (paymentToSettle(o).void) {
-    const authorizationId = o.payment.authorizationId!;
+  const authorizationId = paymentToSettle(o).void;
+  if (authorizationId) {
     try {
       await deps.gateway.void({ authorizationId, idempotencyKey: `void:${orderId}` });
       await deps.write.recordPayment({ type: 'RecordPaymentVoid', data: { orderId, authorizationId }, metadata: metadata(job, deps, 'void') });
@@ -78,7 +73,7 @@ async function settle(order: PlacedState, job: PaymentJob, deps: PaymentDeps): P
 
 /** Captures a released order's authorisation in full (the `on_release` capture policy). */
 export async function capturePayment(job: PaymentJob, deps: PaymentDeps): Promise<void> {
-  const o = await placedOrder(job.data.orderId, deps);
+  const o = await placedOrder(deps.write, job.data.orderId, { fresh: true });
   if (!o.payment.authorizationId || o.payment.voided || o.payment.captured > 0) return;
   if (isClosed(o) && !mayHaveReachedGateway(job)) return;
   const recorded = await recordCapture(o, job, deps);
