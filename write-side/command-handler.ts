@@ -17,7 +17,8 @@ export interface HandleResult<State, E extends DomainEvent> {
   position: number | null;
 }
 
-interface Cached<State> { state: State; revision: number; position: number | null }
+/** A stream's folded state; `seenAt` is when it was last known to be current (Date.now()). */
+interface Cached<State> { state: State; revision: number; position: number | null; seenAt: number }
 
 interface Queued<State, C, E extends DomainEvent> {
   command: C;
@@ -53,12 +54,16 @@ export class CommandHandler<State, C extends Command, E extends DomainEvent> {
     private readonly options: { retries?: number; cacheSize?: number } = {},
   ) {}
 
-  /** The stream's state: read up to date, or (`cachedOk`) as last seen here, if it was. */
-  async load(streamId: string, options: { cachedOk?: boolean } = {}): Promise<Cached<State>> {
+  /**
+   * The stream's state: read up to date; or as last seen here, if it was (`cachedOk`), or if it
+   * was known to be current at most `maxAgeMs` ago.
+   */
+  async load(streamId: string, options: { cachedOk?: boolean; maxAgeMs?: number } = {}): Promise<Cached<State>> {
     const hit = this.cache.get(streamId);
-    if (hit && options.cachedOk) return hit;
-    if (!options.cachedOk) return this.read(streamId, hit);
-    // Not seen yet: callers that accept any recent state share one read.
+    const recentOk = options.maxAgeMs !== undefined;
+    if (hit && (options.cachedOk || (recentOk && Date.now() - hit.seenAt <= options.maxAgeMs!))) return hit;
+    if (!options.cachedOk && !recentOk) return this.read(streamId, hit);
+    // Callers that accept a recent state share one read.
     let reading = this.reading.get(streamId);
     if (!reading) {
       reading = this.read(streamId, hit).finally(() => this.reading.delete(streamId));
@@ -68,10 +73,15 @@ export class CommandHandler<State, C extends Command, E extends DomainEvent> {
   }
 
   private async read(streamId: string, hit: Cached<State> | undefined): Promise<Cached<State>> {
-    const cached = hit ?? { state: this.decider.initialState, revision: -1, position: null };
+    const cached = hit ?? this.empty();
+    const readAt = Date.now();
     const newer = await this.store.readStream(streamId, { fromRevision: cached.revision + 1 });
-    if (newer.length === 0) return cached;
+    if (newer.length === 0) {
+      if (hit && this.cache.get(streamId) === hit) hit.seenAt = Math.max(hit.seenAt, readAt);
+      return cached;
+    }
     const loaded = {
+      seenAt: readAt,
       state: newer.reduce((s, e) => this.decider.evolve(s, asDomain<E>(e)), cached.state),
       revision: newer[newer.length - 1].revision,
       position: newer[newer.length - 1].position,
@@ -115,7 +125,7 @@ export class CommandHandler<State, C extends Command, E extends DomainEvent> {
       const unverified = attempt === 0 && (cached !== undefined || group[0].options.assumeNew === true);
       let current: Cached<State>;
       try {
-        current = !unverified ? await this.load(streamId) : cached ?? { state: this.decider.initialState, revision: -1, position: null };
+        current = !unverified ? await this.load(streamId) : cached ?? this.empty();
       } catch (err) {
         for (const g of group) g.reject(err);
         return;
@@ -130,7 +140,7 @@ export class CommandHandler<State, C extends Command, E extends DomainEvent> {
       const expected: ExpectedRevision = current.revision === -1 ? 'no_stream' : current.revision;
       try {
         const result = await this.store.append(streamId, events, expected);
-        this.remember(streamId, { state: decided[decided.length - 1].state, revision: result.revision, position: result.position });
+        this.remember(streamId, { state: decided[decided.length - 1].state, revision: result.revision, position: result.position, seenAt: Date.now() });
         // Each command's revision is its own last event's; every position is the append's last, which covers them all.
         let revision = current.revision;
         for (const d of decided) {
@@ -183,6 +193,10 @@ export class CommandHandler<State, C extends Command, E extends DomainEvent> {
       });
     }
     return decided;
+  }
+
+  private empty(): Cached<State> {
+    return { state: this.decider.initialState, revision: -1, position: null, seenAt: 0 };
   }
 
   private remember(streamId: string, value: Cached<State>): void {

@@ -21,6 +21,13 @@ export interface PlaceOrderResult { orderId: string; duplicate: boolean; status:
 
 export type WriteSide = ReturnType<typeof createWriteSide>;
 
+/**
+ * How old the pickup location a new order names may be as this process knows it: the same second
+ * the allocator's own view of the locations allows. An order for a location closed within it is
+ * backordered by sourcing, which says why.
+ */
+const PICKUP_CHECK_MAX_AGE_MS = 1000;
+
 export function createWriteSide(store: EventStore) {
   const orders = new CommandHandler(store, orderDecider);
   const locations = new CommandHandler(store, locationDecider);
@@ -36,7 +43,7 @@ export function createWriteSide(store: EventStore) {
     async placeOrder(data: Omit<PlaceOrderData, 'orderId'>, metadata: CommandMetadata): Promise<PlaceOrderResult> {
       if (data.delivery.method === 'pickup') {
         const { locationId } = data.delivery;
-        const { state } = await locations.load(locationStream(locationId));
+        const { state } = await locations.load(locationStream(locationId), { maxAgeMs: PICKUP_CHECK_MAX_AGE_MS });
         if (state.status === 'none' || !state.details.active || !state.details.canPickup) {
           throw new ValidationError('order.invalid_pickup_location', 'The pickup location does not exist or does not offer pickup',
             [{ path: '/delivery/locationId', message: `${locationId} is not an active pickup location` }]);

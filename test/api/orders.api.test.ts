@@ -41,6 +41,11 @@ describe('orders API', function () {
       await h.call('PUT', '/locations/store-9', { key: KEYS.operator, body: { name: 'Store 9', type: 'store', geo: { lat: 1, lon: 1 }, canShip: false, canPickup: true } });
       const ok = await h.call('POST', '/orders', { key: KEYS.client, body: anOrderBody({ delivery: { method: 'pickup', locationId: 'store-9' } }) });
       expect(ok.status).to.equal(201);
+      // Closed through this process: known at once, whatever the check's cache allows.
+      await h.call('PUT', '/locations/store-9', { key: KEYS.operator, body: { name: 'Store 9', type: 'store', geo: { lat: 1, lon: 1 }, canShip: false, canPickup: true, active: false } });
+      const closed = await h.call('POST', '/orders', { key: KEYS.client, body: anOrderBody({ delivery: { method: 'pickup', locationId: 'store-9' } }) });
+      expect(closed.status).to.equal(400);
+      expect(closed.body.errors[0].path).to.equal('/delivery/locationId');
     });
   });
 

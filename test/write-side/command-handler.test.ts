@@ -76,6 +76,23 @@ describe('command handler', () => {
     expect(err).to.be.instanceOf(ConflictError);
   });
 
+  it('answers a load that accepts a recent state from what it knew within that age, and reads once it is older', async () => {
+    await handler.handle(stream, { type: 'ReceiveStock', data: { ...key, quantity: 2 }, metadata: meta() });
+    await store.sneak(stream, 'StockReceived', { ...key, quantity: 10, at: 'x' });
+    const readsBefore = store.reads;
+    expect((await handler.load(stream, { maxAgeMs: 60_000 })).state.onHand).to.equal(2);
+    expect(store.reads).to.equal(readsBefore);
+    await new Promise((r) => setTimeout(r, 30));
+    const [a, b] = await Promise.all([handler.load(stream, { maxAgeMs: 20 }), handler.load(stream, { maxAgeMs: 20 })]);
+    expect([a.state.onHand, b.state.onHand]).to.deep.equal([12, 12]);
+    expect(store.reads).to.equal(readsBefore + 1);                   // the two shared one read
+    // A read that finds nothing new still counts as seeing the state current.
+    await new Promise((r) => setTimeout(r, 30));
+    await handler.load(stream);
+    expect((await handler.load(stream, { maxAgeMs: 20 })).state.onHand).to.equal(12);
+    expect(store.reads).to.equal(readsBefore + 2);
+  });
+
   it('decides the commands queued on a stream together and appends them as one, each with its own outcome', async () => {
     await handler.handle(stream, { type: 'ReceiveStock', data: { ...key, quantity: 3 }, metadata: meta() });
     const original = store.append.bind(store);
