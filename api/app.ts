@@ -1,14 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import Koa from 'koa';
 import { bodyParser } from '@koa/bodyparser';
 import type { Knex } from 'knex';
-import { v7 as uuid } from 'uuid';
 import type { ApiRole } from '../platform/config.js';
 import { UnsupportedMediaTypeError, ValidationError } from '../platform/errors.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { WriteSide } from '../write-side/commands.js';
 import type { Allocator } from '../write-side/sourcing/allocator.js';
-import { authenticate } from './auth.js';
+import { authenticate, type Principal } from './auth.js';
 import { healthRoutes } from './health.routes.js';
 import { idempotency } from './idempotency.js';
 import { inventoryRoutes } from './inventory.routes.js';
@@ -34,15 +34,23 @@ export interface ApiDeps {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** What every log line of a request carries: its id and, once authenticated, the caller's key id and role. */
+function requestBindings(state: { requestId: string; principal?: Principal }): Record<string, string> {
+  const { requestId, principal } = state;
+  return principal ? { requestId, keyId: principal.keyId, role: principal.role } : { requestId };
+}
+
 export function createApp(deps: ApiDeps): Koa {
   const app = new Koa();
   app.proxy = true;
 
   app.use(async (ctx, next) => {
     const incoming = ctx.get('X-Request-Id');
-    const requestId = REQUEST_ID.test(incoming) ? incoming : uuid();
+    const requestId = REQUEST_ID.test(incoming) ? incoming : randomUUID();
     ctx.state.requestId = requestId;
-    ctx.state.log = deps.log.child({ requestId });
+    // Made when first used (most requests log nothing), with the caller's key once it is known.
+    let log: Logger | undefined;
+    Object.defineProperty(ctx.state, 'log', { enumerable: true, get: () => (log ??= deps.log.child(requestBindings(ctx.state))) });
     ctx.set('X-Request-Id', requestId);
     const started = process.hrtime.bigint();
     try {
@@ -53,7 +61,7 @@ export function createApp(deps: ApiDeps): Koa {
       deps.metrics.httpDuration.observe({ method: ctx.method, route, status: String(ctx.status) }, seconds);
       const line = { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(seconds * 1e4) / 10 };
       if (ctx.status >= 500) ctx.state.log.error(line, 'request');
-      else ctx.state.log.debug(line, 'request');
+      else if (deps.log.isLevelEnabled('debug')) ctx.state.log.debug(line, 'request');
     }
   });
   app.use(problemDetails());

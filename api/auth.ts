@@ -17,7 +17,6 @@ export function authenticate(apiKeys: Map<string, ApiRole>): Koa.Middleware {
     const principal = byKey.get(match[1]);
     if (!principal) throw new UnauthorizedError('auth.unknown_key', 'The API key is not recognised');
     ctx.state.principal = principal;
-    ctx.state.log = ctx.state.log?.child({ keyId: principal.keyId, role: principal.role });
     await next();
   };
 }

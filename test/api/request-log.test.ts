@@ -1,0 +1,51 @@
+import { expect } from 'chai';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { createApp, type ApiDeps } from '../../api/app.js';
+import { keyIdOf } from '../../api/auth.js';
+import { createMetrics } from '../../platform/metrics.js';
+import { anOrderBody } from '../support/service-harness.js';
+
+describe('request logging', () => {
+  const lines: Record<string, unknown>[] = [];
+  let children = 0;
+  let url: string;
+  let close: () => void;
+
+  before(async () => {
+    const log = pino({ level: 'info' }, new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk))); done(); } }));
+    const child = log.child.bind(log);
+    log.child = ((...args: Parameters<typeof child>) => { children++; return child(...args); }) as typeof log.child;
+    const deps = {
+      log, metrics: createMetrics(), apiKeys: new Map([['key-1', 'client']]),
+      write: { placeOrder: async () => { throw new Error('the disk is on fire'); } },
+    } as unknown as ApiDeps;
+    const server = createApp(deps).listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    close = () => server.close();
+  });
+  after(() => close());
+  beforeEach(() => { lines.length = 0; children = 0; });
+
+  const post = (body: unknown) => fetch(`${url}/orders`, {
+    method: 'POST', body: JSON.stringify(body),
+    headers: { authorization: 'Bearer key-1', 'content-type': 'application/json', 'x-request-id': 'req-42' },
+  });
+
+  it('tags what a failing request logs with its id and the caller\'s key id and role', async () => {
+    const res = await post(anOrderBody());
+    expect(res.status).to.equal(500);
+    const logged = lines.filter((l) => l.requestId === 'req-42');
+    expect(logged.map((l) => l.msg)).to.include.members(['unexpected error', 'request']);
+    for (const l of logged) expect(l).to.include({ keyId: keyIdOf('key-1'), role: 'client' });
+  });
+
+  it('makes no logger for a request that logs nothing', async () => {
+    const res = await post({ not: 'an order' });
+    expect(res.status).to.equal(400);
+    expect(lines).to.have.length(0);
+    expect(children).to.equal(0);
+  });
+});
