@@ -44,12 +44,16 @@ export async function openPostgresEventStore(db: DbSettings, applicationName = '
 
 /**
  * PostgreSQL event store. Concurrent appends are committed together (group commit): each keeps
- * its own expected-revision check and its own result, and the batch costs one round trip.
+ * its own expected-revision check and its own result, and the batch costs one round trip. One
+ * batch is on its way at a time; the next is made once the callers of the last have had their
+ * results, so what they append next (a stream's next command, the next step of an order) goes
+ * with it rather than waiting a further round trip.
  */
 export class PostgresEventStore implements EventStore {
   readonly kind = 'postgres' as const;
   private readonly queue: PendingAppend[] = [];
-  private flushing = false;
+  private scheduled = false;
+  private sending = false;
   private readonly news: ListenNotifyNews;
   private readonly tail = new TailCache();
   private readonly tailReads = new Map<string, Promise<RecordedEvent[]>>();
@@ -62,36 +66,43 @@ export class PostgresEventStore implements EventStore {
     if (events.length === 0) return Promise.reject(new Error('append needs at least one event'));
     return new Promise((resolve, reject) => {
       this.queue.push({ streamId, events, expected, resolve, reject });
-      if (!this.flushing) {
-        this.flushing = true;
-        setImmediate(() => void this.flush());
-      }
+      this.schedule();
     });
   }
 
-  private async flush(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, MAX_BATCH);
-      try {
-        (await this.appendBatch(batch)).forEach((res, i) => settle(batch[i], res));
-      } catch (err) {
-        if (!isPerAppendError(err)) {
-          for (const p of batch) p.reject(err);
-          continue;
-        }
-        // One append's data (an id already used, a value jsonb refuses) spoils the whole
-        // statement: run this batch's appends singly so only that one fails.
-        for (const one of batch) {
-          try {
-            if (batch.length === 1) throw err;
-            settle(one, (await this.appendBatch([one]))[0]);
-          } catch (e) {
-            await this.refuse(one, e);
-          }
+  /** Sends what has gathered once this tick's appends (and the reactions to the last batch) are in. */
+  private schedule(): void {
+    if (this.scheduled || this.sending) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.sending = true;
+      void this.commit(this.queue.splice(0, MAX_BATCH)).finally(() => {
+        this.sending = false;
+        if (this.queue.length > 0) this.schedule();
+      });
+    });
+  }
+
+  private async commit(batch: PendingAppend[]): Promise<void> {
+    try {
+      (await this.appendBatch(batch)).forEach((res, i) => settle(batch[i], res));
+    } catch (err) {
+      if (!isPerAppendError(err)) {
+        for (const p of batch) p.reject(err);
+        return;
+      }
+      // One append's data (an id already used, a value jsonb refuses) spoils the whole
+      // statement: run this batch's appends singly so only that one fails.
+      for (const one of batch) {
+        try {
+          if (batch.length === 1) throw err;
+          settle(one, (await this.appendBatch([one]))[0]);
+        } catch (e) {
+          await this.refuse(one, e);
         }
       }
     }
-    this.flushing = false;
   }
 
   /**
