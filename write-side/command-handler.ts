@@ -17,7 +17,7 @@ export interface HandleResult<State, E extends DomainEvent> {
   position: number | null;
 }
 
-/** A stream's folded state; `seenAt` is when it was last known to be current (Date.now()). */
+/** A stream's folded state; `seenAt` is when it was last known to be current (the handler's clock, in ms). */
 interface Cached<State> { state: State; revision: number; position: number | null; seenAt: number }
 
 interface Queued<State, C, E extends DomainEvent> {
@@ -51,7 +51,7 @@ export class CommandHandler<State, C extends Command, E extends DomainEvent> {
   constructor(
     private readonly store: EventStore,
     private readonly decider: Decider<State, C, E>,
-    private readonly options: { retries?: number; cacheSize?: number } = {},
+    private readonly options: { retries?: number; cacheSize?: number; now?: () => number } = {},
   ) {}
 
   /**
@@ -59,10 +59,10 @@ export class CommandHandler<State, C extends Command, E extends DomainEvent> {
    * was known to be current at most `maxAgeMs` ago.
    */
   async load(streamId: string, options: { cachedOk?: boolean; maxAgeMs?: number } = {}): Promise<Cached<State>> {
+    const { cachedOk, maxAgeMs } = options;
     const hit = this.cache.get(streamId);
-    const recentOk = options.maxAgeMs !== undefined;
-    if (hit && (options.cachedOk || (recentOk && Date.now() - hit.seenAt <= options.maxAgeMs!))) return hit;
-    if (!options.cachedOk && !recentOk) return this.read(streamId, hit);
+    if (hit && (cachedOk || (maxAgeMs !== undefined && this.now() - hit.seenAt <= maxAgeMs))) return hit;
+    if (!cachedOk && maxAgeMs === undefined) return this.read(streamId, hit);
     // Callers that accept a recent state share one read.
     let reading = this.reading.get(streamId);
     if (!reading) {
@@ -74,10 +74,13 @@ export class CommandHandler<State, C extends Command, E extends DomainEvent> {
 
   private async read(streamId: string, hit: Cached<State> | undefined): Promise<Cached<State>> {
     const cached = hit ?? this.empty();
-    const readAt = Date.now();
+    const readAt = this.now();
     const newer = await this.store.readStream(streamId, { fromRevision: cached.revision + 1 });
+    // What this process appended, or read, while the read was on its way may be newer: keep it.
+    const current = this.cache.get(streamId);
+    if (current && current !== hit && current.revision >= cached.revision + newer.length) return current;
     if (newer.length === 0) {
-      if (hit && this.cache.get(streamId) === hit) hit.seenAt = Math.max(hit.seenAt, readAt);
+      if (hit && current === hit) hit.seenAt = Math.max(hit.seenAt, readAt);
       return cached;
     }
     const loaded = {
@@ -140,7 +143,7 @@ export class CommandHandler<State, C extends Command, E extends DomainEvent> {
       const expected: ExpectedRevision = current.revision === -1 ? 'no_stream' : current.revision;
       try {
         const result = await this.store.append(streamId, events, expected);
-        this.remember(streamId, { state: decided[decided.length - 1].state, revision: result.revision, position: result.position, seenAt: Date.now() });
+        this.remember(streamId, { state: decided[decided.length - 1].state, revision: result.revision, position: result.position, seenAt: this.now() });
         // Each command's revision is its own last event's; every position is the append's last, which covers them all.
         let revision = current.revision;
         for (const d of decided) {
@@ -193,6 +196,10 @@ export class CommandHandler<State, C extends Command, E extends DomainEvent> {
       });
     }
     return decided;
+  }
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
   }
 
   private empty(): Cached<State> {

@@ -77,20 +77,40 @@ describe('command handler', () => {
   });
 
   it('answers a load that accepts a recent state from what it knew within that age, and reads once it is older', async () => {
+    let clock = 1_000;
+    handler = new CommandHandler(store as unknown as EventStore, stockDecider, { now: () => clock });
     await handler.handle(stream, { type: 'ReceiveStock', data: { ...key, quantity: 2 }, metadata: meta() });
     await store.sneak(stream, 'StockReceived', { ...key, quantity: 10, at: 'x' });
     const readsBefore = store.reads;
-    expect((await handler.load(stream, { maxAgeMs: 60_000 })).state.onHand).to.equal(2);
+    clock += 1_000;
+    expect((await handler.load(stream, { maxAgeMs: 1_000 })).state.onHand).to.equal(2);
     expect(store.reads).to.equal(readsBefore);
-    await new Promise((r) => setTimeout(r, 30));
-    const [a, b] = await Promise.all([handler.load(stream, { maxAgeMs: 20 }), handler.load(stream, { maxAgeMs: 20 })]);
+    clock += 1;
+    const [a, b] = await Promise.all([handler.load(stream, { maxAgeMs: 1_000 }), handler.load(stream, { maxAgeMs: 1_000 })]);
     expect([a.state.onHand, b.state.onHand]).to.deep.equal([12, 12]);
     expect(store.reads).to.equal(readsBefore + 1);                   // the two shared one read
-    // A read that finds nothing new still counts as seeing the state current.
-    await new Promise((r) => setTimeout(r, 30));
+    // A read that finds nothing new also counts as seeing the state current.
+    clock += 5_000;
     await handler.load(stream);
-    expect((await handler.load(stream, { maxAgeMs: 20 })).state.onHand).to.equal(12);
+    expect((await handler.load(stream, { maxAgeMs: 1_000 })).state.onHand).to.equal(12);
     expect(store.reads).to.equal(readsBefore + 2);
+  });
+
+  it('keeps what it appended while a read was on its way, rather than the older state the read found', async () => {
+    await handler.handle(stream, { type: 'ReceiveStock', data: { ...key, quantity: 2 }, metadata: meta() });
+    await store.sneak(stream, 'StockReceived', { ...key, quantity: 10, at: 'x' });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const readStream = store.readStream.bind(store);
+    store.readStream = async (id, options) => { const events = await readStream(id, options); await gate; return events; };
+    const slow = handler.load(stream);                                 // finds 12 on hand, and is held
+    store.readStream = readStream;
+    // Meanwhile this process adjusts the ledger (its cached 2 is stale: it reads, decides on 12, appends).
+    const adjusted = await handler.handle(stream, { type: 'AdjustStock', data: { ...key, delta: -3, reason: 'count' }, metadata: meta() });
+    expect(adjusted.state.onHand).to.equal(9);
+    release();
+    expect((await slow).state.onHand).to.equal(9);
+    expect((await handler.load(stream, { cachedOk: true })).state.onHand).to.equal(9);
   });
 
   it('decides the commands queued on a stream together and appends them as one, each with its own outcome', async () => {
