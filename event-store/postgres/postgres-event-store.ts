@@ -77,10 +77,13 @@ export class PostgresEventStore implements EventStore {
     setImmediate(() => {
       this.scheduled = false;
       this.sending = true;
-      void this.commit(this.queue.splice(0, MAX_BATCH)).finally(() => {
-        this.sending = false;
-        if (this.queue.length > 0) this.schedule();
-      });
+      const batch = this.queue.splice(0, MAX_BATCH);
+      void this.commit(batch)
+        .catch((err) => { for (const p of batch) p.reject(err); })
+        .finally(() => {
+          this.sending = false;
+          if (this.queue.length > 0) this.schedule();
+        });
     });
   }
 

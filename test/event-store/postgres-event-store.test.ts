@@ -37,6 +37,27 @@ describe('PostgreSQL event store', () => {
     }
   });
 
+  it('sends what callers append in reply to a batch with the next one, not a round trip later', async () => {
+    const { store, pool, cleanup } = await openPostgres();
+    try {
+      const batches: number[] = [];
+      const query = pool.query.bind(pool) as (text: string, values?: unknown[]) => Promise<unknown>;
+      pool.query = ((text: string, values?: unknown[]) => {
+        if (text.includes('oms_append_batch')) batches.push(JSON.parse(String(values![0])).length);
+        return query(text, values);
+      }) as unknown as typeof pool.query;
+      const one = () => [{ id: uuid(), type: 'A', data: {}, metadata: {} }];
+      const first = store.append('s-a', one(), 'no_stream');
+      const replies = first.then(() => Promise.all([store.append('s-b', one(), 'no_stream'), store.append('s-c', one(), 'no_stream')]));
+      await new Promise((resolve) => setImmediate(resolve));          // the first batch is on its way
+      const meanwhile = store.append('s-d', one(), 'no_stream');
+      await Promise.all([replies, meanwhile]);
+      expect(batches).to.deep.equal([1, 3]);
+    } finally {
+      await cleanup();
+    }
+  });
+
   it('refuses event ids already used in another stream without failing the appends batched with it', async () => {
     const { store, cleanup } = await openPostgres();
     try {
