@@ -134,7 +134,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   }
 
   if (config.roles.includes('api')) {
-    const app = createApp({
+    const api = createApp({
       write, allocator, knex, log, metrics, queues, apiKeys: config.apiKeys, eventStoreKind: store.kind,
       checks: {
         eventStore: () => store.ping(),
@@ -143,7 +143,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       },
     });
     const server: Server = await new Promise((resolve, reject) => {
-      const s = app.listen(config.port, config.host, () => resolve(s)).on('error', reject);
+      const s = api.app.listen(config.port, config.host, () => resolve(s)).on('error', reject);
     });
     server.keepAliveTimeout = 65_000;
     const { port } = server.address() as AddressInfo;
@@ -153,6 +153,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
     stops.unshift(async () => {
       clearInterval(purge);
       await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeIdleConnections(); });
+      // A request whose client hung up is still being handled: let it finish before the pools close.
+      await api.idle();
     });
     if (config.usingDevKey) log.warn('OMS_API_KEYS is not set: accepting only "dev-admin-key" as admin (development only)');
     log.info({ url, roles: config.roles, eventStore: store.kind }, 'API listening');

@@ -40,15 +40,25 @@ function requestBindings(state: { requestId: string; principal?: Principal }): R
   return principal ? { requestId, keyId: principal.keyId, role: principal.role } : { requestId };
 }
 
-export function createApp(deps: ApiDeps): Koa {
+export interface Api {
+  app: Koa;
+  /** Resolves when no request is being handled: a stopping service waits for it before closing its pools. */
+  idle(): Promise<void>;
+}
+
+export function createApp(deps: ApiDeps): Api {
   const app = new Koa();
   app.proxy = true;
+  let handling = 0;
+  const waiting: (() => void)[] = [];
 
   app.use(async (ctx, next) => {
+    handling++;
     const incoming = ctx.get('X-Request-Id');
     const requestId = REQUEST_ID.test(incoming) ? incoming : randomUUID();
     ctx.state.requestId = requestId;
-    // Made when first used (most requests log nothing), with the caller's key once it is known.
+    // Made when first used (most requests log nothing); a request that logs after authentication
+    // (every handler and the error handler do) has the caller's key id and role on its lines.
     let log: Logger | undefined;
     Object.defineProperty(ctx.state, 'log', { enumerable: true, get: () => (log ??= deps.log.child(requestBindings(ctx.state))) });
     ctx.set('X-Request-Id', requestId);
@@ -62,6 +72,7 @@ export function createApp(deps: ApiDeps): Koa {
       const line = { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(seconds * 1e4) / 10 };
       if (ctx.status >= 500) ctx.state.log.error(line, 'request');
       else if (deps.log.isLevelEnabled('debug')) ctx.state.log.debug(line, 'request');
+      if (--handling === 0) for (const resolve of waiting.splice(0)) resolve();
     }
   });
   app.use(problemDetails());
@@ -92,5 +103,5 @@ export function createApp(deps: ApiDeps): Koa {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }
-  return app;
+  return { app, idle: () => (handling === 0 ? Promise.resolve() : new Promise((resolve) => { waiting.push(resolve); })) };
 }

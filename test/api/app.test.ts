@@ -2,16 +2,18 @@ import { expect } from 'chai';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { createApp, type ApiDeps } from '../../api/app.js';
+import { createApp, type Api, type ApiDeps } from '../../api/app.js';
 import { keyIdOf } from '../../api/auth.js';
 import { createMetrics } from '../../platform/metrics.js';
 import { anOrderBody } from '../support/service-harness.js';
 
-describe('request logging', () => {
+describe('the API app, with its dependencies stubbed', () => {
   const lines: Record<string, unknown>[] = [];
   let children = 0;
   let url: string;
+  let api: Api;
   let close: () => void;
+  let placing: (() => Promise<unknown>) | undefined;
 
   before(async () => {
     const log = pino({ level: 'info' }, new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk))); done(); } }));
@@ -19,15 +21,16 @@ describe('request logging', () => {
     log.child = ((...args: Parameters<typeof child>) => { children++; return child(...args); }) as typeof log.child;
     const deps = {
       log, metrics: createMetrics(), apiKeys: new Map([['key-1', 'client']]),
-      write: { placeOrder: async () => { throw new Error('the disk is on fire'); } },
+      write: { placeOrder: async () => { if (placing) return placing(); throw new Error('the disk is on fire'); } },
     } as unknown as ApiDeps;
-    const server = createApp(deps).listen(0, '127.0.0.1');
+    api = createApp(deps);
+    const server = api.app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     close = () => server.close();
   });
   after(() => close());
-  beforeEach(() => { lines.length = 0; children = 0; });
+  beforeEach(() => { lines.length = 0; children = 0; placing = undefined; });
 
   const post = (body: unknown) => fetch(`${url}/orders`, {
     method: 'POST', body: JSON.stringify(body),
@@ -47,5 +50,28 @@ describe('request logging', () => {
     expect(res.status).to.equal(400);
     expect(lines).to.have.length(0);
     expect(children).to.equal(0);
+  });
+
+  it('is idle only once every request it took has been handled, even one whose client hung up', async () => {
+    let release!: () => void;
+    let started!: () => void;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const handling = new Promise<void>((resolve) => { started = resolve; });
+    placing = async () => { started(); await gate; throw new Error('the service is stopping'); };
+    const hungUp = new AbortController();
+    const request = fetch(`${url}/orders`, {
+      method: 'POST', body: JSON.stringify(anOrderBody()), signal: hungUp.signal,
+      headers: { authorization: 'Bearer key-1', 'content-type': 'application/json' },
+    }).catch(() => 'hung up');
+    await handling;
+    hungUp.abort();
+    expect(await request).to.equal('hung up');
+    let idle = false;
+    const idled = api.idle().then(() => { idle = true; });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(idle).to.equal(false);
+    release();
+    await idled;
+    expect(idle).to.equal(true);
   });
 });
