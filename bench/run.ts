@@ -247,10 +247,10 @@ async function allocationFigures(db: pg.Client, schema: string, placedCount: num
  * Sourcing figures: a burst of 32 clients placing as fast as they can, and a steady 500 orders/s
  * after a warm-up at the same rate (a service that has just started compiles its hot paths first).
  * Measured on the write path alone (the API, the read models and sourcing: all that stands between
- * placing an order and its allocation), then on the whole service in one process, where the
- * payment, fraud and notification jobs of every order share the same two cores: there, placing is
- * held to what the whole pipeline can finish (the pipeline part's figure). BENCH_TOPOLOGY measures
- * one topology of its own.
+ * placing an order and its allocation), then on the whole service in one process, where placing
+ * competes with every order's payment, fraud and notification jobs for the same two cores (the
+ * pipeline part measures what the whole pipeline finishes). BENCH_TOPOLOGY measures one topology
+ * of its own.
  */
 async function sourcingBench(): Promise<void> {
   const topologies = process.env.BENCH_TOPOLOGY

@@ -23,8 +23,10 @@ export type WriteSide = ReturnType<typeof createWriteSide>;
 
 /**
  * How old the pickup location a new order names may be as this process knows it: the same second
- * the allocator's own view of the locations allows. An order for a location closed within it is
- * backordered by sourcing, which says why.
+ * the allocator's own view of the locations allows. A change made through this process is known
+ * at once; one made through another may take that long to be refused here, and sourcing, whose
+ * view of the locations is as old, may still allocate at a location closed within it, as it
+ * would an order placed a moment before the closure.
  */
 const PICKUP_CHECK_MAX_AGE_MS = 1000;
 
