@@ -195,9 +195,8 @@ export const schemaMigrations: Migration[] = [
         CREATE INDEX notifications_order ON notifications (order_id, created_at);
       `);
       // Velocity for fraud scoring, for many orders in one statement: per customer, email, address
-      // and payment card over 1 h and 24 h before each order, capped like order_velocity (replaced).
+      // and payment card over 1 h and 24 h before each order, capped like order_velocity.
       await knex.raw(`
-        DROP FUNCTION order_velocity(text, text, text, text, timestamptz, int);
         CREATE FUNCTION order_signals(p_order text, p_customer text, p_email text, p_address text, p_card text, p_at timestamptz, cap int)
         RETURNS TABLE (customer1h bigint, customer24h bigint, email1h bigint, email24h bigint, address1h bigint, address24h bigint,
                        card1h bigint, card24h bigint, returning_customer boolean)
@@ -227,6 +226,14 @@ export const schemaMigrations: Migration[] = [
     async up(knex) {
       await knex.raw('ALTER TABLE dispatcher_checkpoints ADD COLUMN lease_until timestamptz');
       await knex.raw('UPDATE dispatcher_checkpoints SET lease_until = now()');
+    },
+  },
+  {
+    // order_signals (004) replaced order_velocity, which is no longer called. (For a while 004
+    // itself dropped it; IF EXISTS covers databases that applied it then.)
+    name: '006-drop-order-velocity',
+    async up(knex) {
+      await knex.raw('DROP FUNCTION IF EXISTS order_velocity(text, text, text, text, timestamptz, int)');
     },
   },
 ];
