@@ -15,9 +15,8 @@ import {
  *   tok_timeout_once  authorises on the first attempt but the answer is lost (a timeout)
  *   any other tok_... authorised
  * Each request is one call of a database function (`sandbox_payment_apply`), serialised per
- * idempotency key; requests arriving together share a statement (a transaction), so a database
- * error fails them together, and a retry finds nothing of them recorded. Its records are what tests and the fault benchmarks count: one
- * authorisation per order, at most.
+ * idempotency key; requests arriving together share a statement (see applyMany). Its records are
+ * what tests and the fault benchmarks count: one authorisation per order, at most.
  */
 export class SandboxGateway implements PaymentGateway {
   private ready?: Promise<void>;
