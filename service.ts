@@ -8,7 +8,7 @@ import { purgeIdempotencyKeys } from './api/idempotency.js';
 import type { EventStore } from './event-store/event-store.port.js';
 import { openPostgresEventStore } from './event-store/postgres/postgres-event-store.js';
 import { Dispatcher, jobRoutes } from './jobs/dispatcher.js';
-import { createQueues } from './jobs/queues.js';
+import { createQueues, prepareQueues } from './jobs/queues.js';
 import { startWorkers } from './jobs/workers.js';
 import type { Config } from './platform/config.js';
 import { createKnex, ensureDatabase } from './platform/db.js';
@@ -119,8 +119,9 @@ export async function startService(config: Config, log: Logger): Promise<Service
   }
 
   if (config.roles.includes('jobs')) {
-    const dispatcher = new Dispatcher(store, derived, queues, log, {
+    const dispatcher = new Dispatcher(store, derived, queues, redis, log, {
       metrics, gatherMs: GATHER_MS.dispatcher, routes: jobRoutes({ captureOnRelease: config.paymentCapture === 'on_release' }),
+      onRedisReset: () => prepareQueues(queues),
     });
     await dispatcher.start();
     const notifier = config.notifyWebhook && new WebhookNotifier(config.notifyWebhook.url, config.notifyWebhook.secret);

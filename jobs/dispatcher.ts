@@ -1,10 +1,12 @@
 import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import type { EventStore, RecordedEvent, Subscription } from '../event-store/event-store.port.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import { NOTIFYING_EVENTS } from './notifications.job.js';
-import { QUEUES, type QueueName } from './queues.js';
+import { OutstandingJobs } from './outstanding-jobs.js';
+import { addLogJobs, QUEUES, type LogJob, type QueueName } from './queues.js';
 
 /** Which events start which job. The job id is the event id, so an event never enqueues twice. */
 export interface JobRoute {
@@ -43,53 +45,68 @@ export const JOB_ROUTES: JobRoute[] = jobRoutes();
 /**
  * Turns the event log into jobs. A batch is enqueued, then the checkpoint moves; a crash in
  * between, or a second dispatcher reading the same events, enqueues job ids BullMQ already
- * holds, which it ignores. No database transaction waits on Redis.
+ * holds, which it ignores. No database transaction waits on Redis. The jobs handed over are
+ * watched until they finish (OutstandingJobs), so a Redis that loses them gets them back.
  */
 export class Dispatcher {
   private subscription?: Subscription;
+  private readonly outstanding: OutstandingJobs;
+  private timer?: NodeJS.Timeout;
 
   constructor(
     private readonly store: EventStore,
     private readonly knex: Knex,
     private readonly queues: Map<QueueName, Queue>,
+    redis: Redis,
     private readonly log: Logger,
-    private readonly options: { metrics?: Metrics; routes?: JobRoute[]; name?: string; batchSize?: number; gatherMs?: number } = {},
-  ) {}
+    private readonly options: {
+      metrics?: Metrics; routes?: JobRoute[]; name?: string; batchSize?: number; gatherMs?: number;
+      /** How often Redis is asked about the jobs not yet finished. */
+      reconcileMs?: number;
+      /** Puts back what the queues keep in Redis, after Redis has lost its data. */
+      onRedisReset?: () => Promise<void>;
+    } = {},
+  ) {
+    this.outstanding = new OutstandingJobs(knex, queues, redis, log, { name: this.name, metrics: options.metrics, onRedisReset: options.onRedisReset });
+  }
 
   private get name(): string { return this.options.name ?? 'jobs'; }
 
   async start(): Promise<void> {
-    const row = await this.knex('dispatcher_checkpoints').where({ name: this.name }).first('position');
+    const from = await this.outstanding.start();
     this.subscription = this.store.subscribe({
-      after: row ? Number(row.position) : 0,
+      after: from,
       batchSize: this.options.batchSize,
       gatherMs: this.options.gatherMs,
       onEvents: (events) => this.dispatch(events),
       onError: (err) => this.log.error({ err }, 'dispatch failed; retrying'),
     });
+    this.timer = setInterval(() => void this.reconcile(), this.options.reconcileMs ?? 1000);
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.timer);
     await this.subscription?.stop();
     this.subscription = undefined;
+    await this.reconcile();
+  }
+
+  /** Asks Redis about the jobs not yet finished, handing it again those it lost; failures are logged and retried next time. */
+  async reconcile(): Promise<void> {
+    await this.outstanding.reconcile().catch((err) => this.log.warn({ err: (err as Error).message }, 'could not reconcile jobs with Redis; trying again'));
   }
 
   async dispatch(events: RecordedEvent[]): Promise<void> {
     const name = this.name;
-    const byQueue = new Map<QueueName, { name: string; data: Record<string, unknown>; opts: { jobId: string } }[]>();
+    const jobs: LogJob[] = [];
     for (const e of events) {
       for (const r of this.options.routes ?? JOB_ROUTES) {
-        if (r.eventType !== e.type) continue;
-        const list = byQueue.get(r.queue) ?? [];
-        list.push({ name: e.type, data: r.data(e), opts: { jobId: e.id } });
-        byQueue.set(r.queue, list);
+        if (r.eventType === e.type) jobs.push({ queue: r.queue, jobId: e.id, name: e.type, data: r.data(e), position: e.position });
       }
     }
-    for (const [queue, jobs] of byQueue) {
-      await this.queues.get(queue)!.addBulk(jobs);
-      this.options.metrics?.jobsEnqueued.inc({ queue }, jobs.length);
-    }
+    for (const [queue, n] of await addLogJobs(this.queues, jobs)) this.options.metrics?.jobsEnqueued.inc({ queue }, n);
     const last = events[events.length - 1].position;
+    this.outstanding.track(jobs, last);
     await this.knex.raw(
       `INSERT INTO dispatcher_checkpoints (name, position) VALUES (?, ?)
        ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = now()

@@ -12,6 +12,28 @@ export const DEFAULT_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: 7 * 24 * 3600 },
 };
 
+/** A job the log called for: its queue, its id (the event's id), and where in the log it came from. */
+export interface LogJob { queue: QueueName; jobId: string; name: string; data: Record<string, unknown>; position: number }
+
+/** Adds jobs to their queues (a job id a queue already holds is left as it is); answers how many went to each. */
+export async function addLogJobs(queues: Map<QueueName, Queue>, jobs: LogJob[]): Promise<Map<QueueName, number>> {
+  const byQueue = new Map<QueueName, LogJob[]>();
+  for (const j of jobs) {
+    const list = byQueue.get(j.queue);
+    if (list) list.push(j); else byQueue.set(j.queue, [j]);
+  }
+  for (const [queue, list] of byQueue) await queues.get(queue)!.addBulk(list.map((j) => ({ name: j.name, data: j.data, opts: { jobId: j.jobId } })));
+  return new Map([...byQueue].map(([queue, list]) => [queue, list.length]));
+}
+
+/**
+ * Settings the queues keep in Redis: made at start, and again when Redis has lost its data.
+ * Backorders are filled one at a time across every worker process, so two never race for one order.
+ */
+export async function prepareQueues(queues: Map<QueueName, Queue>): Promise<void> {
+  await queues.get(QUEUES.backorders)!.setGlobalConcurrency(1);
+}
+
 /** One Queue per name; connection errors (Redis restarting) go to `onError` rather than the console. */
 export function createQueues(connection: Redis, prefix: string, onError?: (err: Error, queue: string) => void): Map<QueueName, Queue> {
   return new Map(Object.values(QUEUES).map((name) => {

@@ -6,7 +6,7 @@ import { fillBackorders, type BackorderDeps } from './backorders.job.js';
 import { scoreOrderFraud, type FraudScoringDeps } from './fraud-scoring.job.js';
 import { notifyCustomer, type NotificationDeps } from './notifications.job.js';
 import { authorizePayment, capturePayment, settlePayment, type PaymentDeps, type PaymentJob } from './payments.job.js';
-import { QUEUES, type QueueName } from './queues.js';
+import { prepareQueues, QUEUES, type QueueName } from './queues.js';
 
 export type WorkerDeps = FraudScoringDeps & BackorderDeps & PaymentDeps & NotificationDeps;
 
@@ -24,8 +24,7 @@ function paymentJob(job: PaymentJob, deps: PaymentDeps): Promise<void> {
 /** The one place processors are wired to queues. */
 export async function startWorkers(connection: Redis, prefix: string, concurrency: number, queues: Map<QueueName, Queue>,
   deps: WorkerDeps, log: Logger, metrics?: Metrics, options: Pick<WorkerOptions, 'lockDuration' | 'stalledInterval'> = {}): Promise<Worker[]> {
-  // Backorders are filled one at a time across every worker process, so two never race for one order.
-  await queues.get(QUEUES.backorders)!.setGlobalConcurrency(1);
+  await prepareQueues(queues);
   const workers = [
     new Worker(QUEUES.fraudScoring, (job) => scoreOrderFraud(job, deps), { ...options, connection, prefix, concurrency }),
     new Worker(QUEUES.payments, (job) => paymentJob(job, deps), { ...options, connection, prefix, concurrency }),

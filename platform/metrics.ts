@@ -6,6 +6,8 @@ export interface Metrics {
   readModelPosition: Gauge<'projection'>;
   jobsEnqueued: Counter<'queue'>;
   jobsFinished: Counter<'queue' | 'outcome'>;
+  jobsOutstanding: Gauge;
+  jobsRecovered: Counter<'queue'>;
 }
 
 export function createMetrics(): Metrics {
@@ -20,5 +22,7 @@ export function createMetrics(): Metrics {
     readModelPosition: new Gauge({ name: 'oms_read_model_position', help: 'Log position each projection has applied', labelNames: ['projection'], registers: [registry] }),
     jobsEnqueued: new Counter({ name: 'oms_jobs_enqueued_total', help: 'Jobs handed to queues by the dispatcher', labelNames: ['queue'], registers: [registry] }),
     jobsFinished: new Counter({ name: 'oms_jobs_finished_total', help: 'Jobs finished by workers', labelNames: ['queue', 'outcome'], registers: [registry] }),
+    jobsOutstanding: new Gauge({ name: 'oms_jobs_outstanding', help: 'Jobs handed to Redis by this dispatcher and not yet seen finished', registers: [registry] }),
+    jobsRecovered: new Counter({ name: 'oms_jobs_recovered_total', help: 'Jobs handed to Redis again because it no longer knew them', labelNames: ['queue'], registers: [registry] }),
   };
 }

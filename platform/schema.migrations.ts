@@ -236,4 +236,26 @@ export const schemaMigrations: Migration[] = [
       await knex.raw('DROP FUNCTION IF EXISTS order_velocity(text, text, text, text, timestamptz, int)');
     },
   },
+  {
+    // The log guarantees the work, not Redis: the dispatcher's `settled` position (every job below
+    // it has finished) is where a dispatcher starting again reads from, its Redis epoch tells when
+    // Redis has come back empty, and jobs that failed for good are kept until they complete.
+    // Existing deployments take what they had dispatched as settled.
+    name: '009-job-recovery',
+    async up(knex) {
+      await knex.raw(`
+        ALTER TABLE dispatcher_checkpoints ADD COLUMN settled bigint, ADD COLUMN redis_epoch text;
+        UPDATE dispatcher_checkpoints SET settled = position;
+        CREATE TABLE failed_jobs (
+          queue text NOT NULL,
+          job_id text NOT NULL,
+          name text NOT NULL,
+          data jsonb NOT NULL,
+          position bigint NOT NULL,
+          failed_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (queue, job_id)
+        );
+      `);
+    },
+  },
 ];

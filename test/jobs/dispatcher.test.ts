@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Queue } from 'bullmq';
+import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Dispatcher, JOB_ROUTES } from '../../jobs/dispatcher.js';
 import { createQueues, QUEUES, type QueueName } from '../../jobs/queues.js';
@@ -57,7 +57,7 @@ describe('job dispatcher', function () {
   it('enqueues one job per placed order, with the event id as job id', async () => {
     const s = await setting();
     try {
-      const d = new Dispatcher(world.store, s.rm.knex, s.queues, log);
+      const d = new Dispatcher(world.store, s.rm.knex, s.queues, redis, log);
       await d.start();
       const head = await world.store.headPosition();
       await until(async () => (await s.checkpoint()) === head);
@@ -74,12 +74,12 @@ describe('job dispatcher', function () {
     const s = await setting();
     try {
       const head = await world.store.headPosition();
-      const first = new Dispatcher(world.store, s.rm.knex, s.queues, log, { batchSize: 13 });
+      const first = new Dispatcher(world.store, s.rm.knex, s.queues, redis, log, { batchSize: 13 });
       await first.start();
       await until(async () => (await s.checkpoint()) > head / 2);
       await first.stop();
       expect(await s.checkpoint()).to.be.below(head);
-      const second = new Dispatcher(world.store, s.rm.knex, s.queues, log, { batchSize: 13 });
+      const second = new Dispatcher(world.store, s.rm.knex, s.queues, redis, log, { batchSize: 13 });
       await second.start();
       await until(async () => (await s.checkpoint()) === head);
       await second.stop();
@@ -109,7 +109,7 @@ describe('job dispatcher', function () {
       });
       const queues = new Map<QueueName, Queue>([[QUEUES.fraudScoring, flaky]]);
       const head = await world.store.headPosition();
-      const d = new Dispatcher(world.store, s.rm.knex, queues, log, { batchSize: 17, routes: JOB_ROUTES.filter((r) => r.queue === QUEUES.fraudScoring) });
+      const d = new Dispatcher(world.store, s.rm.knex, queues, redis, log, { batchSize: 17, routes: JOB_ROUTES.filter((r) => r.queue === QUEUES.fraudScoring) });
       await d.start();
       await until(async () => (await s.checkpoint()) === head);
       await d.stop();
@@ -126,8 +126,8 @@ describe('job dispatcher', function () {
     const s = await setting();
     try {
       const head = await world.store.headPosition();
-      const a = new Dispatcher(world.store, s.rm.knex, s.queues, log, { batchSize: 11 });
-      const b = new Dispatcher(world.store, s.rm.knex, s.queues, log, { batchSize: 11 });
+      const a = new Dispatcher(world.store, s.rm.knex, s.queues, redis, log, { batchSize: 11 });
+      const b = new Dispatcher(world.store, s.rm.knex, s.queues, redis, log, { batchSize: 11 });
       await Promise.all([a.start(), b.start()]);
       await until(async () => (await s.checkpoint()) === head);
       await Promise.all([a.stop(), b.stop()]);
@@ -136,5 +136,65 @@ describe('job dispatcher', function () {
     } finally {
       await s.cleanup();
     }
+  });
+
+  describe('when Redis loses what it held', () => {
+    it('hands every job not yet finished to Redis again, and none that finished', async () => {
+      const s = await setting();
+      const routes = JOB_ROUTES.filter((r) => r.queue === QUEUES.fraudScoring);
+      const fraud = s.queues.get(QUEUES.fraudScoring)!;
+      const finished = new Set(placedEventIds.slice(0, 40));
+      const worker = new Worker(QUEUES.fraudScoring, async (job) => {
+        if (!finished.has(job.id!)) await new Promise(() => undefined);        // the rest stay active, as if slow
+      }, { connection: redis, prefix: s.prefix, concurrency: 500 });
+      try {
+        const d = new Dispatcher(world.store, s.rm.knex, s.queues, redis, log, { routes, reconcileMs: 60_000 });
+        await d.start();
+        const head = await world.store.headPosition();
+        await until(async () => (await s.checkpoint()) === head);
+        await until(async () => (await fraud.getJobCounts('completed')).completed === 40);
+        await d.reconcile();
+        await worker.close(true);
+        await deleteQueueKeys(s.prefix);                                       // Redis comes back empty
+        expect(await s.jobIds()).to.deep.equal([]);
+        await d.reconcile();
+        await d.stop();
+        expect(await s.jobIds()).to.deep.equal(placedEventIds.filter((id) => !finished.has(id)).sort());
+      } finally {
+        await worker.close(true);
+        await s.cleanup();
+      }
+    });
+
+    it('starts again from the position below which every job has finished, and keeps jobs that failed for good', async () => {
+      const s = await setting();
+      const routes = JOB_ROUTES.filter((r) => r.queue === QUEUES.fraudScoring);
+      const fraud = s.queues.get(QUEUES.fraudScoring)!;
+      const [broken] = placedEventIds;
+      const worker = new Worker(QUEUES.fraudScoring, async (job) => {
+        if (job.id === broken) throw new UnrecoverableError('cannot be scored');
+      }, { connection: redis, prefix: s.prefix, concurrency: 50 });
+      try {
+        const first = new Dispatcher(world.store, s.rm.knex, s.queues, redis, log, { routes, reconcileMs: 50 });
+        await first.start();
+        const head = await world.store.headPosition();
+        await until(async () => Number((await s.rm.knex('dispatcher_checkpoints').where({ name: 'jobs' }).first('settled')).settled) === head);
+        await first.stop();
+        const kept = await s.rm.knex('failed_jobs').select('queue', 'job_id');
+        expect(kept).to.deep.equal([{ queue: QUEUES.fraudScoring, job_id: broken }]);
+        await worker.close();
+        await deleteQueueKeys(s.prefix);
+        // Everything before the head has finished: a new dispatcher reads nothing again, but gives back the failed job.
+        const second = new Dispatcher(world.store, s.rm.knex, s.queues, redis, log, { routes, reconcileMs: 60_000 });
+        await second.start();
+        await second.reconcile();
+        await second.stop();
+        expect(await s.jobIds()).to.deep.equal([broken]);
+        expect((await fraud.getJob(broken))!.name).to.equal('OrderPlaced');
+      } finally {
+        await worker.close();
+        await s.cleanup();
+      }
+    });
   });
 });

@@ -209,4 +209,59 @@ describe('faults', function () {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('Redis killed twice (SIGKILL, no persistence) and started empty while orders pour in: every order ends right, nothing done twice', async () => {
+    const port = await freePort();
+    const dir = await mkdtemp(join(tmpdir(), 'oms-redis-'));
+    // A Redis that keeps nothing: each start is empty, as after a crash without AOF or a failover
+    // to a replica that had copied nothing. The log must give the work back.
+    const startRedis = async () => {
+      const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'no', '--save', ''], { stdio: 'ignore' });
+      const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      probe.on('error', () => undefined);
+      await eventually(async () => { try { await probe.connect(); await probe.ping(); return true; } catch { return undefined; } }, 10_000, 50);
+      probe.disconnect();
+      return child;
+    };
+    let redis = await startRedis();
+    const url = `redis://127.0.0.1:${port}`;
+    const h = await startHarness({ REDIS_URL: url, ...NO_FRAUD_HOLDS, SANDBOX_GATEWAY_LATENCY_MS: '20', JOB_LOCK_MS: '2000' });
+    try {
+      const sku = uniqueName('SKU').slice(0, 60);
+      await seedStock(h, sku, 10_000);
+      const kills = [150, 350];
+      const declined = (i: number) => i % 10 === 9;
+      const ids = await placeOrders(h, sku, 500, (i) => (declined(i) ? 'tok_declined' : i % 10 === 4 ? 'tok_fail_once' : 'tok_ok'), async (count) => {
+        if (kills.length === 0 || count < kills[0]) return;
+        kills.shift();
+        const exited = new Promise((r) => redis.once('exit', r));
+        redis.kill('SIGKILL');
+        await exited;
+        await new Promise((r) => setTimeout(r, 500));                // down for a moment while orders keep coming
+        redis = await startRedis();
+      });
+      expect(kills).to.deep.equal([]);
+
+      const outcome = await settled(h, ids, (status, payment) => (status === 'released' && payment === 'authorized') || (status === 'rejected' && payment === 'declined'), 150_000);
+      ids.forEach((id, i) => expect(outcome.get(id)!.status, `order ${i}`).to.equal(declined(i) ? 'rejected' : 'released'));
+      const perOrder = await authorizationsPerOrder(h);
+      ids.forEach((id, i) => expect(perOrder.get(id) ?? 0, `authorisations of order ${i}`).to.equal(declined(i) ? 0 : 1));
+      // Every order's confirmation (and each rejection's notice) once; no event of an order twice.
+      await eventually(async () => {
+        const [{ n }] = await h.service.knex('notifications').count({ n: '*' });
+        return Number(n) >= 550 ? true : undefined;
+      }, 60_000, 250);
+      const sent = (await h.service.knex('notifications').select('kind').count({ n: '*' }).groupBy('kind').orderBy('kind')) as unknown as { kind: string; n: string }[];
+      expect(sent.map((r) => [r.kind, Number(r.n)])).to.deep.equal([['order_confirmed', 500], ['order_rejected', 50]]);
+      const twice = await h.service.knex.raw(`SELECT stream_id, type, count(*)::int AS n FROM events WHERE stream_id LIKE 'order-%'
+        GROUP BY stream_id, type HAVING count(*) > 1 LIMIT 5`);
+      expect(twice.rows, 'events recorded twice on an order').to.deep.equal([]);
+      const reserved = await h.call('GET', `/inventory/${sku}`, { key: KEYS.operator });
+      expect(reserved.body.totals.reserved, 'units reserved: one per released order').to.equal(450);
+    } finally {
+      await h.stop();
+      redis.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
