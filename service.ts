@@ -76,7 +76,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   let store: EventStore;
   let closeStore: () => Promise<void>;
   if (config.eventStore === 'postgres') {
-    const opened = await openPostgresEventStore(db);
+    const opened = await openPostgresEventStore(db, 'oms-event-store', (err) => log.warn({ err: err.message }, 'event store connection lost'));
     ({ store } = opened);
     closeStore = opened.close;
   } else {

@@ -60,5 +60,5 @@ const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'E
 function isUnavailable(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
   return (e.code !== undefined && UNAVAILABLE_CODES.has(e.code))
-    || /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Connection is closed/i.test(e.message ?? '');
+    || /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Timeout acquiring a connection|Connection is closed/i.test(e.message ?? '');
 }

@@ -5,15 +5,25 @@ import knexFactory, { type Knex } from 'knex';
 // stays far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
+/** A connection attempt that has not succeeded by then fails (the API answers 503) rather than hanging. */
+const CONNECT_TIMEOUT_MS = 5_000;
+
 export interface DbSettings { databaseUrl: string; schema: string; poolSize: number }
 
-export function createPgPool(s: DbSettings, applicationName = 'oms'): pg.Pool {
-  return new pg.Pool({
+/**
+ * A pg pool whose idle connections may fail (PostgreSQL restarting) without ending the process:
+ * the pool drops such a connection and `onError` hears of it; the next query connects again.
+ */
+export function createPgPool(s: DbSettings, applicationName = 'oms', onError: (err: Error) => void = () => undefined): pg.Pool {
+  const pool = new pg.Pool({
     connectionString: s.databaseUrl,
     max: s.poolSize,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     application_name: applicationName,
     options: `-c search_path=${s.schema}`,
   });
+  pool.on('error', onError);
+  return pool;
 }
 
 /**
@@ -23,8 +33,9 @@ export function createPgPool(s: DbSettings, applicationName = 'oms'): pg.Pool {
 export function createKnex(s: DbSettings, options: { asyncCommit?: boolean; name?: string } = {}): Knex {
   return knexFactory({
     client: 'pg',
-    connection: { connectionString: s.databaseUrl, application_name: options.name ?? 'oms' },
+    connection: { connectionString: s.databaseUrl, application_name: options.name ?? 'oms', connectionTimeoutMillis: CONNECT_TIMEOUT_MS },
     searchPath: [s.schema],
+    acquireConnectionTimeout: 2 * CONNECT_TIMEOUT_MS,
     pool: {
       min: 0,
       max: s.poolSize,

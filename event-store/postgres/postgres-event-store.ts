@@ -30,14 +30,14 @@ export async function migratePostgresEventStore(knex: Knex, schema: string): Pro
 }
 
 /** Migrates the schema, then opens a store on a pool of its own; `close` ends both. */
-export async function openPostgresEventStore(db: DbSettings, applicationName = 'oms-event-store') {
+export async function openPostgresEventStore(db: DbSettings, applicationName = 'oms-event-store', onError?: (err: Error) => void) {
   const knex = createKnex(db);
   try {
     await migratePostgresEventStore(knex, db.schema);
   } finally {
     await knex.destroy();
   }
-  const pool = createPgPool(db, applicationName);
+  const pool = createPgPool(db, applicationName, onError);
   const store = new PostgresEventStore(pool, db);
   return { store, pool, async close() { await store.close(); await pool.end(); } };
 }
