@@ -1,29 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect } from 'chai';
+import knexFactory from 'knex';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { QUEUES } from '../../jobs/queues.js';
-import { anOrderBody, eventually, KEYS, NO_FRAUD_HOLDS, startHarness, type Harness } from '../support/service-harness.js';
+import { anOrderBody, apiClient, deleteQueueKeys, eventually, KEYS, NO_FRAUD_HOLDS, startHarness, TEST_API_KEYS, type Call, type Harness } from '../support/service-harness.js';
+import { freePort, ownPostgres, ownRedis } from '../support/own-services.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from '../support/test-env.js';
 
 // Faults with the real services: a worker process killed with SIGKILL in the middle of payment
-// jobs, and Redis restarted while 500 orders go through. Every order must end in the right state,
-// the sandbox gateway's own records must show no payment authorised twice, and no job may be lost.
+// jobs, Redis restarted (persisted) or killed and started empty (not persisted), and PostgreSQL
+// crashed, each while orders go through. Every order must end in the right state, the sandbox
+// gateway's own records must show no payment authorised twice, and nothing may be lost or done twice.
 
 /** Fraud rules that approve every order here: these tests are about payments and jobs. */
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    }).on('error', reject);
-  });
-}
 
 async function seedStock(h: Harness, sku: string, quantity: number): Promise<void> {
   await h.call('PUT', '/locations/wh-1', { key: KEYS.operator, body: { name: 'WH 1', type: 'warehouse', geo: { lat: 40, lon: -74 }, canShip: true, canPickup: false } });
@@ -56,7 +46,7 @@ async function placeOrders(h: Harness, sku: string, n: number, token: (i: number
 }
 
 /** Waits until every order has one of the statuses wanted; answers status by order. */
-async function settled(h: Harness, ids: string[], done: (status: string, payment: string) => boolean, ms: number): Promise<Map<string, { status: string; payment: string }>> {
+async function settled(h: { call: Call }, ids: string[], done: (status: string, payment: string) => boolean, ms: number): Promise<Map<string, { status: string; payment: string }>> {
   const seen = new Map<string, { status: string; payment: string }>();
   const summary = () => JSON.stringify([...seen.values()].reduce<Record<string, number>>((c, o) => ({ ...c, [`${o.status}/${o.payment}`]: (c[`${o.status}/${o.payment}`] ?? 0) + 1 }), {}));
   await eventually(async () => {
@@ -158,19 +148,9 @@ describe('faults', function () {
   });
 
   it('Redis restarted during a run of 500 orders: every order ends right, none authorised twice, no job lost', async () => {
-    const port = await freePort();
-    const dir = await mkdtemp(join(tmpdir(), 'oms-redis-'));
     // Redis as BullMQ needs it in production: persisted (AOF), so a restart keeps the queues.
-    const startRedis = async () => {
-      const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], { stdio: 'ignore' });
-      const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      probe.on('error', () => undefined);                             // refused until it listens
-      await eventually(async () => { try { await probe.connect(); await probe.ping(); return true; } catch { return undefined; } }, 10_000, 50);
-      probe.disconnect();
-      return child;
-    };
-    let redis = await startRedis();
-    const url = `redis://127.0.0.1:${port}`;
+    const redis = await ownRedis({ persist: true });
+    const { url, port } = redis;
     const h = await startHarness({ REDIS_URL: url, ...NO_FRAUD_HOLDS, SANDBOX_GATEWAY_LATENCY_MS: '5', JOB_LOCK_MS: '2000' });
     try {
       const sku = uniqueName('SKU').slice(0, 60);
@@ -180,14 +160,13 @@ describe('faults', function () {
       const ids = await placeOrders(h, sku, 500, (i) => (declined(i) ? 'tok_declined' : i % 10 === 4 ? 'tok_fail_once' : 'tok_ok'), async (count) => {
         if (count < 200 || restarted) return;
         restarted = true;
-        const exited = new Promise((r) => redis.once('exit', r));
         const admin = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 0, retryStrategy: () => null });
         admin.on('error', () => undefined);
         await admin.call('SHUTDOWN').catch(() => undefined);            // the connection closes as it answers
         admin.disconnect();
-        await exited;
+        await redis.kill('SIGTERM');                                    // waits for it to have exited
         await new Promise((r) => setTimeout(r, 1000));             // down for a second while orders keep coming
-        redis = await startRedis();
+        await redis.start();
       });
       expect(restarted).to.equal(true);
 
@@ -205,26 +184,15 @@ describe('faults', function () {
       expect(sent.map((r) => [r.kind, Number(r.n)])).to.deep.equal([['order_confirmed', 500], ['order_rejected', 50]]);
     } finally {
       await h.stop();
-      redis.kill('SIGKILL');
-      await rm(dir, { recursive: true, force: true });
+      await redis.destroy();
     }
   });
 
   it('Redis killed twice (SIGKILL, no persistence) and started empty while orders pour in: every order ends right, nothing done twice', async () => {
-    const port = await freePort();
-    const dir = await mkdtemp(join(tmpdir(), 'oms-redis-'));
     // A Redis that keeps nothing: each start is empty, as after a crash without AOF or a failover
     // to a replica that had copied nothing. The log must give the work back.
-    const startRedis = async () => {
-      const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'no', '--save', ''], { stdio: 'ignore' });
-      const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      probe.on('error', () => undefined);
-      await eventually(async () => { try { await probe.connect(); await probe.ping(); return true; } catch { return undefined; } }, 10_000, 50);
-      probe.disconnect();
-      return child;
-    };
-    let redis = await startRedis();
-    const url = `redis://127.0.0.1:${port}`;
+    const redis = await ownRedis({ persist: false });
+    const { url } = redis;
     const h = await startHarness({ REDIS_URL: url, ...NO_FRAUD_HOLDS, SANDBOX_GATEWAY_LATENCY_MS: '20', JOB_LOCK_MS: '2000' });
     try {
       const sku = uniqueName('SKU').slice(0, 60);
@@ -234,11 +202,9 @@ describe('faults', function () {
       const ids = await placeOrders(h, sku, 500, (i) => (declined(i) ? 'tok_declined' : i % 10 === 4 ? 'tok_fail_once' : 'tok_ok'), async (count) => {
         if (kills.length === 0 || count < kills[0]) return;
         kills.shift();
-        const exited = new Promise((r) => redis.once('exit', r));
-        redis.kill('SIGKILL');
-        await exited;
+        await redis.kill('SIGKILL');
         await new Promise((r) => setTimeout(r, 500));                // down for a moment while orders keep coming
-        redis = await startRedis();
+        await redis.start();
       });
       expect(kills).to.deep.equal([]);
 
@@ -260,8 +226,87 @@ describe('faults', function () {
       expect(reserved.body.totals.reserved, 'units reserved: one per released order').to.equal(450);
     } finally {
       await h.stop();
-      redis.kill('SIGKILL');
-      await rm(dir, { recursive: true, force: true });
+      await redis.destroy();
+    }
+  });
+
+  it('PostgreSQL crashed twice (pg_ctl -m immediate) while orders pour in: the service never exits, answers 503 meanwhile, and every acknowledged order ends right', async () => {
+    const pgServer = await ownPostgres();
+    const port = await freePort();
+    const queuePrefix = uniqueName('oms-test');
+    let output = '';
+    const service = spawn(process.execPath, ['dist/main.js'], {
+      env: {
+        ...process.env, DATABASE_URL: pgServer.url('oms'), REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: queuePrefix, PORT: String(port), HOST: '127.0.0.1',
+        OMS_API_KEYS: TEST_API_KEYS, ...NO_FRAUD_HOLDS, SANDBOX_GATEWAY_LATENCY_MS: '5', JOB_LOCK_MS: '2000', LOG_LEVEL: 'warn', NODE_ENV: 'test',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    service.stdout!.on('data', (d) => { output += d; });
+    service.stderr!.on('data', (d) => { output += d; });
+    const api = { call: apiClient(`http://127.0.0.1:${port}`) };
+    const db = knexFactory({ client: 'pg', connection: pgServer.url('oms'), pool: { min: 0, max: 2 } });
+    try {
+      await eventually(async () => { try { return (await api.call('GET', '/health', { key: null })).status === 200 ? true : undefined; } catch { return undefined; } }, 30_000, 100);
+      const sku = uniqueName('SKU').slice(0, 60);
+      await api.call('PUT', '/locations/wh-1', { key: KEYS.operator, body: { name: 'WH 1', type: 'warehouse', geo: { lat: 40, lon: -74 }, canShip: true, canPickup: false } });
+      await api.call('POST', '/inventory/receipts', { key: KEYS.operator, body: { sku, locationId: 'wh-1', quantity: 10_000 } });
+
+      const acknowledged: { id: string; declined: boolean }[] = [];
+      const answers = new Map<string, number>();
+      const healthDuringOutage: unknown[] = [];
+      let placing = true;
+      let sent = 0;
+      const client = async () => {
+        while (placing) {
+          const i = sent++;
+          const declined = i % 10 === 9;
+          const body = anOrderBody({ customer: { id: uniqueName('c') }, lines: [{ sku, quantity: 1, unitPrice: 1500 }], payment: { method: 'card', token: declined ? 'tok_declined' : 'tok_ok' } });
+          let status: string;
+          try {
+            const r = await api.call('POST', '/orders', { key: KEYS.client, body, timeoutMs: 10_000 });
+            status = String(r.status);
+            if (r.status === 201) acknowledged.push({ id: r.body.orderId, declined });
+          } catch (err) {
+            status = (err as Error).name;                                  // a hang (TimeoutError) or a dropped connection
+          }
+          answers.set(status, (answers.get(status) ?? 0) + 1);
+        }
+      };
+      const clients = Array.from({ length: 16 }, client);
+      for (const at of [150, 400]) {
+        await eventually(async () => (acknowledged.length >= at ? true : undefined), 60_000, 20);
+        await pgServer.crash();
+        const refusedBefore = answers.get('503') ?? 0;
+        await eventually(async () => ((answers.get('503') ?? 0) > refusedBefore ? true : undefined), 10_000, 20)
+          .catch((err: Error) => { throw new Error(`${err.message}: no 503 during the outage, answers ${JSON.stringify(Object.fromEntries(answers))}\n${output.slice(-4000)}`); });
+        const health = await api.call('GET', '/health', { key: null, timeoutMs: 10_000 });
+        healthDuringOutage.push({ status: health.status, checks: health.body.checks });
+        await new Promise((r) => setTimeout(r, 2000));                   // down for two seconds while orders keep coming
+        await pgServer.start();
+      }
+      await eventually(async () => (acknowledged.length >= 600 ? true : undefined), 60_000, 20);
+      placing = false;
+      await Promise.all(clients);
+
+      expect(service.exitCode, `the service exited:\n${output.slice(-3000)}`).to.equal(null);
+      expect([...answers.keys()].sort(), JSON.stringify(Object.fromEntries(answers))).to.deep.equal(['201', '503']);
+      expect(healthDuringOutage).to.deep.equal([0, 1].map(() => ({ status: 503, checks: { eventStore: 'down', readModels: 'down', queue: 'ok' } })));
+      const outcome = await settled(api, acknowledged.map((o) => o.id), (status, payment) => (status === 'released' && payment === 'authorized') || (status === 'rejected' && payment === 'declined'), 150_000);
+      for (const o of acknowledged) expect(outcome.get(o.id)!.status, o.id).to.equal(o.declined ? 'rejected' : 'released');
+      const auths = await db('sandbox_payment_authorizations').select('reference').count({ n: '*' }).groupBy('reference').having(db.raw('count(*) > 1'));
+      expect(auths, 'orders authorised twice').to.deep.equal([]);
+      const twice = await db.raw(`SELECT stream_id, type, count(*)::int AS n FROM events WHERE stream_id LIKE 'order-%' GROUP BY stream_id, type HAVING count(*) > 1 LIMIT 5`);
+      expect(twice.rows, 'events recorded twice on an order').to.deep.equal([]);
+      const notified = await db('notifications').select('order_id', 'kind').count({ n: '*' }).groupBy('order_id', 'kind').having(db.raw('count(*) > 1'));
+      expect(notified, 'notifications made twice').to.deep.equal([]);
+      expect(service.exitCode).to.equal(null);
+    } finally {
+      service.kill('SIGTERM');
+      await new Promise((r) => (service.exitCode === null ? service.once('exit', r) : r(undefined)));
+      await db.destroy();
+      await pgServer.destroy();
+      await deleteQueueKeys(queuePrefix);
     }
   });
 });

@@ -11,12 +11,35 @@ export const KEYS = {
 /** Fraud rules that never hold or reject: for tests of something else that place many similar orders. */
 export const NO_FRAUD_HOLDS = { FRAUD_RULES: JSON.stringify({ reviewAt: 101, rejectAt: 101 }) };
 
+export type Call = (method: string, path: string, opts?: { key?: string | null; body?: unknown; raw?: string; headers?: Record<string, string>; timeoutMs?: number })
+  => Promise<{ status: number; body: any; headers: Headers }>;
+
 export interface Harness {
   service: Service;
   url: string;
   queuePrefix: string;
-  call(method: string, path: string, opts?: { key?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
+  call: Call;
   stop(): Promise<void>;
+}
+
+/** The API keys every test service accepts, with their roles. */
+export const TEST_API_KEYS = `${KEYS.client}:client,${KEYS.otherClient}:client,${KEYS.operator}:operator,${KEYS.analyst}:analyst,${KEYS.auditor}:auditor,${KEYS.admin}:admin`;
+
+/** Calls the API at `url` as the admin unless another key (or none) is given; bodies are parsed when they are JSON. */
+export function apiClient(url: string): Call {
+  return async (method, path, opts = {}) => {
+    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+    const key = opts.key === undefined ? KEYS.admin : opts.key;
+    if (key !== null) headers.authorization = `Bearer ${key}`;
+    let body: string | undefined = opts.raw;
+    if (opts.body !== undefined) body = JSON.stringify(opts.body);
+    if (body !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
+    const res = await fetch(`${url}${path}`, { method, headers, body, ...(opts.timeoutMs ? { signal: AbortSignal.timeout(opts.timeoutMs) } : {}) });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try { parsed = text ? JSON.parse(text) : undefined; } catch { /* plain text such as /metrics */ }
+    return { status: res.status, body: parsed, headers: res.headers };
+  };
 }
 
 /** The whole service in this process, on its own schema and queue prefix, on a free port. */
@@ -31,7 +54,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     QUEUE_PREFIX: queuePrefix,
     PORT: '0',
     HOST: '127.0.0.1',
-    OMS_API_KEYS: `${KEYS.client}:client,${KEYS.otherClient}:client,${KEYS.operator}:operator,${KEYS.analyst}:analyst,${KEYS.auditor}:auditor,${KEYS.admin}:admin`,
+    OMS_API_KEYS: TEST_API_KEYS,
     ...env,
   });
   const service = await startService(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
@@ -40,19 +63,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     service,
     url,
     queuePrefix,
-    async call(method, path, opts = {}) {
-      const headers: Record<string, string> = { ...(opts.headers ?? {}) };
-      const key = opts.key === undefined ? KEYS.admin : opts.key;
-      if (key !== null) headers.authorization = `Bearer ${key}`;
-      let body: string | undefined = opts.raw;
-      if (opts.body !== undefined) body = JSON.stringify(opts.body);
-      if (body !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
-      const res = await fetch(`${url}${path}`, { method, headers, body });
-      const text = await res.text();
-      let parsed: unknown = text;
-      try { parsed = text ? JSON.parse(text) : undefined; } catch { /* plain text such as /metrics */ }
-      return { status: res.status, body: parsed, headers: res.headers };
-    },
+    call: apiClient(url),
     async stop() {
       await service.stop();
       await db.drop();
