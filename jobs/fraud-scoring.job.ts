@@ -3,7 +3,7 @@ import type { FraudRules } from '../platform/config.js';
 import { addressKey, paymentFingerprint, type VelocityCounts, type VelocityQuery } from '../read-side/orders.queries.js';
 import { pollUntil } from '../read-side/positions.js';
 import type { WriteSide } from '../write-side/commands.js';
-import { isClosed } from '../write-side/orders/order.decider.js';
+import { isClosed } from '../write-side/orders/order.state.js';
 import { scoreOrder } from './fraud-rules.js';
 import { placedOrder } from './placed-order.js';
 

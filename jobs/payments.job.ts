@@ -3,7 +3,7 @@ import { PaymentDeclined, type PaymentGateway } from '../payments/payment-gatewa
 import { placedOrder } from './placed-order.js';
 import type { WriteSide } from '../write-side/commands.js';
 import type { CommandMetadata } from '../write-side/decider.js';
-import { isClosed, paymentToSettle, type PlacedState } from '../write-side/orders/order.decider.js';
+import { isClosed, paymentToSettle, type PlacedState } from '../write-side/orders/order.state.js';
 
 // Payment jobs: each calls the gateway under an idempotency key derived from the order (never from
 // the attempt), then records the answer on the order. A job killed between the two is retried:

@@ -1,6 +1,6 @@
 import { UnrecoverableError } from 'bullmq';
 import type { WriteSide } from '../write-side/commands.js';
-import type { PlacedState } from '../write-side/orders/order.decider.js';
+import type { PlacedState } from '../write-side/orders/order.state.js';
 
 /** The order a job is about; one that does not exist fails the job for good (retrying cannot help). */
 export async function placedOrder(write: WriteSide, orderId: string, options: { fresh?: boolean } = {}): Promise<PlacedState> {

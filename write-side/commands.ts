@@ -5,7 +5,8 @@ import { CommandHandler } from './command-handler.js';
 import { idFor, type CommandMetadata } from './decider.js';
 import { available, stockDecider, stockStream, type StockCommand, type StockLedger } from './inventory/stock.decider.js';
 import { locationDecider, locationStream, type LocationCommand } from './locations/location.decider.js';
-import { orderDecider, orderStream, type Order, type OrderCommand, type PlaceOrderData } from './orders/order.decider.js';
+import { orderDecider, orderStream, type OrderCommand, type PlaceOrderData } from './orders/order.decider.js';
+import type { Order } from './orders/order.state.js';
 import type { FraudAssessment } from './orders/order.events.js';
 
 // The write side's entry points: what the API and the job processors call.

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { ConflictError } from '../../platform/errors.js';
 import { fold } from '../../write-side/decider.js';
-import { orderDecider, paymentToSettle, type PlacedState } from '../../write-side/orders/order.decider.js';
+import { orderDecider } from '../../write-side/orders/order.decider.js';
+import { paymentToSettle, type PlacedState } from '../../write-side/orders/order.state.js';
 import type { OrderEvent, PlacedOrder } from '../../write-side/orders/order.events.js';
 import { meta, NOW, specFor } from '../support/given-when-then.js';
 import { anOrder } from './order.decider.test.js';

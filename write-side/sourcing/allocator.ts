@@ -2,7 +2,7 @@ import { ConflictError } from '../../platform/errors.js';
 import type { WriteSide } from '../commands.js';
 import type { CommandMetadata } from '../decider.js';
 import { available } from '../inventory/stock.decider.js';
-import { isClosed } from '../orders/order.decider.js';
+import { isClosed } from '../orders/order.state.js';
 import type { LocationDetails } from '../locations/location.decider.js';
 import type { SkuQuantity } from '../orders/order.events.js';
 import { planSourcing, type SourcingCosts, type SourcingLocation, type SourcingPlan } from './sourcing.planner.js';

@@ -1,0 +1,101 @@
+import type { Command } from '../decider.js';
+import { ConflictError } from '../../platform/errors.js';
+import type { OrderEvent, PlacedOrder } from './order.events.js';
+
+// The order's payment: what the gateway has answered, folded into a ledger, and the rules for
+// recording each answer. What an answer means for the order (a release, a rejection) is the
+// order decider's.
+
+export type PaymentCommand =
+  | Command<'RecordPaymentAuthorization', { orderId: string; authorizationId: string; amount: number }>
+  | Command<'RecordPaymentDecline', { orderId: string; code: string; detail: string }>
+  | Command<'RecordPaymentCapture', { orderId: string; captureId: string; amount: number }>
+  | Command<'RecordPaymentVoid', { orderId: string; authorizationId: string }>
+  | Command<'RecordPaymentRefund', { orderId: string; refundId: string; amount: number }>;
+
+export type PaymentEvent = Extract<OrderEvent, { type: `Payment${string}` }>;
+
+/** The order's payment ledger, in minor units of the order's currency. */
+export interface PaymentLedger {
+  authorizationId: string | null;
+  authorized: number;
+  captured: number;
+  refunded: number;
+  voided: boolean;
+  declined: { code: string; detail: string } | null;
+  /** Captures and refunds already recorded, by their gateway ids: a retried job records nothing twice. */
+  seen: string[];
+}
+
+export const NO_PAYMENT: PaymentLedger = { authorizationId: null, authorized: 0, captured: 0, refunded: 0, voided: false, declined: null, seen: [] };
+
+/** What the payment rules read: the order as placed, and its ledger. */
+export interface Paying { order: PlacedOrder; payment: PaymentLedger }
+
+export function evolveLedger(p: PaymentLedger, event: PaymentEvent): PaymentLedger {
+  switch (event.type) {
+    case 'PaymentAuthorized': return { ...p, authorizationId: event.data.authorizationId, authorized: event.data.amount };
+    case 'PaymentDeclined': return { ...p, declined: { code: event.data.code, detail: event.data.detail } };
+    case 'PaymentCaptured': return { ...p, captured: event.data.totalCaptured, seen: [...p.seen, event.data.captureId] };
+    case 'PaymentVoided': return { ...p, voided: true };
+    case 'PaymentRefunded': return { ...p, refunded: event.data.totalRefunded, seen: [...p.seen, event.data.refundId] };
+    default: {
+      const unknown: never = event;
+      void unknown;
+      return p;
+    }
+  }
+}
+
+/** Whether the order's payment is good for release: authorised in full, or not taken by card. */
+export function paymentSecured(o: Paying): boolean {
+  if (o.order.payment.method !== 'card') return true;
+  return o.payment.authorizationId !== null && !o.payment.voided && o.payment.authorized >= o.order.total;
+}
+
+/** What the ledger still holds at the gateway: an authorisation to void, or captured money to refund. */
+export function heldAtGateway(p: PaymentLedger): { void: string | null; refund: number } {
+  if (!p.authorizationId) return { void: null, refund: 0 };
+  return { void: p.captured === 0 && !p.voided ? p.authorizationId : null, refund: p.captured - p.refunded };
+}
+
+type Data<T extends PaymentCommand['type']> = Extract<PaymentCommand, { type: T }>['data'];
+
+// The rules for recording each gateway answer on the ledger: no events when it is already recorded.
+
+export function authorize(o: Paying, { authorizationId, amount }: Data<'RecordPaymentAuthorization'>, at: string): PaymentEvent[] {
+  if (o.payment.authorizationId === authorizationId) return [];   // a retried job
+  if (o.payment.authorizationId) throw new ConflictError('payment.already_authorized', `Order ${o.order.orderId} already holds authorisation ${o.payment.authorizationId}`);
+  if (o.payment.declined) throw new ConflictError('payment.declined', `The payment of order ${o.order.orderId} was declined`);
+  return [{ type: 'PaymentAuthorized', data: { orderId: o.order.orderId, authorizationId, amount, currency: o.order.currency, at } }];
+}
+
+export function decline(o: Paying, { code, detail }: Data<'RecordPaymentDecline'>, at: string): PaymentEvent[] {
+  if (o.payment.declined) return [];
+  if (o.payment.authorizationId) throw new ConflictError('payment.already_authorized', `Order ${o.order.orderId} is already authorised`);
+  return [{ type: 'PaymentDeclined', data: { orderId: o.order.orderId, code, detail, at } }];
+}
+
+export function capture(o: Paying, { captureId, amount }: Data<'RecordPaymentCapture'>, at: string): PaymentEvent[] {
+  if (o.payment.seen.includes(captureId)) return [];
+  if (!o.payment.authorizationId || o.payment.voided) throw new ConflictError('payment.not_authorized', `Order ${o.order.orderId} holds no authorisation to capture`);
+  if (amount <= 0 || o.payment.captured + amount > o.payment.authorized) {
+    throw new ConflictError('payment.capture_exceeds_authorization', `Capturing ${amount} would exceed the ${o.payment.authorized} authorised (${o.payment.captured} captured)`);
+  }
+  return [{ type: 'PaymentCaptured', data: { orderId: o.order.orderId, captureId, amount, totalCaptured: o.payment.captured + amount, at } }];
+}
+
+export function voidAuthorization(o: Paying, { authorizationId }: Data<'RecordPaymentVoid'>, at: string): PaymentEvent[] {
+  if (o.payment.voided) return [];
+  if (o.payment.authorizationId !== authorizationId) throw new ConflictError('payment.not_authorized', `Order ${o.order.orderId} does not hold authorisation ${authorizationId}`);
+  if (o.payment.captured > 0) throw new ConflictError('payment.already_captured', `Order ${o.order.orderId} has captured ${o.payment.captured}: refund instead`);
+  return [{ type: 'PaymentVoided', data: { orderId: o.order.orderId, authorizationId, at } }];
+}
+
+export function refund(o: Paying, { refundId, amount }: Data<'RecordPaymentRefund'>, at: string): PaymentEvent[] {
+  if (o.payment.seen.includes(refundId)) return [];
+  if (amount <= 0 || o.payment.refunded + amount > o.payment.captured) {
+    throw new ConflictError('payment.refund_exceeds_capture', `Refunding ${amount} would exceed the ${o.payment.captured} captured (${o.payment.refunded} refunded)`);
+  }
+  return [{ type: 'PaymentRefunded', data: { orderId: o.order.orderId, refundId, amount, totalRefunded: o.payment.refunded + amount, at } }];
+}
