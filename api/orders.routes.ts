@@ -7,13 +7,13 @@ import { allow } from './auth.js';
 import { bodyOf, commandMetadata, intParam, minPositionOf, principalOf, SERVICE_ID } from './http.js';
 import { CancelOrderBody, PlaceOrderBody, ReviewOrderBody } from './schemas.js';
 import { CHANNELS } from '../write-side/orders/order.events.js';
+import { ORDER_STATUSES } from '../write-side/orders/order.state.js';
 import { compile } from './validation.js';
 
 const checkPlaceOrder = compile<PlaceOrderBody>(PlaceOrderBody);
 const checkCancel = compile<CancelOrderBody>(CancelOrderBody);
 const checkReview = compile<ReviewOrderBody>(ReviewOrderBody);
-const STATUSES = ['received', 'on_hold', 'backordered', 'released', 'partially_shipped', 'shipped', 'delivered',
-  'ready_for_pickup', 'collected', 'cancelled', 'rejected'];
+const STATUSES: string[] = [...ORDER_STATUSES];
 
 export function orderRoutes(deps: ApiDeps): Router {
   const router = new Router({ strict: true, sensitive: true });

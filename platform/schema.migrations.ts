@@ -237,6 +237,19 @@ export const schemaMigrations: Migration[] = [
     },
   },
   {
+    // The order's status is written by the orders projection, as the write side's statusOf says;
+    // the trigger restated that rule in SQL. `held` only fed it: on fraud hold is a review
+    // decision with no review yet, both columns of their own. orders_on_hold stays on status.
+    name: '007-order-status-from-write-side',
+    async up(knex) {
+      await knex.raw(`
+        DROP TRIGGER orders_status ON orders;
+        DROP FUNCTION orders_status();
+        ALTER TABLE orders DROP COLUMN held;
+      `);
+    },
+  },
+  {
     // The log guarantees the work, not Redis: the dispatcher's `settled` position (every job below
     // it has finished) is where a dispatcher starting again reads from, its Redis epoch tells when
     // Redis has come back empty, and jobs that failed for good are kept until they complete.

@@ -1,17 +1,36 @@
 import type { Knex } from 'knex';
 import type { RecordedEvent } from '../event-store/event-store.port.js';
 import { addressKey, paymentFingerprint } from '../read-side/orders.queries.js';
-import type { OrderEvent, PlacedOrder } from '../write-side/orders/order.events.js';
+import type { FraudDecision, OrderEvent, PlacedOrder } from '../write-side/orders/order.events.js';
+import { statusOf, type StatusFacts } from '../write-side/orders/order.state.js';
 import { UnappliableEvent, type Projection } from './projection.js';
 
 // Orders with their timeline: what GET /orders and GET /orders/{id} serve. A batch is applied in
-// three statements: new orders, the changes to orders (folded per order, in log order), and the
+// four statements: the new orders; one read of the orders it changes; their rows folded in log
+// order, each with its status as the write side's statusOf says, written in one UPDATE; and the
 // timeline entries.
 
-interface Patch {
-  order_id: string; fraud?: unknown; allocations?: unknown; backorder?: unknown; backorder_set?: boolean; held?: boolean; review?: unknown;
-  released_at?: string; cancelled_at?: string; rejection?: unknown; payment?: Record<string, unknown>; updated_at: string;
+/** The columns of an order its changes fold into, as read and written back. */
+interface Changing {
+  order_id: string;
+  fraud: { score: number; decision: FraudDecision; reasons: unknown[] } | null;
+  allocations: unknown[];
+  backorder: unknown;
+  review: unknown;
+  released_at: Date | string | null;
+  cancelled_at: Date | string | null;
+  rejection: unknown;
+  payment: Record<string, unknown>;
+  updated_at: Date | string;
 }
+
+const CHANGING = ['order_id', 'fraud', 'allocations', 'backorder', 'review', 'released_at', 'cancelled_at', 'rejection', 'payment', 'updated_at'];
+
+/** What statusOf reads, from the columns that hold it. */
+const statusFacts = (r: Omit<Changing, 'order_id' | 'payment' | 'updated_at' | 'allocations'>): StatusFacts => ({
+  cancelled: r.cancelled_at !== null, rejected: r.rejection !== null, released: r.released_at !== null,
+  fraudDecision: r.fraud?.decision ?? null, reviewed: r.review !== null, backordered: r.backorder !== null,
+});
 
 export const ordersProjection: Projection = {
   name: 'orders',
@@ -25,125 +44,109 @@ export const ordersProjection: Projection = {
   applyBatch: applyOrders,
 };
 
+type Change = Exclude<OrderEvent, { type: 'OrderPlaced' }>;
+
 async function applyOrders(events: RecordedEvent[], trx: Knex.Transaction): Promise<void> {
   const placed: Record<string, unknown>[] = [];
-  const patches = new Map<string, Patch>();
+  const changes: Change[] = [];
   const timeline: Record<string, unknown>[] = [];
-  const patch = (orderId: string, at: string, change: Partial<Patch>) => {
-    const before = patches.get(orderId);
-    const payment = change.payment ? { ...before?.payment, ...change.payment } : before?.payment;
-    patches.set(orderId, { ...(before ?? { order_id: orderId }), ...change, ...(payment ? { payment } : {}), updated_at: at });
-  };
   const entry = (event: RecordedEvent, orderId: string, at: string, details: Record<string, unknown>) => {
     timeline.push({ order_id: orderId, position: event.position, at, type: event.type, details });
   };
 
   for (const event of events) {
     const e = event as unknown as OrderEvent;
-    switch (e.type) {
-      case 'OrderPlaced':
-        placed.push(orderRow(e.data, event.position));
-        entry(event, e.data.orderId, e.data.placedAt, { channel: e.data.channel, total: e.data.total, currency: e.data.currency });
-        break;
-      case 'OrderCancelled':
-        patch(e.data.orderId, e.data.at, { cancelled_at: e.data.at });
-        entry(event, e.data.orderId, e.data.at, { reason: e.data.reason });
-        break;
-      case 'FraudAssessed': {
-        const { score, decision, reasons } = e.data;
-        patch(e.data.orderId, e.data.at, { fraud: { score, decision, reasons } });
-        entry(event, e.data.orderId, e.data.at, { score, decision });
-        break;
-      }
-      case 'OrderAllocated': {
-        const { allocations, transfers, why, cost } = e.data;
-        patch(e.data.orderId, e.data.at, { allocations: allocations.map((a) => ({ ...a, transfers: transfers.filter((t) => t.from === a.locationId) })), backorder: null, backorder_set: true });
-        entry(event, e.data.orderId, e.data.at, { why, cost, locations: allocations.map((a) => a.locationId) });
-        break;
-      }
-      case 'OrderBackordered': {
-        const { missing, why } = e.data;
-        patch(e.data.orderId, e.data.at, { backorder: { missing, why }, backorder_set: true });
-        entry(event, e.data.orderId, e.data.at, { why, missing });
-        break;
-      }
-      case 'OrderHeld':
-        patch(e.data.orderId, e.data.at, { held: true });
-        entry(event, e.data.orderId, e.data.at, { reason: e.data.reason });
-        break;
-      case 'OrderReviewed': {
-        const { decision, note, reviewer, at } = e.data;
-        patch(e.data.orderId, at, { held: false, review: { decision, note: note ?? null, reviewer, at } });
-        entry(event, e.data.orderId, at, { decision, note: note ?? null, reviewer });
-        break;
-      }
-      case 'OrderReleased':
-        patch(e.data.orderId, e.data.at, { released_at: e.data.at });
-        entry(event, e.data.orderId, e.data.at, {});
-        break;
-      case 'OrderRejected': {
-        const { cause, detail, at } = e.data;
-        patch(e.data.orderId, at, { rejection: { cause, detail, at } });
-        entry(event, e.data.orderId, at, { cause, detail });
-        break;
-      }
-      case 'PaymentAuthorized':
-        patch(e.data.orderId, e.data.at, { payment: { authorizationId: e.data.authorizationId, authorized: e.data.amount } });
-        entry(event, e.data.orderId, e.data.at, { amount: e.data.amount });
-        break;
-      case 'PaymentDeclined':
-        patch(e.data.orderId, e.data.at, { payment: { declined: { code: e.data.code, detail: e.data.detail } } });
-        entry(event, e.data.orderId, e.data.at, { code: e.data.code, detail: e.data.detail });
-        break;
-      case 'PaymentCaptured':
-        patch(e.data.orderId, e.data.at, { payment: { captured: e.data.totalCaptured } });
-        entry(event, e.data.orderId, e.data.at, { amount: e.data.amount });
-        break;
-      case 'PaymentVoided':
-        patch(e.data.orderId, e.data.at, { payment: { voided: true } });
-        entry(event, e.data.orderId, e.data.at, {});
-        break;
-      case 'PaymentRefunded':
-        patch(e.data.orderId, e.data.at, { payment: { refunded: e.data.totalRefunded } });
-        entry(event, e.data.orderId, e.data.at, { amount: e.data.amount });
-        break;
-      default: {
-        const unknown: never = e;
-        void unknown;
-      }
+    if (e.type === 'OrderPlaced') {
+      placed.push(orderRow(e.data, event.position));
+      entry(event, e.data.orderId, e.data.placedAt, { channel: e.data.channel, total: e.data.total, currency: e.data.currency });
+      continue;
     }
+    changes.push(e);
+    entry(event, e.data.orderId, e.data.at, timelineDetails(e));
   }
 
   if (placed.length > 0) await trx('orders').insert(placed).onConflict('order_id').ignore();
-  if (patches.size > 0) {
-    const { rows } = await trx.raw(
-      `UPDATE orders o SET fraud = coalesce(v.fraud, o.fraud),
-              allocations = coalesce(v.allocations, o.allocations),
-              backorder = CASE WHEN v.backorder_set THEN v.backorder ELSE o.backorder END,
-              held = coalesce(v.held, o.held), review = coalesce(v.review, o.review),
-              released_at = coalesce(o.released_at, v.released_at), cancelled_at = coalesce(o.cancelled_at, v.cancelled_at),
-              rejection = coalesce(o.rejection, v.rejection), payment = o.payment || coalesce(v.payment, '{}'),
-              updated_at = greatest(o.updated_at, v.updated_at)
-         FROM jsonb_to_recordset(?::jsonb) AS v(order_id text, fraud jsonb, allocations jsonb, backorder jsonb,
-              backorder_set boolean, held boolean, review jsonb, released_at timestamptz, cancelled_at timestamptz, rejection jsonb,
-              payment jsonb, updated_at timestamptz)
-        WHERE o.order_id = v.order_id
-        RETURNING o.order_id`,
-      [JSON.stringify([...patches.values()])],
-    );
-    if (rows.length < patches.size) {
-      const found = new Set(rows.map((r: { order_id: string }) => r.order_id));
-      throw new UnappliableEvent(`changes for unknown orders ${[...patches.keys()].filter((id) => !found.has(id)).join(', ')}`);
+  if (changes.length > 0) {
+    const ids = [...new Set(changes.map((e) => e.data.orderId))];
+    const { rows } = await trx.raw(`SELECT ${CHANGING.join(', ')} FROM orders WHERE order_id = ANY(?::text[]) FOR UPDATE`, [ids]);
+    const orders = new Map<string, Changing>(rows.map((r: Changing) => [r.order_id, r]));
+    if (orders.size < ids.length) throw new UnappliableEvent(`changes for unknown orders ${ids.filter((id) => !orders.has(id)).join(', ')}`);
+    for (const e of changes) {
+      const row = orders.get(e.data.orderId)!;
+      orders.set(row.order_id, fold(row, e));
     }
+    await trx.raw(
+      `UPDATE orders o SET status = v.status, fraud = v.fraud, allocations = v.allocations, backorder = v.backorder, review = v.review,
+              released_at = v.released_at, cancelled_at = v.cancelled_at, rejection = v.rejection, payment = v.payment, updated_at = v.updated_at
+         FROM jsonb_to_recordset(?::jsonb) AS v(order_id text, status text, fraud jsonb, allocations jsonb, backorder jsonb, review jsonb,
+              released_at timestamptz, cancelled_at timestamptz, rejection jsonb, payment jsonb, updated_at timestamptz)
+        WHERE o.order_id = v.order_id`,
+      [JSON.stringify([...orders.values()].map((r) => ({ ...r, status: statusOf(statusFacts(r)) })))],
+    );
   }
   if (timeline.length > 0) await trx('order_timeline').insert(timeline).onConflict(['order_id', 'position']).ignore();
+}
+
+/** The order's row after one change. A closing fact (release, cancellation, rejection) keeps its first time. */
+function fold(row: Changing, e: Change): Changing {
+  const at = e.data.at;
+  const r = { ...row, updated_at: Date.parse(at) > new Date(row.updated_at).getTime() ? at : row.updated_at };
+  switch (e.type) {
+    case 'OrderCancelled': return { ...r, cancelled_at: r.cancelled_at ?? at };
+    case 'FraudAssessed': return { ...r, fraud: { score: e.data.score, decision: e.data.decision, reasons: e.data.reasons } };
+    case 'OrderAllocated': {
+      const { allocations, transfers } = e.data;
+      return { ...r, allocations: allocations.map((a) => ({ ...a, transfers: transfers.filter((t) => t.from === a.locationId) })), backorder: null };
+    }
+    case 'OrderBackordered': return { ...r, backorder: { missing: e.data.missing, why: e.data.why } };
+    case 'OrderHeld': return r;                                       // the hold follows from the assessment
+    case 'OrderReviewed': {
+      const { decision, note, reviewer } = e.data;
+      return { ...r, review: { decision, note: note ?? null, reviewer, at } };
+    }
+    case 'OrderReleased': return { ...r, released_at: r.released_at ?? at };
+    case 'OrderRejected': return { ...r, rejection: r.rejection ?? { cause: e.data.cause, detail: e.data.detail, at } };
+    case 'PaymentAuthorized': return { ...r, payment: { ...r.payment, authorizationId: e.data.authorizationId, authorized: e.data.amount } };
+    case 'PaymentDeclined': return { ...r, payment: { ...r.payment, declined: { code: e.data.code, detail: e.data.detail } } };
+    case 'PaymentCaptured': return { ...r, payment: { ...r.payment, captured: e.data.totalCaptured } };
+    case 'PaymentVoided': return { ...r, payment: { ...r.payment, voided: true } };
+    case 'PaymentRefunded': return { ...r, payment: { ...r.payment, refunded: e.data.totalRefunded } };
+    default: {
+      const unknown: never = e;
+      void unknown;
+      return r;
+    }
+  }
+}
+
+function timelineDetails(e: Change): Record<string, unknown> {
+  switch (e.type) {
+    case 'OrderCancelled': return { reason: e.data.reason };
+    case 'FraudAssessed': return { score: e.data.score, decision: e.data.decision };
+    case 'OrderAllocated': return { why: e.data.why, cost: e.data.cost, locations: e.data.allocations.map((a) => a.locationId) };
+    case 'OrderBackordered': return { why: e.data.why, missing: e.data.missing };
+    case 'OrderHeld': return { reason: e.data.reason };
+    case 'OrderReviewed': return { decision: e.data.decision, note: e.data.note ?? null, reviewer: e.data.reviewer };
+    case 'OrderReleased': return {};
+    case 'OrderRejected': return { cause: e.data.cause, detail: e.data.detail };
+    case 'PaymentAuthorized': return { amount: e.data.amount };
+    case 'PaymentDeclined': return { code: e.data.code, detail: e.data.detail };
+    case 'PaymentCaptured': return { amount: e.data.amount };
+    case 'PaymentVoided': return {};
+    case 'PaymentRefunded': return { amount: e.data.amount };
+    default: {
+      const unknown: never = e;
+      void unknown;
+      return {};
+    }
+  }
 }
 
 function orderRow(o: PlacedOrder, position: number): Record<string, unknown> {
   return {
     order_id: o.orderId,
     placed_position: position,
-    status: 'received',
+    status: statusOf(statusFacts({ fraud: null, backorder: null, review: null, released_at: null, cancelled_at: null, rejection: null })),
     channel: o.channel,
     source: o.source ?? null,
     external_id: o.externalId ?? null,

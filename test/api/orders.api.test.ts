@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { ORDER_STATUSES } from '../../write-side/orders/order.state.js';
 import { anOrderBody, eventually, KEYS, startHarness, type Harness } from '../support/service-harness.js';
 
 describe('orders API', function () {
@@ -178,6 +179,17 @@ describe('orders API', function () {
       const times = all.map((o: { placedAt: string }) => o.placedAt);
       expect(times).to.deep.equal([...times].sort().reverse());
       expect(all.every((o: { channel: string }) => o.channel === 'social')).to.equal(true);
+    });
+
+    it('filters by each status an order can be in, and refuses one no order reaches yet with 400', async () => {
+      for (const status of ORDER_STATUSES) {
+        const r = await h.call('GET', `/orders?status=${status}`, { key: KEYS.analyst });
+        expect(r.status, status).to.equal(200);
+        expect(r.body.orders.every((o: { status: string }) => o.status === status), status).to.equal(true);
+      }
+      const shipped = await h.call('GET', '/orders?status=shipped', { key: KEYS.analyst });
+      expect(shipped.status).to.equal(400);
+      expect(shipped.body.errors).to.deep.equal([{ path: '?status', message: `must be one of ${ORDER_STATUSES.join(', ')}` }]);
     });
 
     it('refuses a bad filter or cursor with 400', async () => {

@@ -1,11 +1,39 @@
 import type {
-  FraudAssessment, OrderAllocation, OrderEvent, PlacedOrder, RejectionCause, ReviewDecision, SkuQuantity,
+  FraudAssessment, FraudDecision, OrderAllocation, OrderEvent, PlacedOrder, RejectionCause, ReviewDecision, SkuQuantity,
 } from './order.events.js';
 import { evolveLedger, heldAtGateway, NO_PAYMENT, type PaymentLedger } from './payment-ledger.js';
 
 // An order's state, folded from its events, and what follows from it.
 
-export type OrderStatus = 'received' | 'on_hold' | 'backordered' | 'released' | 'cancelled' | 'rejected';
+/** Every status an order can be in. */
+export const ORDER_STATUSES = ['received', 'on_hold', 'backordered', 'released', 'cancelled', 'rejected'] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+/** The facts an order's status follows from: the order's state and the orders read model both hold them. */
+export interface StatusFacts {
+  cancelled: boolean;
+  rejected: boolean;
+  released: boolean;
+  /** The fraud check's decision, once made. */
+  fraudDecision: FraudDecision | null;
+  /** An operator has reviewed the order. */
+  reviewed: boolean;
+  /** Some lines could not be filled anywhere, and the order has not been allocated since. */
+  backordered: boolean;
+}
+
+/**
+ * The order's status, the one rule for it: closed first, then released, on fraud hold (scoring
+ * asked for a review nobody has made yet), backordered, received.
+ */
+export function statusOf(f: StatusFacts): OrderStatus {
+  if (f.cancelled) return 'cancelled';
+  if (f.rejected) return 'rejected';
+  if (f.released) return 'released';
+  if (f.fraudDecision === 'review' && !f.reviewed) return 'on_hold';
+  if (f.backordered) return 'backordered';
+  return 'received';
+}
 
 export interface PlacedState {
   status: OrderStatus;
@@ -39,27 +67,23 @@ export function paymentToSettle(o: PlacedState): { void: string | null; refund: 
   return isClosed(o) ? heldAtGateway(o.payment) : { void: null, refund: 0 };
 }
 
-/** What the status is, from the facts: closed first, then released, held, backordered, received. */
-function statusOf(o: Omit<PlacedState, 'status'>): OrderStatus {
-  if (o.cancellation) return 'cancelled';
-  if (o.rejection) return 'rejected';
-  if (o.released) return 'released';
-  if (o.fraud?.decision === 'review' && !o.review) return 'on_hold';
-  if (o.missing && !o.allocation) return 'backordered';
-  return 'received';
+function statusFacts(o: Omit<PlacedState, 'status'>): StatusFacts {
+  return {
+    cancelled: o.cancellation !== null, rejected: o.rejection !== null, released: o.released, fraudDecision: o.fraud?.decision ?? null,
+    reviewed: o.review !== null, backordered: o.missing !== null && o.allocation === null,
+  };
 }
 
-function withFacts(o: PlacedState, change: Partial<Omit<PlacedState, 'status'>>): PlacedState {
+function withFacts(o: Omit<PlacedState, 'status'>, change: Partial<Omit<PlacedState, 'status'>> = {}): PlacedState {
   const next = { ...o, ...change };
-  return { ...next, status: statusOf(next) };
+  return { ...next, status: statusOf(statusFacts(next)) };
 }
 
 export function evolve(state: Order, event: OrderEvent): Order {
   if (event.type === 'OrderPlaced') {
-    return {
-      status: 'received', order: event.data, fraud: null, review: null, allocation: null, missing: null, payment: NO_PAYMENT,
-      released: false, cancellation: null, rejection: null,
-    };
+    return withFacts({
+      order: event.data, fraud: null, review: null, allocation: null, missing: null, payment: NO_PAYMENT, released: false, cancellation: null, rejection: null,
+    });
   }
   if (state.status === 'none') return state;
   switch (event.type) {
