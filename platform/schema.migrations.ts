@@ -250,6 +250,14 @@ export const schemaMigrations: Migration[] = [
     },
   },
   {
+    // The payment status shown is computed from the method and the ledger (payment-ledger.ts
+    // paymentStatus); this column was written once at placement and never followed the ledger.
+    name: '007b-drop-order-payment-status',
+    async up(knex) {
+      await knex.raw('ALTER TABLE orders DROP COLUMN payment_status');
+    },
+  },
+  {
     // The log guarantees the work, not Redis: the dispatcher's `settled` position (every job below
     // it has finished) is where a dispatcher starting again reads from, its Redis epoch tells when
     // Redis has come back empty, and jobs that failed for good are kept until they complete.

@@ -159,18 +159,9 @@ function orderRow(o: PlacedOrder, position: number): Record<string, unknown> {
     total: o.total,
     delivery: o.delivery,
     payment_method: o.payment.method,
-    payment_status: initialPaymentStatus(o),
     payment_fingerprint: paymentFingerprint(o),
     placed_by: o.placedBy,
     placed_at: o.placedAt,
     updated_at: o.placedAt,
   };
-}
-
-function initialPaymentStatus(o: PlacedOrder): string {
-  switch (o.payment.method) {
-    case 'card': return 'pending';
-    case 'cash_on_delivery': return 'due_on_delivery';
-    case 'prepaid': return 'paid';
-  }
 }

@@ -1,28 +1,29 @@
 import { createHash } from 'node:crypto';
 import DataLoader from 'dataloader';
 import type { Knex } from 'knex';
-import type { PlacedOrder } from '../write-side/orders/order.events.js';
+import type { Payment, PlacedOrder } from '../write-side/orders/order.events.js';
+import { paymentStatus } from '../write-side/orders/payment-ledger.js';
 
 export interface OrderRow {
   order_id: string; placed_position: number; status: string; channel: string; source: string | null; external_id: string | null;
-  customer: unknown; lines: unknown; currency: string; total: number; delivery: unknown; payment_method: string; payment_status: string;
+  customer: unknown; lines: unknown; currency: string; total: number; delivery: unknown; payment_method: Payment['method'];
   fraud: { score: number; decision: string; reasons: unknown[] } | null; allocations: unknown[]; backorder: unknown; shipments: unknown[]; returns: unknown[];
   placed_by: string; placed_at: Date; updated_at: Date; customer_id: string;
   review: unknown; rejection: unknown;
   payment: { authorizationId?: string; authorized?: number; captured?: number; refunded?: number; voided?: boolean; declined?: { code: string; detail: string } };
 }
 
-/** The payment as the contract shows it: a status, and for cards the amounts of the order's payment ledger. */
+/** The payment as the contract shows it: its status, and for cards the amounts of the order's payment ledger. */
 function paymentView(row: OrderRow) {
-  if (row.payment_method !== 'card') return { method: row.payment_method, status: row.payment_status };
   const p = row.payment ?? {};
-  const [authorized, captured, refunded] = [p.authorized ?? 0, p.captured ?? 0, p.refunded ?? 0];
-  const status = p.declined ? 'declined'
-    : refunded > 0 ? (refunded >= captured ? 'refunded' : 'partially_refunded')
-    : p.voided ? 'voided'
-    : captured > 0 ? (captured >= authorized ? 'captured' : 'partially_captured')
-    : p.authorizationId ? 'authorized' : 'pending';
-  return { method: row.payment_method, status, authorized, captured, refunded, ...(p.declined ? { declined: p.declined } : {}) };
+  const ledger = {
+    authorizationId: p.authorizationId ?? null, authorized: p.authorized ?? 0, captured: p.captured ?? 0, refunded: p.refunded ?? 0,
+    voided: p.voided ?? false, declined: p.declined ?? null,
+  };
+  const status = paymentStatus(row.payment_method, ledger);
+  if (row.payment_method !== 'card') return { method: row.payment_method, status };
+  const { authorized, captured, refunded, declined } = ledger;
+  return { method: row.payment_method, status, authorized, captured, refunded, ...(declined ? { declined } : {}) };
 }
 
 /** Orders on fraud hold, oldest first: the operators' review queue. */

@@ -1,6 +1,6 @@
 import type { Command } from '../decider.js';
 import { ConflictError } from '../../platform/errors.js';
-import type { OrderEvent, PlacedOrder } from './order.events.js';
+import type { OrderEvent, Payment, PlacedOrder } from './order.events.js';
 
 // The order's payment: what the gateway has answered, folded into a ledger, and the rules for
 // recording each answer. What an answer means for the order (a release, a rejection) is the
@@ -51,6 +51,27 @@ export function evolveLedger(p: PaymentLedger, event: PaymentEvent): PaymentLedg
 export function paymentSecured(o: Paying): boolean {
   if (o.order.payment.method !== 'card') return true;
   return o.payment.authorizationId !== null && !o.payment.voided && o.payment.authorized >= o.order.total;
+}
+
+export type PaymentStatus =
+  | 'due_on_delivery' | 'paid' | 'pending' | 'authorized' | 'declined' | 'voided' | 'partially_captured' | 'captured' | 'partially_refunded' | 'refunded';
+
+/** The payment's status, the one rule for it: by the method, and for a card by how far its ledger has gone. */
+export function paymentStatus(method: Payment['method'], p: Omit<PaymentLedger, 'seen'>): PaymentStatus {
+  switch (method) {
+    case 'cash_on_delivery': return 'due_on_delivery';
+    case 'prepaid': return 'paid';
+    case 'card':
+      if (p.declined) return 'declined';
+      if (p.refunded > 0) return p.refunded >= p.captured ? 'refunded' : 'partially_refunded';
+      if (p.voided) return 'voided';
+      if (p.captured > 0) return p.captured >= p.authorized ? 'captured' : 'partially_captured';
+      return p.authorizationId ? 'authorized' : 'pending';
+    default: {
+      const unknown: never = method;
+      throw new Error(`Unknown payment method ${String(unknown)}`);
+    }
+  }
 }
 
 /** What the ledger still holds at the gateway: an authorisation to void, or captured money to refund. */
