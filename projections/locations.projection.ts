@@ -1,12 +1,11 @@
 import type { LocationEvent } from '../write-side/locations/location.decider.js';
 import type { Projection } from './projection.js';
 
-export const locationsProjection: Projection = {
+export const locationsProjection: Projection<LocationEvent> = {
   name: 'locations',
   handles: ['LocationRegistered', 'LocationUpdated'] satisfies LocationEvent['type'][],
   async apply(event, trx) {
-    const e = event as unknown as LocationEvent;
-    const d = e.data;
+    const d = event.data;
     const row = {
       location_id: d.locationId, name: d.name, type: d.type, lat: d.geo.lat, lon: d.geo.lon,
       can_ship: d.canShip, can_pickup: d.canPickup, handling_cost: d.handlingCost, active: d.active, updated_at: d.at,

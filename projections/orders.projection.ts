@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
-import type { RecordedEvent } from '../event-store/event-store.port.js';
 import { addressKey, paymentFingerprint } from '../read-side/orders.queries.js';
 import type { FraudDecision, OrderEvent, PlacedOrder } from '../write-side/orders/order.events.js';
 import { statusOf, type StatusFacts } from '../write-side/orders/order.state.js';
+import type { Recorded } from '../write-side/to-domain.js';
 import { UnappliableEvent, type Projection } from './projection.js';
 
 // Orders with their timeline: what GET /orders and GET /orders/{id} serve. A batch is applied in
@@ -32,7 +32,7 @@ const statusFacts = (r: Omit<Changing, 'order_id' | 'payment' | 'updated_at' | '
   fraudDecision: r.fraud?.decision ?? null, reviewed: r.review !== null, backordered: r.backorder !== null,
 });
 
-export const ordersProjection: Projection = {
+export const ordersProjection: Projection<OrderEvent> = {
   name: 'orders',
   handles: ['OrderPlaced', 'OrderCancelled', 'FraudAssessed', 'OrderAllocated', 'OrderBackordered', 'OrderHeld', 'OrderReviewed', 'OrderReleased',
     'OrderRejected', 'PaymentAuthorized', 'PaymentDeclined', 'PaymentCaptured', 'PaymentVoided', 'PaymentRefunded'] satisfies OrderEvent['type'][],
@@ -46,23 +46,22 @@ export const ordersProjection: Projection = {
 
 type Change = Exclude<OrderEvent, { type: 'OrderPlaced' }>;
 
-async function applyOrders(events: RecordedEvent[], trx: Knex.Transaction): Promise<void> {
+async function applyOrders(events: Recorded<OrderEvent>[], trx: Knex.Transaction): Promise<void> {
   const placed: Record<string, unknown>[] = [];
   const changes: Change[] = [];
   const timeline: Record<string, unknown>[] = [];
-  const entry = (event: RecordedEvent, orderId: string, at: string, details: Record<string, unknown>) => {
+  const entry = (event: Recorded<OrderEvent>, orderId: string, at: string, details: Record<string, unknown>) => {
     timeline.push({ order_id: orderId, position: event.position, at, type: event.type, details });
   };
 
-  for (const event of events) {
-    const e = event as unknown as OrderEvent;
+  for (const e of events) {
     if (e.type === 'OrderPlaced') {
-      placed.push(orderRow(e.data, event.position));
-      entry(event, e.data.orderId, e.data.placedAt, { channel: e.data.channel, total: e.data.total, currency: e.data.currency });
+      placed.push(orderRow(e.data, e.position));
+      entry(e, e.data.orderId, e.data.placedAt, { channel: e.data.channel, total: e.data.total, currency: e.data.currency });
       continue;
     }
     changes.push(e);
-    entry(event, e.data.orderId, e.data.at, timelineDetails(e));
+    entry(e, e.data.orderId, e.data.at, timelineDetails(e));
   }
 
   if (placed.length > 0) await trx('orders').insert(placed).onConflict('order_id').ignore();

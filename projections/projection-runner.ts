@@ -2,12 +2,14 @@ import type { Knex } from 'knex';
 import type { EventStore, RecordedEvent, Subscription } from '../event-store/event-store.port.js';
 import type { Logger } from '../platform/logger.js';
 import { checkpointOf } from '../read-side/positions.js';
+import { toDomain, type Recorded, type ToDomain } from '../write-side/to-domain.js';
 import { UnappliableEvent, type Projection } from './projection.js';
 
 /**
  * Feeds one projection from the log. Each batch of events and the new checkpoint commit in one
  * transaction, so a crash never applies an event twice or skips one. The checkpoint row is locked
  * per batch, so two runners of the same projection (two processes) never apply an event twice.
+ * Events reach the projection as domain events, through `toDomain` (the upcasters).
  */
 export class ProjectionRunner {
   private subscription?: Subscription;
@@ -19,7 +21,7 @@ export class ProjectionRunner {
     private readonly knex: Knex,
     private readonly projection: Projection,
     private readonly log: Logger,
-    private readonly options: { batchSize?: number; gatherMs?: number } = {},
+    private readonly options: { batchSize?: number; gatherMs?: number; toDomain?: ToDomain } = {},
   ) {
     this.handles = new Set(projection.handles);
   }
@@ -45,7 +47,9 @@ export class ProjectionRunner {
   }
 
   /** Applies a batch and its checkpoint in one transaction; on an error, retries event by event. */
-  async applyBatch(events: RecordedEvent[]): Promise<void> {
+  async applyBatch(stored: RecordedEvent[]): Promise<void> {
+    const domain = this.options.toDomain ?? toDomain;
+    const events = stored.map((e) => domain(e));
     const last = events[events.length - 1].position;
     if (!events.some((e) => this.handles.has(e.type))) {
       // Nothing to apply: only move the checkpoint, in one statement.
@@ -77,7 +81,7 @@ export class ProjectionRunner {
   }
 
   /** Runs `work` on the handled events past the checkpoint, and moves the checkpoint, in one transaction. */
-  private async inTransaction(events: RecordedEvent[], work: (trx: Knex.Transaction, mine: RecordedEvent[]) => Promise<void>): Promise<void> {
+  private async inTransaction(events: Recorded[], work: (trx: Knex.Transaction, mine: Recorded[]) => Promise<void>): Promise<void> {
     const name = this.projection.name;
     const last = events[events.length - 1].position;
     await this.knex.transaction(async (trx) => {
@@ -96,7 +100,7 @@ function isAboutTheEvent(err: unknown): boolean {
   return err instanceof UnappliableEvent || err instanceof TypeError || err instanceof RangeError || code.startsWith('22') || code.startsWith('23');
 }
 
-async function recordFailure(trx: Knex.Transaction, projection: string, e: RecordedEvent, err: unknown): Promise<void> {
+async function recordFailure(trx: Knex.Transaction, projection: string, e: Recorded, err: unknown): Promise<void> {
   await trx('projection_failures').insert({
     projection, position: e.position, event_id: e.id, event_type: e.type, error: err instanceof Error ? err.message : String(err),
   });

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import type { RecordedEvent } from '../event-store/event-store.port.js';
 import type { StockEvent } from '../write-side/inventory/stock.decider.js';
+import type { Recorded } from '../write-side/to-domain.js';
 import type { Projection } from './projection.js';
 
 // Stock per SKU and location, and transfers in transit, folded from the ledger. A batch's
@@ -8,7 +8,7 @@ import type { Projection } from './projection.js';
 
 interface Level { sku: string; location_id: string; on_hand: number; reserved: number; quarantined: number; updated_at: string }
 
-export const stockLevelsProjection: Projection = {
+export const stockLevelsProjection: Projection<StockEvent> = {
   name: 'stock-levels',
   handles: ['StockReceived', 'StockAdjusted', 'StockReserved', 'StockReservationReleased', 'StockShipped', 'StockTransferredOut',
     'StockTransferredIn', 'StockReturned', 'StockQuarantined', 'SafetyStockSet'] satisfies StockEvent['type'][],
@@ -18,13 +18,12 @@ export const stockLevelsProjection: Projection = {
   applyBatch: applyStock,
 };
 
-async function applyStock(events: RecordedEvent[], trx: Knex.Transaction): Promise<void> {
+async function applyStock(events: Recorded<StockEvent>[], trx: Knex.Transaction): Promise<void> {
   const levels = new Map<string, Level>();
   const sent: Record<string, unknown>[] = [];
   const arrived: { transferId: string; at: string }[] = [];
   const safety = new Map<string, { sku: string; location_id: string; safety_stock: number }>();
-  for (const event of events) {
-    const e = event as unknown as StockEvent;
+  for (const e of events) {
     const { sku, locationId, at } = e.data;
     const key = `${sku}@${locationId}`;
     const level = levels.get(key) ?? { sku, location_id: locationId, on_hand: 0, reserved: 0, quarantined: 0, updated_at: at };

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { EventStore, ExpectedRevision, NewEvent, RecordedEvent } from '../event-store/event-store.port.js';
+import type { EventStore, ExpectedRevision, NewEvent } from '../event-store/event-store.port.js';
 import { ConcurrencyError } from '../platform/errors.js';
 import { idFor, type Command, type Decider, type DomainEvent } from './decider.js';
+import { toDomain, type ToDomain } from './to-domain.js';
 
 export interface HandleResult<State, E extends DomainEvent> {
   state: State;
@@ -51,7 +52,7 @@ export class CommandHandler<State, C extends Command, E extends DomainEvent> {
   constructor(
     private readonly store: EventStore,
     private readonly decider: Decider<State, C, E>,
-    private readonly options: { retries?: number; cacheSize?: number; now?: () => number } = {},
+    private readonly options: { retries?: number; cacheSize?: number; now?: () => number; toDomain?: ToDomain } = {},
   ) {}
 
   /**
@@ -83,9 +84,10 @@ export class CommandHandler<State, C extends Command, E extends DomainEvent> {
       if (hit && current === hit) hit.seenAt = Math.max(hit.seenAt, readAt);
       return cached;
     }
+    const domain = this.options.toDomain ?? toDomain;
     const loaded = {
       seenAt: readAt,
-      state: newer.reduce((s, e) => this.decider.evolve(s, asDomain<E>(e)), cached.state),
+      state: newer.reduce((s, e) => this.decider.evolve(s, domain<E>(e)), cached.state),
       revision: newer[newer.length - 1].revision,
       position: newer[newer.length - 1].position,
     };
@@ -223,8 +225,4 @@ function groupSize(waiting: Queued<unknown, Command, DomainEvent>[]): number {
   if (waiting[0].command.metadata.idempotencySeed) return 1;
   const seeded = waiting.findIndex((g) => g.command.metadata.idempotencySeed);
   return Math.min(MAX_GROUP, seeded === -1 ? waiting.length : seeded);
-}
-
-function asDomain<E extends DomainEvent>(e: RecordedEvent): E {
-  return { type: e.type, data: e.data } as E;
 }
