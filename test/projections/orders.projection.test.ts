@@ -1,0 +1,193 @@
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import { UnappliableEvent } from '../../projections/projection.js';
+import { ordersProjection } from '../../projections/orders.projection.js';
+import { addressKey, paymentFingerprint } from '../../read-side/orders.queries.js';
+import { fold } from '../../write-side/decider.js';
+import { orderDecider, orderStream } from '../../write-side/orders/order.decider.js';
+import type { FraudDecision, OrderEvent, Payment, PlacedOrder } from '../../write-side/orders/order.events.js';
+import type { PlacedState } from '../../write-side/orders/order.state.js';
+import type { Recorded } from '../../write-side/to-domain.js';
+import { NOW } from '../support/given-when-then.js';
+import { readModelWorld } from '../support/world.js';
+import { anOrder } from '../write-side/order.decider.test.js';
+
+const at = (seconds: number) => new Date(Date.parse(NOW) + seconds * 1000).toISOString();
+const card: Payment = { method: 'card', token: 'tok_ok' };
+
+/** The events of one order, each at its own second. */
+function orderEvents(orderId: string) {
+  return {
+    placed: (payment: Payment = card): OrderEvent => ({
+      type: 'OrderPlaced',
+      data: { ...anOrder, orderId, customer: { id: 'c-42', email: 'Ana@Example.com' }, payment, total: 4498, placedAt: at(0) } satisfies PlacedOrder,
+    }),
+    assessed: (decision: FraudDecision, s: number): OrderEvent => ({
+      type: 'FraudAssessed', data: { orderId, score: decision === 'approve' ? 10 : 70, decision, reasons: [{ code: 'new_customer', points: 10, detail: 'first order' }], at: at(s) },
+    }),
+    held: (s: number): OrderEvent => ({ type: 'OrderHeld', data: { orderId, reason: 'fraud score 70 needs a review', at: at(s) } }),
+    reviewed: (decision: 'approve' | 'reject', s: number): OrderEvent => ({ type: 'OrderReviewed', data: { orderId, decision, note: 'called', reviewer: 'op-1', at: at(s) } }),
+    allocated: (s: number): OrderEvent => ({
+      type: 'OrderAllocated',
+      data: {
+        orderId, allocations: [{ locationId: 'wh-1', lines: [{ sku: 'SKU-1', quantity: 2 }] }, { locationId: 'wh-2', lines: [{ sku: 'SKU-2', quantity: 1 }] }],
+        transfers: [{ from: 'wh-2', to: 'wh-1', lines: [{ sku: 'SKU-2', quantity: 1 }] }], cost: 700, why: 'cheapest', candidates: [], at: at(s),
+      },
+    }),
+    backordered: (s: number): OrderEvent => ({ type: 'OrderBackordered', data: { orderId, missing: [{ sku: 'SKU-2', quantity: 1 }], why: 'no SKU-2 anywhere', candidates: [], at: at(s) } }),
+    released: (s: number): OrderEvent => ({ type: 'OrderReleased', data: { orderId, at: at(s) } }),
+    rejected: (cause: 'fraud' | 'review' | 'payment_declined', s: number): OrderEvent => ({ type: 'OrderRejected', data: { orderId, cause, detail: `rejected: ${cause}`, at: at(s) } }),
+    cancelled: (s: number): OrderEvent => ({ type: 'OrderCancelled', data: { orderId, reason: 'changed my mind', at: at(s) } }),
+    authorized: (s: number): OrderEvent => ({ type: 'PaymentAuthorized', data: { orderId, authorizationId: 'auth-1', amount: 4498, currency: 'USD', at: at(s) } }),
+    declined: (s: number): OrderEvent => ({ type: 'PaymentDeclined', data: { orderId, code: 'card_declined', detail: 'The card was declined', at: at(s) } }),
+    captured: (amount: number, s: number): OrderEvent => ({ type: 'PaymentCaptured', data: { orderId, captureId: `cap-${s}`, amount, totalCaptured: amount, at: at(s) } }),
+    voided: (s: number): OrderEvent => ({ type: 'PaymentVoided', data: { orderId, authorizationId: 'auth-1', at: at(s) } }),
+    refunded: (amount: number, s: number): OrderEvent => ({ type: 'PaymentRefunded', data: { orderId, refundId: `ref-${s}`, amount, totalRefunded: amount, at: at(s) } }),
+  };
+}
+
+/** Each order's history, as its decider would have recorded it. */
+const HISTORIES: Record<string, OrderEvent[]> = (() => {
+  const released = orderEvents('o-released');
+  const approvedHold = orderEvents('o-approved-hold');
+  const rejectedHold = orderEvents('o-rejected-hold');
+  const backorder = orderEvents('o-backorder');
+  const refunded = orderEvents('o-refunded');
+  const declined = orderEvents('o-declined');
+  const voided = orderEvents('o-voided');
+  return {
+    'o-released': [released.placed(), released.assessed('approve', 1), released.authorized(2), released.allocated(3), released.released(3), released.captured(4498, 4)],
+    'o-approved-hold': [approvedHold.placed(), approvedHold.assessed('review', 1), approvedHold.held(1), approvedHold.reviewed('approve', 5)],
+    'o-rejected-hold': [rejectedHold.placed(), rejectedHold.assessed('review', 1), rejectedHold.held(1), rejectedHold.reviewed('reject', 5), rejectedHold.rejected('review', 5)],
+    'o-backorder': [backorder.placed({ method: 'cash_on_delivery' }), backorder.assessed('approve', 1), backorder.backordered(2), backorder.allocated(9), backorder.released(9)],
+    'o-refunded': [refunded.placed(), refunded.authorized(1), refunded.captured(4498, 2), refunded.cancelled(3), refunded.refunded(4498, 4)],
+    'o-declined': [declined.placed(), declined.declined(1), declined.rejected('payment_declined', 1)],
+    'o-voided': [voided.placed(), voided.authorized(1), voided.cancelled(2), voided.voided(3)],
+  };
+})();
+
+/** The histories interleaved, as the log would hold them, with their positions. */
+function theLog(): Recorded<OrderEvent>[] {
+  const histories = Object.values(HISTORIES);
+  const log: Recorded<OrderEvent>[] = [];
+  for (let i = 0; histories.some((h) => i < h.length); i++) {
+    for (const h of histories) {
+      if (i < h.length) log.push({ ...h[i], id: randomUUID(), metadata: {}, streamId: orderStream(h[i].data.orderId), revision: i, position: log.length + 1, recordedAt: new Date() });
+    }
+  }
+  return log;
+}
+
+const statusAfter = (events: OrderEvent[]) => (fold(orderDecider, events) as PlacedState).status;
+
+async function rows(knex: Knex) {
+  return {
+    orders: await knex('orders').select().orderBy('order_id'),
+    timeline: await knex('order_timeline').select().orderBy(['order_id', 'position']),
+  };
+}
+
+async function inBatches(knex: Knex, log: Recorded<OrderEvent>[], size: number): Promise<void> {
+  for (let i = 0; i < log.length; i += size) await knex.transaction((trx) => ordersProjection.applyBatch!(log.slice(i, i + size), trx));
+}
+
+describe('orders projection', function () {
+  this.timeout(30_000);
+  const log = theLog();
+  let oneByOne: Awaited<ReturnType<typeof readModelWorld>>;
+  /** The status of each order after each event, applied one at a time, with what its decider says. */
+  const statuses: { orderId: string; type: string; row: string; decider: string }[] = [];
+
+  before(async () => {
+    oneByOne = await readModelWorld();
+    for (const e of log) {
+      await oneByOne.knex.transaction((trx) => ordersProjection.apply(e, trx));
+      const history = log.filter((h) => h.data.orderId === e.data.orderId && h.position <= e.position);
+      const row = await oneByOne.knex('orders').where({ order_id: e.data.orderId }).first('status');
+      statuses.push({ orderId: e.data.orderId, type: e.type, row: row.status, decider: statusAfter(history) });
+    }
+  });
+  after(async () => { await oneByOne.cleanup(); });
+
+  const row = (orderId: string) => oneByOne.knex('orders').where({ order_id: orderId }).first();
+
+  it('holds a placed order with its placement facts, received, its payment not yet touched', async () => {
+    const placed = HISTORIES['o-released'][0].data as PlacedOrder;
+    const r = await row('o-released');
+    expect(r).to.deep.include({
+      order_id: 'o-released', placed_position: 1, channel: 'marketplace', source: 'lazada', external_id: 'LZ-10001', customer_id: 'c-42',
+      customer_email: 'ana@example.com', address_key: addressKey(placed), customer: placed.customer, lines: placed.lines, currency: 'USD',
+      total: 4498, delivery: placed.delivery, payment_method: 'card', payment_fingerprint: paymentFingerprint(placed), placed_by: 'key-1',
+      placed_at: new Date(at(0)),
+    });
+    expect(statuses.find((s) => s.orderId === 'o-released' && s.type === 'OrderPlaced')).to.include({ row: 'received' });
+  });
+
+  it('gives every order after every event the status its decider gives it', () => {
+    expect(statuses.filter((s) => s.row !== s.decider)).to.deep.equal([]);
+    expect(new Set(statuses.map((s) => s.row))).to.deep.equal(new Set(['received', 'on_hold', 'backordered', 'released', 'cancelled', 'rejected']));
+  });
+
+  it('records the fraud result, the allocation with the transfers from each location, the release and the payment ledger', async () => {
+    const r = await row('o-released');
+    expect(r).to.deep.include({
+      status: 'released',
+      fraud: { score: 10, decision: 'approve', reasons: [{ code: 'new_customer', points: 10, detail: 'first order' }] },
+      allocations: [
+        { locationId: 'wh-1', lines: [{ sku: 'SKU-1', quantity: 2 }], transfers: [] },
+        { locationId: 'wh-2', lines: [{ sku: 'SKU-2', quantity: 1 }], transfers: [{ from: 'wh-2', to: 'wh-1', lines: [{ sku: 'SKU-2', quantity: 1 }] }] },
+      ],
+      backorder: null, released_at: new Date(at(3)), cancelled_at: null, rejection: null,
+      payment: { authorizationId: 'auth-1', authorized: 4498, captured: 4498 }, updated_at: new Date(at(4)),
+    });
+  });
+
+  it('holds an order for review until an operator reviews it, and keeps the review', async () => {
+    expect(statuses.filter((s) => s.orderId === 'o-approved-hold').map((s) => s.row)).to.deep.equal(['received', 'on_hold', 'on_hold', 'received']);
+    expect(await row('o-approved-hold')).to.deep.include({ review: { decision: 'approve', note: 'called', reviewer: 'op-1', at: at(5) } });
+    expect(await row('o-rejected-hold')).to.deep.include({ status: 'rejected', rejection: { cause: 'review', detail: 'rejected: review', at: at(5) } });
+  });
+
+  it('backorders the missing lines, and clears them once the order is allocated', async () => {
+    expect(statuses.filter((s) => s.orderId === 'o-backorder').map((s) => s.row)).to.deep.equal(['received', 'received', 'backordered', 'received', 'released']);
+    expect(await row('o-backorder')).to.deep.include({ backorder: null, payment_method: 'cash_on_delivery', payment: {} });
+  });
+
+  it('records the cancellation and what the ledger settled', async () => {
+    expect(await row('o-refunded')).to.deep.include({ status: 'cancelled', cancelled_at: new Date(at(3)), payment: { authorizationId: 'auth-1', authorized: 4498, captured: 4498, refunded: 4498 } });
+    expect(await row('o-voided')).to.deep.include({ status: 'cancelled', payment: { authorizationId: 'auth-1', authorized: 4498, voided: true } });
+    expect(await row('o-declined')).to.deep.include({ status: 'rejected', payment: { declined: { code: 'card_declined', detail: 'The card was declined' } } });
+  });
+
+  it('keeps each order\'s timeline in log order', async () => {
+    const timeline = await oneByOne.knex('order_timeline').where({ order_id: 'o-approved-hold' }).orderBy('position').select('type', 'details');
+    expect(timeline).to.deep.equal([
+      { type: 'OrderPlaced', details: { channel: 'marketplace', total: 4498, currency: 'USD' } },
+      { type: 'FraudAssessed', details: { score: 70, decision: 'review' } },
+      { type: 'OrderHeld', details: { reason: 'fraud score 70 needs a review' } },
+      { type: 'OrderReviewed', details: { decision: 'approve', note: 'called', reviewer: 'op-1' } },
+    ]);
+  });
+
+  it('ends with the same rows when several changes to one order arrive in one batch', async () => {
+    const expected = await rows(oneByOne.knex);
+    for (const size of [log.length, 4]) {
+      const batched = await readModelWorld();
+      try {
+        await inBatches(batched.knex, log, size);
+        expect(await rows(batched.knex), `batches of ${size}`).to.deep.equal(expected);
+      } finally {
+        await batched.cleanup();
+      }
+    }
+  });
+
+  it('refuses a change to an order it does not hold, so the runner records it', async () => {
+    const stray = { ...log[log.length - 1], data: { ...log[log.length - 1].data, orderId: 'o-unknown' }, position: log.length + 1 } as Recorded<OrderEvent>;
+    let err: unknown;
+    await oneByOne.knex.transaction((trx) => ordersProjection.apply(stray, trx)).catch((e) => { err = e; });
+    expect(err).to.be.instanceOf(UnappliableEvent);
+    expect(await oneByOne.knex('order_timeline').where({ order_id: 'o-unknown' }).count('* as n').first()).to.deep.equal({ n: 0 });
+  });
+});
