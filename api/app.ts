@@ -1,36 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import Koa from 'koa';
 import { bodyParser } from '@koa/bodyparser';
-import type { Knex } from 'knex';
-import type { ApiRole } from '../platform/config.js';
 import { UnsupportedMediaTypeError, ValidationError } from '../platform/errors.js';
 import type { Logger } from '../platform/logger.js';
-import type { Metrics } from '../platform/metrics.js';
-import type { WriteSide } from '../write-side/commands.js';
-import type { Allocator } from '../write-side/sourcing/allocator.js';
 import { authenticate, type Principal } from './auth.js';
+import type { ApiDeps } from './deps.js';
 import { healthRoutes } from './health.routes.js';
 import { idempotency } from './idempotency.js';
 import { inventoryRoutes } from './inventory.routes.js';
 import { locationRoutes } from './locations.routes.js';
 import { orderRoutes } from './orders.routes.js';
 import { jobRoutes } from './jobs.routes.js';
-import type { Queue } from 'bullmq';
-import type { QueueName } from '../jobs/queues.js';
 import { problemDetails } from './problem.middleware.js';
-
-export interface ApiDeps {
-  write: WriteSide;
-  allocator: Allocator;
-  knex: Knex;
-  log: Logger;
-  metrics: Metrics;
-  apiKeys: Map<string, ApiRole>;
-  eventStoreKind: 'postgres' | 'eventstoredb';
-  /** Every job queue, for operators to see and retry failed jobs. */
-  queues: Map<QueueName, Queue>;
-  checks: { eventStore(): Promise<void>; readModels(): Promise<void>; queue(): Promise<void> };
-}
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 

@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import type { ApiDeps } from './app.js';
+import type { ApiDeps } from './deps.js';
 import { openApiDocument } from './openapi.js';
 
 const CHECK_TIMEOUT_MS = 2_000;

@@ -4,7 +4,7 @@ import { findTransfer, stockForSku } from '../read-side/inventory.queries.js';
 import { idFor } from '../write-side/decider.js';
 import { readModelPosition } from '../read-side/positions.js';
 import { NotFoundError, ValidationError } from '../platform/errors.js';
-import type { ApiDeps } from './app.js';
+import type { ApiDeps } from './deps.js';
 import { allow } from './auth.js';
 import { bodyOf, commandMetadata, idParam, minPositionOf, SERVICE_ID } from './http.js';
 import { AdjustmentBody, AvailabilityBody, ReceiptBody, SafetyStockBody, TransferBody } from './schemas.js';

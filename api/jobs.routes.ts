@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Job, Queue } from 'bullmq';
 import { ConflictError, NotFoundError } from '../platform/errors.js';
 import type { QueueName } from '../jobs/queues.js';
-import type { ApiDeps } from './app.js';
+import type { ApiDeps } from './deps.js';
 import { allow } from './auth.js';
 import { intParam } from './http.js';
 

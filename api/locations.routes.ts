@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import { listLocations } from '../read-side/locations.queries.js';
 import { readModelPosition } from '../read-side/positions.js';
-import type { ApiDeps } from './app.js';
+import type { ApiDeps } from './deps.js';
 import { allow } from './auth.js';
 import { bodyOf, commandMetadata, idParam, minPositionOf } from './http.js';
 import { PutLocationBody } from './schemas.js';

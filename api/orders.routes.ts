@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import { findOrder, listOrders, ordersOnHold } from '../read-side/orders.queries.js';
 import { readModelPosition } from '../read-side/positions.js';
 import { ConflictError, NotFoundError, ValidationError } from '../platform/errors.js';
-import type { ApiDeps } from './app.js';
+import type { ApiDeps } from './deps.js';
 import { allow } from './auth.js';
 import { bodyOf, commandMetadata, intParam, minPositionOf, principalOf, SERVICE_ID } from './http.js';
 import { CancelOrderBody, PlaceOrderBody, ReviewOrderBody } from './schemas.js';

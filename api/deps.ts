@@ -1,0 +1,22 @@
+import type { Queue } from 'bullmq';
+import type { Knex } from 'knex';
+import type { QueueName } from '../jobs/queues.js';
+import type { ApiRole } from '../platform/config.js';
+import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
+import type { WriteSide } from '../write-side/commands.js';
+import type { Allocator } from '../write-side/sourcing/allocator.js';
+
+/** What the app and its routes are built from. */
+export interface ApiDeps {
+  write: WriteSide;
+  allocator: Allocator;
+  knex: Knex;
+  log: Logger;
+  metrics: Metrics;
+  apiKeys: Map<string, ApiRole>;
+  eventStoreKind: 'postgres' | 'eventstoredb';
+  /** Every job queue, for operators to see and retry failed jobs. */
+  queues: Map<QueueName, Queue>;
+  checks: { eventStore(): Promise<void>; readModels(): Promise<void>; queue(): Promise<void> };
+}
