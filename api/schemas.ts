@@ -84,7 +84,7 @@ export const OrderLineSchema = Type.Object({
 export const PlaceOrderBody = Type.Object({
   channel: Type.Union(CHANNELS.map((c) => Type.Literal(c))),
   source: Type.Optional(ClientId('marketplace or platform inside the channel')),
-  externalId: Type.Optional(ClientId('the order id in the channel; (channel, source, externalId) is unique')),
+  externalId: ClientId('the order id in the channel; (channel, source, externalId) is unique'),
   currency: Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217' }),
   customer: Type.Object({
     id: ClientId(),

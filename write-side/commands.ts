@@ -1,8 +1,8 @@
-import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
+import { v5 as uuidv5 } from 'uuid';
 import type { EventStore } from '../event-store/event-store.port.js';
 import { NotFoundError, ValidationError } from '../platform/errors.js';
 import { CommandHandler } from './command-handler.js';
-import { idFor, type CommandMetadata } from './decider.js';
+import type { CommandMetadata } from './decider.js';
 import { available, stockDecider, stockStream, type StockCommand, type StockLedger } from './inventory/stock.decider.js';
 import { locationDecider, locationStream, type LocationCommand } from './locations/location.decider.js';
 import { orderDecider, orderStream, type OrderCommand, type PlaceOrderData } from './orders/order.decider.js';
@@ -43,7 +43,7 @@ export function createWriteSide(store: EventStore) {
   }
 
   return {
-    async placeOrder(data: Omit<PlaceOrderData, 'orderId'>, metadata: CommandMetadata): Promise<PlaceOrderResult> {
+    async placeOrder(data: Omit<PlaceOrderData, 'orderId' | 'externalId'> & { externalId: string }, metadata: CommandMetadata): Promise<PlaceOrderResult> {
       if (data.delivery.method === 'pickup') {
         const { locationId } = data.delivery;
         const { state } = await locations.load(locationStream(locationId), { maxAgeMs: PICKUP_CHECK_MAX_AGE_MS });
@@ -52,7 +52,7 @@ export function createWriteSide(store: EventStore) {
             [{ path: '/delivery/locationId', message: `${locationId} is not an active pickup location` }]);
         }
       }
-      const orderId = data.externalId ? orderIdForChannelOrder(data.channel, data.source, data.externalId) : idFor(metadata, 'order', uuidv7);
+      const orderId = orderIdForChannelOrder(data.channel, data.source, data.externalId);
       const result = await orders.handle(orderStream(orderId), { type: 'PlaceOrder', data: { ...data, orderId }, metadata }, { assumeNew: true });
       const placed = result.state as Exclude<Order, { status: 'none' }>;
       return { orderId, duplicate: result.events.length === 0, status: placed.status, placedAt: placed.order.placedAt, placedBy: placed.order.placedBy, position: result.position };

@@ -7,7 +7,7 @@ export interface CommandMetadata extends EventMetadata {
   now: string;
   /**
    * Set when the command may be a retry (an Idempotency-Key): the ids it makes (event ids, a new
-   * order's id) are derived from it, so a retry makes the same ones. Not recorded on events.
+   * transfer's id) are derived from it, so a retry makes the same ones. Not recorded on events.
    */
   idempotencySeed?: string;
 }

@@ -77,6 +77,15 @@ describe('bad input', function () {
     });
   }
 
+  it('refuses an order without externalId with 400 naming /externalId, and writes nothing', async () => {
+    const before = await footprint();
+    const { externalId: _externalId, ...body } = anOrderBody();
+    const res = await h.call('POST', '/orders', { key: KEYS.client, body });
+    expect(res.status).to.equal(400);
+    expect(res.body.errors).to.deep.equal([{ path: '/externalId', message: 'is required' }]);
+    expect(await footprint()).to.deep.equal(before);
+  });
+
   it('lists every schema problem with its path', async () => {
     const res = await h.call('POST', '/orders', { key: KEYS.client, body: anOrderBody({ currency: 'dollars', lines: [{ sku: 'A', quantity: 0, unitPrice: 1 }], extra: 1 }) });
     expect(res.status).to.equal(400);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { DEFAULT_SOURCING_COSTS } from '../../platform/config.js';
 import type { LocationDetails } from '../../write-side/locations/location.decider.js';
@@ -27,7 +28,7 @@ describe('allocator', function () {
   async function placeFor(quantity: number) {
     for (const l of locations) await world.write.onLedger({ type: 'ReceiveStock', data: { sku: 'A', locationId: l.locationId, quantity: 5 }, metadata: meta() });
     return (await world.write.placeOrder({
-      channel: 'web', currency: 'EUR', customer: { id: 'c' }, lines: [{ sku: 'A', quantity, unitPrice: 1 }], placedBy: 'k',
+      channel: 'web', externalId: randomUUID(), currency: 'EUR', customer: { id: 'c' }, lines: [{ sku: 'A', quantity, unitPrice: 1 }], placedBy: 'k',
       delivery: { method: 'ship', speed: 'standard', address: { line1: 'x', city: 'y', postalCode: '1', country: 'DE', geo: { lat: 52, lon: 13 } } },
       payment: { method: 'prepaid' },
     }, meta())).orderId;

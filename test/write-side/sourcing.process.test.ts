@@ -30,7 +30,7 @@ describe('sourcing process', function () {
   /** One unit of A, shipped, for a customer of its own. */
   async function placeOne(customerId: string): Promise<void> {
     orderIds.push((await world.write.placeOrder({
-      channel: 'web', currency: 'EUR', customer: { id: customerId }, lines: [{ sku: 'A', quantity: 1, unitPrice: 1 }], placedBy: 'k',
+      channel: 'web', externalId: customerId, currency: 'EUR', customer: { id: customerId }, lines: [{ sku: 'A', quantity: 1, unitPrice: 1 }], placedBy: 'k',
       delivery: { method: 'ship', speed: 'standard', address: { line1: 'x', city: 'y', postalCode: '1', country: 'DE', geo: { lat: 50, lon: 10 } } },
       payment: { method: 'prepaid' },
     }, meta())).orderId);
