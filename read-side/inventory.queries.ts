@@ -2,13 +2,23 @@ import DataLoader from 'dataloader';
 import { LRUCache } from 'lru-cache';
 import type { Knex } from 'knex';
 
+interface StockRow { location_id: string; on_hand: number; reserved: number; quarantined: number; safety_stock: number; in_transit: number }
+
+/**
+ * A SKU's stock per location, and the units on their way to each (sent on a transfer, not yet
+ * received): a destination is listed even before it has held the SKU, and the totals count them.
+ */
 export async function stockForSku(knex: Knex, sku: string) {
-  const rows = await knex('stock_levels').where({ sku }).orderBy('location_id')
-    .select<{ location_id: string; on_hand: number; reserved: number; quarantined: number; safety_stock: number }[]>('location_id', 'on_hand', 'reserved', 'quarantined', 'safety_stock');
+  const { rows } = await knex.raw<{ rows: StockRow[] }>(
+    `SELECT coalesce(s.location_id, t.to_location) AS location_id, coalesce(s.on_hand, 0) AS on_hand, coalesce(s.reserved, 0) AS reserved,
+            coalesce(s.quarantined, 0) AS quarantined, coalesce(s.safety_stock, 0) AS safety_stock, coalesce(t.quantity, 0) AS in_transit
+       FROM (SELECT * FROM stock_levels WHERE sku = :sku) s
+       FULL JOIN (SELECT to_location, sum(quantity)::bigint AS quantity FROM transfers WHERE sku = :sku AND status = 'in_transit' GROUP BY to_location) t
+         ON t.to_location = s.location_id
+      ORDER BY 1`,
+    { sku },
+  );
   if (rows.length === 0) return null;
-  const transit = await knex('transfers').where({ sku, status: 'in_transit' }).groupBy('to_location')
-    .select<{ to_location: string; n: number }[]>('to_location', knex.raw('sum(quantity)::bigint AS n'));
-  const inTransit = new Map(transit.map((t) => [t.to_location, Number(t.n)]));
   const locations = rows.map((r) => ({
     locationId: r.location_id,
     onHand: r.on_hand,
@@ -16,10 +26,10 @@ export async function stockForSku(knex: Knex, sku: string) {
     quarantined: r.quarantined,
     safetyStock: r.safety_stock,
     available: Math.max(0, r.on_hand - r.reserved - r.quarantined - r.safety_stock),
-    inTransit: inTransit.get(r.location_id) ?? 0,
+    inTransit: r.in_transit,
   }));
-  const totals = locations.reduce((t, l) => ({ onHand: t.onHand + l.onHand, reserved: t.reserved + l.reserved, available: t.available + l.available }),
-    { onHand: 0, reserved: 0, available: 0 });
+  const totals = locations.reduce((t, l) => ({ onHand: t.onHand + l.onHand, reserved: t.reserved + l.reserved, available: t.available + l.available, inTransit: t.inTransit + l.inTransit }),
+    { onHand: 0, reserved: 0, available: 0, inTransit: 0 });
   return { sku, totals, locations };
 }
 

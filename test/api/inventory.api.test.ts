@@ -40,8 +40,35 @@ describe('locations and inventory API', function () {
 
     const stock = await h.call('GET', `/inventory/TEE-M?minPosition=${adj.body.position}`, { key: KEYS.analyst });
     expect(stock.status).to.equal(200);
-    expect(stock.body.totals).to.deep.equal({ onHand: 9, reserved: 0, available: 9 });
+    expect(stock.body.totals).to.deep.equal({ onHand: 9, reserved: 0, available: 9, inTransit: 0 });
     expect(stock.body.locations.map((l: { locationId: string; onHand: number }) => [l.locationId, l.onHand])).to.deep.equal([['dc-2', 6], ['store-2', 3]]);
+  });
+
+  it('shows units in transit where they are going, even where the SKU has never been, until they arrive', async () => {
+    await h.call('PUT', '/locations/dc-3', { key: KEYS.operator, body: wh });
+    await h.call('PUT', '/locations/store-3', { key: KEYS.operator, body: { ...wh, type: 'store', canPickup: true } });
+    await h.call('POST', '/inventory/receipts', { key: KEYS.operator, body: { sku: 'TEE-L', locationId: 'dc-3', quantity: 10 } });
+    const sent = await h.call('POST', '/inventory/transfers', { key: KEYS.operator, body: { sku: 'TEE-L', from: 'dc-3', to: 'store-3', quantity: 4 } });
+    expect(sent.status).to.equal(201);
+    const stock = async (position: number) => (await h.call('GET', `/inventory/TEE-L?minPosition=${position}`, { key: KEYS.analyst })).body;
+    const perLocation = (body: { locations: { locationId: string; onHand: number; available: number; inTransit: number }[] }) =>
+      body.locations.map((l) => ({ locationId: l.locationId, onHand: l.onHand, available: l.available, inTransit: l.inTransit }));
+
+    const during = await stock(sent.body.position);
+    expect(during.totals).to.deep.equal({ onHand: 6, reserved: 0, available: 6, inTransit: 4 });
+    expect(perLocation(during)).to.deep.equal([
+      { locationId: 'dc-3', onHand: 6, available: 6, inTransit: 0 },
+      { locationId: 'store-3', onHand: 0, available: 0, inTransit: 4 },
+    ]);
+
+    const received = await h.call('POST', `/inventory/transfers/${sent.body.transferId}/receive?minPosition=${sent.body.position}`, { key: KEYS.operator });
+    expect(received.status).to.equal(200);
+    const after = await stock(received.body.position);
+    expect(after.totals).to.deep.equal({ onHand: 10, reserved: 0, available: 10, inTransit: 0 });
+    expect(perLocation(after)).to.deep.equal([
+      { locationId: 'dc-3', onHand: 6, available: 6, inTransit: 0 },
+      { locationId: 'store-3', onHand: 4, available: 4, inTransit: 0 },
+    ]);
   });
 
   it('keeps counting past 2^31 units, in the ledger and the read model alike', async () => {

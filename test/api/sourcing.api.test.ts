@@ -158,7 +158,7 @@ describe('sourcing and the inventory ledger', function () {
     expect(no.body.missing).to.deep.equal([{ sku: s, quantity: 1 }]);
     expect((await ledger(s, 'wh-hamburg')).reserved).to.equal(0);
     const stock = await h.call('GET', `/inventory/${s}?minPosition=${pos}`, { key: KEYS.operator });
-    expect(stock.body.totals).to.deep.equal({ onHand: 3, reserved: 0, available: 3 });
+    expect(stock.body.totals).to.deep.equal({ onHand: 3, reserved: 0, available: 3, inTransit: 0 });
   });
 
   it('moves stock between locations: it leaves at once and arrives on receipt, once', async () => {
