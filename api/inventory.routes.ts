@@ -57,10 +57,8 @@ export function inventoryRoutes(deps: ApiDeps): Router {
     await readModelPosition(deps.knex, 'stock-levels', minPositionOf(ctx));
     const transfer = await findTransfer(deps.knex, transferId);
     if (!transfer) throw transferNotFound(transferId);
-    const r = await deps.write.onLedger({
-      type: 'TransferStockIn', data: { sku: transfer.sku, locationId: transfer.to, transferId, from: transfer.from, quantity: transfer.quantity }, metadata: commandMetadata(ctx),
-    });
-    ctx.body = { ...transfer, status: 'received', position: r.position };
+    const r = await deps.write.receiveTransfer({ sku: transfer.sku, locationId: transfer.to, transferId, from: transfer.from, quantity: transfer.quantity }, commandMetadata(ctx));
+    ctx.body = { ...transfer, status: 'received', receivedAt: r.receivedAt, position: r.position };
   });
 
   router.post('/availability', allow('client', 'operator'), async (ctx) => {

@@ -110,6 +110,12 @@ export function createWriteSide(store: EventStore) {
       return { ...ledgerResult(command.data, r.state, r.position), changed: r.events.length > 0 };
     },
 
+    /** Receives a transfer at its destination; `receivedAt` is when it first arrived there (receiving it again records nothing). */
+    async receiveTransfer(data: Extract<StockCommand, { type: 'TransferStockIn' }>['data'], metadata: CommandMetadata) {
+      const r = await stock.handle(stockStream(data.sku, data.locationId), { type: 'TransferStockIn', data, metadata });
+      return { receivedAt: r.state.transfersIn.get(data.transferId)!, position: r.position };
+    },
+
     /** A ledger as last seen here (`cachedOk`) or read up to date. */
     async loadLedger(sku: string, locationId: string, options: { cachedOk?: boolean } = {}): Promise<StockLedger> {
       return (await stock.load(stockStream(sku, locationId), options)).state;

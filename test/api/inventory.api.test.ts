@@ -71,6 +71,21 @@ describe('locations and inventory API', function () {
     ]);
   });
 
+  it('answers when a transfer was received: the time of its arrival the first time, the same time on a repeat', async () => {
+    await h.call('PUT', '/locations/dc-4', { key: KEYS.operator, body: wh });
+    await h.call('PUT', '/locations/store-4', { key: KEYS.operator, body: { ...wh, type: 'store', canPickup: true } });
+    await h.call('POST', '/inventory/receipts', { key: KEYS.operator, body: { sku: 'TEE-XL', locationId: 'dc-4', quantity: 5 } });
+    const sent = await h.call('POST', '/inventory/transfers', { key: KEYS.operator, body: { sku: 'TEE-XL', from: 'dc-4', to: 'store-4', quantity: 2 } });
+    const receive = () => h.call('POST', `/inventory/transfers/${sent.body.transferId}/receive?minPosition=${sent.body.position}`, { key: KEYS.operator });
+    const first = await receive();
+    expect(first.status).to.equal(200);
+    expect(first.body).to.include({ transferId: sent.body.transferId, status: 'received' });
+    expect(Date.parse(first.body.receivedAt)).to.be.closeTo(Date.now(), 10_000);
+    const again = await receive();
+    expect(again.status).to.equal(200);
+    expect(again.body).to.include({ status: 'received', receivedAt: first.body.receivedAt });
+  });
+
   it('keeps counting past 2^31 units, in the ledger and the read model alike', async () => {
     let last = 0;
     for (let i = 0; i < 3; i++) {

@@ -40,8 +40,8 @@ export interface StockLedger {
   safetyStock: number;
   /** Open reservations by order id (a persistent map: a hot SKU holds many, and evolve must not copy them all). */
   reservations: ImmutableMap<string, number>;
-  /** Transfers already received here, so a repeated receipt records nothing. */
-  transfersIn: ImmutableMap<string, true>;
+  /** When each transfer already received here arrived, so a repeated receipt records nothing and can say when. */
+  transfersIn: ImmutableMap<string, string>;
 }
 
 export const stockStream = (sku: string, locationId: string): string => `stock-${sku}@${locationId}`;
@@ -74,7 +74,7 @@ export const stockDecider: Decider<StockLedger, StockCommand, StockEvent> = {
       case 'StockTransferredOut':
         return { ...state, onHand: state.onHand - event.data.quantity };
       case 'StockTransferredIn':
-        return { ...state, onHand: state.onHand + event.data.quantity, transfersIn: state.transfersIn.set(event.data.transferId, true) };
+        return { ...state, onHand: state.onHand + event.data.quantity, transfersIn: state.transfersIn.set(event.data.transferId, event.data.at) };
       case 'StockQuarantined':
         return { ...state, quarantined: state.quarantined + event.data.quantity };
       case 'SafetyStockSet':
