@@ -82,7 +82,8 @@ function planPickup(need: Need, storeId: string, locations: SourcingLocation[], 
   if (!store || !store.active || !store.canPickup) {
     const reason = !store ? 'unknown' : !store.active ? 'inactive' : 'does not offer pickup';
     const candidates = store ? [{ locationId: storeId, eligible: false, reason: `pickup location ${reason}`, canFill: [] }] : [];
-    return { fillable: false, missing: toLines(need), candidates, why: `pickup location ${storeId} is ${reason}, so the order cannot be collected there` };
+    const what = reason === 'does not offer pickup' ? reason : `is ${reason}`;
+    return { fillable: false, missing: toLines(need), candidates, why: `pickup location ${storeId} ${what}, so the order cannot be collected there` };
   }
   const own = allocate(need, [store])[0];
   const rest = subtract(need, own?.lines ?? []);
