@@ -1,8 +1,9 @@
-import Type from 'typebox';
+import Type, { type TLiteral, type TObject } from 'typebox';
 import { CHANNELS, type Delivery, type Payment } from '../write-side/orders/order.events.js';
 
 // Request bodies as JSON Schema (validated by ajv, published in the OpenAPI document) with
-// their static types. Unknown fields are refused everywhere.
+// their static types. Unknown fields are refused everywhere. A field with a fixed set of values
+// is an `enum`, so a wrong value is one error that names the allowed ones.
 
 /** Ids that clients choose (SKU, location id, external order id). */
 export const CLIENT_ID = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$';
@@ -17,7 +18,7 @@ export const Geo = Type.Object({
 
 export const PutLocationBody = Type.Object({
   name: Text(200),
-  type: Type.Union([Type.Literal('warehouse'), Type.Literal('store'), Type.Literal('hub')]),
+  type: Type.Enum(['warehouse', 'store', 'hub']),
   geo: Geo,
   canShip: Type.Boolean(),
   canPickup: Type.Boolean(),
@@ -51,29 +52,33 @@ const Address = Type.Object({
 
 const ShipDelivery = Type.Object({
   method: Type.Literal('ship'),
-  speed: Type.Union([Type.Literal('standard'), Type.Literal('express'), Type.Literal('cheapest')]),
+  speed: Type.Enum(['standard', 'express', 'cheapest']),
   address: Address,
 }, strict);
 
 const PickupDelivery = Type.Object({ method: Type.Literal('pickup'), locationId: ClientId() }, strict);
 
-export const DeliverySchema = Type.Unsafe<Delivery>({
-  type: 'object',
-  required: ['method'],
-  discriminator: { propertyName: 'method' },
-  oneOf: [ShipDelivery, PickupDelivery],
-});
+/**
+ * One of these objects, told apart by its `method`: the branch is validated whole, and a missing
+ * or unknown method is reported on `method` itself, naming the methods there are.
+ */
+function byMethod<T>(branches: TObject<{ method: TLiteral<string> }>[]) {
+  return Type.Unsafe<T>({
+    type: 'object',
+    required: ['method'],
+    properties: { method: Type.Enum(branches.map((b) => b.properties.method.const)) },
+    discriminator: { propertyName: 'method' },
+    oneOf: branches,
+  });
+}
 
-const PaymentSchema = Type.Unsafe<Payment>({
-  type: 'object',
-  required: ['method'],
-  discriminator: { propertyName: 'method' },
-  oneOf: [
-    Type.Object({ method: Type.Literal('card'), token: Text(200) }, strict),
-    Type.Object({ method: Type.Literal('cash_on_delivery') }, strict),
-    Type.Object({ method: Type.Literal('prepaid'), reference: Type.Optional(Text(200)) }, strict),
-  ],
-});
+export const DeliverySchema = byMethod<Delivery>([ShipDelivery, PickupDelivery]);
+
+const PaymentSchema = byMethod<Payment>([
+  Type.Object({ method: Type.Literal('card'), token: Text(200) }, strict),
+  Type.Object({ method: Type.Literal('cash_on_delivery') }, strict),
+  Type.Object({ method: Type.Literal('prepaid'), reference: Type.Optional(Text(200)) }, strict),
+]);
 
 export const OrderLineSchema = Type.Object({
   sku: ClientId('SKU'),
@@ -82,7 +87,7 @@ export const OrderLineSchema = Type.Object({
 }, strict);
 
 export const PlaceOrderBody = Type.Object({
-  channel: Type.Union(CHANNELS.map((c) => Type.Literal(c))),
+  channel: Type.Enum(CHANNELS),
   source: Type.Optional(ClientId('marketplace or platform inside the channel')),
   externalId: ClientId('the order id in the channel; (channel, source, externalId) is unique'),
   currency: Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217' }),
@@ -117,7 +122,7 @@ export const AvailabilityBody = Type.Object({
 
 export const CancelOrderBody = Type.Object({ reason: Text(500) }, strict);
 
-export const ReviewOrderBody = Type.Object({ decision: Type.Union([Type.Literal('approve'), Type.Literal('reject')]), note: Type.Optional(Text(1000)) }, strict);
+export const ReviewOrderBody = Type.Object({ decision: Type.Enum(['approve', 'reject']), note: Type.Optional(Text(1000)) }, strict);
 
 export type PutLocationBody = Type.Static<typeof PutLocationBody>;
 export type ReceiptBody = Type.Static<typeof ReceiptBody>;

@@ -43,10 +43,13 @@ function unstorableText(value: unknown, path: string): string | null {
 }
 
 function toFieldErrors(errors: ErrorObject[]): FieldError[] {
-  return errors.map((e) => {
-    const p = e.params as { missingProperty?: string; additionalProperty?: string };
+  // A union told apart by a property (schemas.ts, byMethod) reports a missing or unknown tag on the
+  // property's own schema too; the discriminator's error would say it again without the values.
+  return errors.filter((e) => e.keyword !== 'discriminator').map((e) => {
+    const p = e.params as { missingProperty?: string; additionalProperty?: string; allowedValues?: unknown[] };
     if (e.keyword === 'required') return { path: `${e.instancePath}/${p.missingProperty}`, message: 'is required' };
     if (e.keyword === 'additionalProperties') return { path: `${e.instancePath}/${p.additionalProperty}`, message: 'is not an allowed field' };
+    if (e.keyword === 'enum') return { path: e.instancePath || '/', message: `must be one of ${p.allowedValues!.join(', ')}` };
     if (e.keyword === 'not') return { path: e.instancePath || '/', message: 'must not be 0' };
     return { path: e.instancePath || '/', message: e.message ?? 'is invalid' };
   });

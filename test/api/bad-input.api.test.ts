@@ -86,6 +86,28 @@ describe('bad input', function () {
     expect(await footprint()).to.deep.equal(before);
   });
 
+  const location = { name: 'x', type: 'store', geo: { lat: 0, lon: 0 }, canShip: true, canPickup: true };
+  const wrongValues: { route: string; key: string; body: unknown; field: string; message: string }[] = [
+    { route: 'POST /orders', key: KEYS.client, body: anOrderBody({ channel: 'fax' }), field: '/channel', message: 'must be one of web, mobile, store, marketplace, social' },
+    { route: 'POST /orders', key: KEYS.client, body: anOrderBody({ delivery: { method: 'teleport' } }), field: '/delivery/method', message: 'must be one of ship, pickup' },
+    { route: 'POST /orders', key: KEYS.client, body: anOrderBody({ delivery: { locationId: 'wh-1' } }), field: '/delivery/method', message: 'is required' },
+    { route: 'POST /orders', key: KEYS.client, body: anOrderBody({ delivery: { ...anOrderBody().delivery, speed: 'warp' } }), field: '/delivery/speed', message: 'must be one of standard, express, cheapest' },
+    { route: 'POST /orders', key: KEYS.client, body: anOrderBody({ payment: { method: 'iou' } }), field: '/payment/method', message: 'must be one of card, cash_on_delivery, prepaid' },
+    { route: 'POST /availability', key: KEYS.client, body: { lines: [{ sku: 'A', quantity: 1 }], delivery: { method: 7 } }, field: '/delivery/method', message: 'must be one of ship, pickup' },
+    { route: 'PUT /locations/s-2', key: KEYS.operator, body: { ...location, type: 'shed' }, field: '/type', message: 'must be one of warehouse, store, hub' },
+    { route: 'POST /orders/00000000-0000-7000-8000-000000000000/review', key: KEYS.operator, body: { decision: 'maybe' }, field: '/decision', message: 'must be one of approve, reject' },
+  ];
+  for (const c of wrongValues) {
+    it(`answers ${c.route} with one error on ${c.field}: "${c.message}", and writes nothing`, async () => {
+      const before = await footprint();
+      const [method, path] = c.route.split(' ');
+      const res = await h.call(method, path, { key: c.key, body: c.body });
+      expect(res.status).to.equal(400);
+      expect(res.body.errors).to.deep.equal([{ path: c.field, message: c.message }]);
+      expect(await footprint()).to.deep.equal(before);
+    });
+  }
+
   it('lists every schema problem with its path', async () => {
     const res = await h.call('POST', '/orders', { key: KEYS.client, body: anOrderBody({ currency: 'dollars', lines: [{ sku: 'A', quantity: 0, unitPrice: 1 }], extra: 1 }) });
     expect(res.status).to.equal(400);
