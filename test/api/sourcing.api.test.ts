@@ -1,8 +1,11 @@
 import { expect } from 'chai';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { QUEUES } from '../../jobs/queues.js';
 import { fold } from '../../write-side/decider.js';
 import { available, stockDecider, stockStream, type StockEvent } from '../../write-side/inventory/stock.decider.js';
 import { anOrderBody, eventually, KEYS, NO_FRAUD_HOLDS, startHarness, type Harness } from '../support/service-harness.js';
-import { uniqueName } from '../support/test-env.js';
+import { TEST_REDIS_URL, uniqueName } from '../support/test-env.js';
 
 // Berlin customers; a warehouse near Hamburg, a store in Berlin, a hub in Munich.
 const BERLIN = { lat: 52.52, lon: 13.405 };
@@ -46,6 +49,24 @@ describe('sourcing and the inventory ledger', function () {
       const done = r.body.allocations?.length > 0 ? 'allocated' : r.body.status === 'backordered' ? 'backordered' : undefined;
       return done && (!want || done === want) ? r.body : undefined;
     }, 15_000);
+  }
+  /** The order once it has the status wanted. */
+  async function withStatus(orderId: string, want: string) {
+    return eventually(async () => {
+      const r = await h.call('GET', `/orders/${orderId}`, { key: KEYS.operator });
+      return r.body.status === want ? r.body : undefined;
+    }, 15_000);
+  }
+  /** Waits until the backorders job for this stock event (job ids are event ids) has completed. */
+  async function backordersTried(eventId: string) {
+    const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+    const backorders = new Queue(QUEUES.backorders, { connection: redis, prefix: h.queuePrefix });
+    try {
+      await eventually(async () => ((await backorders.getJobState(eventId)) === 'completed' ? true : undefined), 15_000);
+    } finally {
+      await backorders.close();
+      redis.disconnect();
+    }
   }
   async function ledger(s: string, locationId: string) {
     const events = await h.service.store.readStream(stockStream(s, locationId));
@@ -127,10 +148,15 @@ describe('sourcing and the inventory ledger', function () {
     await sourced(second, 'backordered');
     await receive(s, 'hub-munich', 2);
     expect((await sourced(first, 'allocated')).allocations[0].locationId).to.equal('hub-munich');
-    await new Promise((r) => setTimeout(r, 300));
-    expect((await h.call('GET', `/orders/${second}`, { key: KEYS.operator })).body.status).to.equal('backordered');
+    // Once the backorders that stock could fill have all been tried, the second is still waiting.
+    const received = (await h.service.store.readStream(stockStream(s, 'hub-munich'))).find((e) => e.type === 'StockReceived')!;
+    await backordersTried(received.id);
+    const still = await h.call('GET', `/orders/${second}?minPosition=${await h.service.store.headPosition()}`, { key: KEYS.operator });
+    expect(still.body).to.include({ status: 'backordered' });
+    expect(still.body.allocations).to.deep.equal([]);
     await receive(s, 'wh-hamburg', 2);
-    expect((await sourced(second, 'allocated')).status).to.be.oneOf(['received', 'released']);
+    const filled = await withStatus(second, 'released');
+    expect(filled.allocations.map((a: { locationId: string }) => a.locationId)).to.deep.equal(['wh-hamburg']);
   });
 
   it('releases what a cancelled order reserved', async () => {
