@@ -19,17 +19,16 @@ describe('orders API', function () {
       const read = await h.call('GET', `/orders/${placed.body.orderId}?minPosition=${placed.body.position}`, { key: KEYS.client });
       expect(read.status).to.equal(200);
       expect(read.body).to.include({ orderId: placed.body.orderId, channel: 'marketplace', source: 'lazada', currency: 'USD', total: 3998 });
-      expect(read.body.status).to.be.oneOf(['received', 'backordered']);            // no stock anywhere in this test
       expect(read.body.position).to.be.at.least(placed.body.position);
       expect(read.body.payment).to.include({ method: 'card' });
-      expect(read.body.payment.status).to.be.oneOf(['pending', 'authorized']);   // the authorisation job may already have run
       expect(read.body.timeline[0]).to.include({ type: 'OrderPlaced' });
 
+      // Scored, authorised and sourced (no stock anywhere in this test), in any order.
       const scored = await eventually(async () => {
         const r = await h.call('GET', `/orders/${placed.body.orderId}`, { key: KEYS.client });
-        return r.body.fraud && r.body.status === 'backordered' ? r.body : undefined;   // scored and sourced, in either order
+        return r.body.fraud && r.body.payment.status === 'authorized' && r.body.status === 'backordered' ? r.body : undefined;
       }, 5000);
-      expect(scored.fraud.decision).to.be.oneOf(['approve', 'review', 'reject']);
+      expect(scored.fraud.decision).to.equal('approve');
       expect(scored.fraud.score).to.be.a('number');
       expect(scored.fraud.reasons.map((r: { code: string }) => r.code)).to.include('new_customer');
       expect(scored.timeline.map((t: { type: string }) => t.type)).to.include.members(['OrderPlaced', 'FraudAssessed', 'OrderBackordered']);
