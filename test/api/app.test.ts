@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
@@ -13,7 +14,7 @@ describe('the API app, with its dependencies stubbed', () => {
   let children = 0;
   let url: string;
   let api: Api;
-  let close: () => void;
+  let server: Server;
   let placing: (() => Promise<unknown>) | undefined;
 
   before(async () => {
@@ -25,12 +26,11 @@ describe('the API app, with its dependencies stubbed', () => {
       write: { placeOrder: async () => { if (placing) return placing(); throw new Error('the disk is on fire'); } },
     } as unknown as ApiDeps;
     api = createApp(deps);
-    const server = api.app.listen(0, '127.0.0.1');
+    server = api.app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    close = () => server.close();
   });
-  after(() => close());
+  after(() => server.close());
   beforeEach(() => { lines.length = 0; children = 0; placing = undefined; });
 
   const post = (body: unknown) => fetch(`${url}/orders`, {
@@ -59,6 +59,8 @@ describe('the API app, with its dependencies stubbed', () => {
     const gate = new Promise<void>((resolve) => { release = resolve; });
     const handling = new Promise<void>((resolve) => { started = resolve; });
     placing = async () => { started(); await gate; throw new Error('the service is stopping'); };
+    // The server has seen the client go once the response is closed before it was sent.
+    const gone = new Promise<void>((resolve) => { server.once('request', (_req, res) => res.once('close', resolve)); });
     const hungUp = new AbortController();
     const request = fetch(`${url}/orders`, {
       method: 'POST', body: JSON.stringify(anOrderBody()), signal: hungUp.signal,
@@ -69,7 +71,7 @@ describe('the API app, with its dependencies stubbed', () => {
     expect(await request).to.equal('hung up');
     let idle = false;
     const idled = api.idle().then(() => { idle = true; });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await gone;
     expect(idle).to.equal(false);
     release();
     await idled;
