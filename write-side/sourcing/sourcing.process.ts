@@ -2,279 +2,54 @@ import type { Knex } from 'knex';
 import type { EventStore, RecordedEvent } from '../../event-store/event-store.port.js';
 import type { Logger } from '../../platform/logger.js';
 import type { CommandMetadata } from '../decider.js';
+import { ProcessManagerRunner, type ProcessManager } from '../process-manager.js';
 import type { Allocator } from './allocator.js';
-
-/** Orders being sourced at once. */
-const CONCURRENCY = 256;
-/** How many events past the recorded checkpoint work may start at. */
-const WINDOW = 10_000;
-/** How often the checkpoint is recorded while work goes on; the lease is renewed with it, or at least every LEASE_MS / 5. */
-const CHECKPOINT_MS = 100;
-/** How often a standby asks for the turn. */
-const STANDBY_MS = 500;
-/** How long a lease lasts. Work stops starting once it has not been renewed for half of it, and in-flight work stops writing at 60%. */
-const DEFAULT_LEASE_MS = 5000;
-const RETRY_MS = 500;
-
-/**
- * The turn's own session: synchronous commits (the checkpoint and lease must survive a crash), a
- * bound on every statement, and TCP keepalives, so the server ends a session whose process
- * vanished without a word (and with it the turn) within seconds.
- */
-const TURN_SESSION = `SET synchronous_commit = on; SET statement_timeout = '5s';
-  SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3`;
-const TURN_SESSION_RESET = 'RESET statement_timeout; RESET tcp_keepalives_idle; RESET tcp_keepalives_interval; RESET tcp_keepalives_count;';
-
-const isWork = (e: RecordedEvent) => e.type === 'OrderPlaced' || e.type === 'OrderCancelled' || e.type === 'OrderRejected';
-
-/** The raw connection the turn is held on (a pg client from the knex pool). */
-interface TurnConnection { query(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>; __knex__disposed?: unknown }
 
 /**
  * Sourcing as a process manager on the log: it allocates each placed order and releases each
- * cancelled or rejected one.
- *
- * One process at a time holds the turn (a session advisory lock); others stand by and take over
- * when its session ends. The process holding it starts each order's sourcing as soon as the event
- * arrives, many at once (one at a time per order), without waiting for the orders read before it,
- * and records as its checkpoint the position below which everything is done. Work never starts
- * more than WINDOW events past the recorded checkpoint, so what an interrupted process may have
- * left half done lies within the first WINDOW events after it.
- *
- * The checkpoint and a lease are written on the turn's own session, so a process that lost its
- * session cannot renew: it stops starting work when its lease is half spent and stops writing
- * soon after. A clean stop clears the lease. A process that takes over a lease (the one before
- * died, lost its session or failed) waits until it has run out, then treats the orders in the
- * window as interrupted: what such an order holds without a recorded allocation is released
- * before it is allocated again.
+ * cancelled or rejected one, one at a time per order. After a takeover, what an order in the
+ * window holds without a recorded allocation is released before it is allocated again.
  */
-export class SourcingProcess {
-  private stopping = false;
-  private running?: Promise<void>;
-  private wakeUp: () => void = () => {};
-
-  constructor(
-    private readonly store: EventStore,
-    private readonly knex: Knex,
-    private readonly allocator: Allocator,
-    private readonly log: Logger,
-    private readonly options: { name?: string; batchSize?: number; gatherMs?: number; leaseMs?: number; now?: () => Date } = {},
-  ) {}
-
-  private get name(): string { return this.options.name ?? 'sourcing'; }
-  private get leaseMs(): number { return this.options.leaseMs ?? DEFAULT_LEASE_MS; }
-
-  async start(): Promise<void> {
-    if (this.running) return;
-    await this.knex.raw('INSERT INTO dispatcher_checkpoints (name, position) VALUES (?, 0) ON CONFLICT (name) DO NOTHING', [this.name]);
-    this.stopping = false;
-    this.running = this.run();
-  }
-
-  /** Stops taking work, lets what started finish, records the checkpoint and hands the turn on. */
-  async stop(): Promise<void> {
-    this.stopping = true;
-    this.wakeUp();
-    await this.running;
-    this.running = undefined;
-  }
-
-  private async run(): Promise<void> {
-    while (!this.stopping) {
-      let conn: TurnConnection | undefined;
-      let failed = false;
-      let restore = '';
-      try {
-        conn = await this.knex.client.acquireConnection() as TurnConnection;
-        if (await this.awaitTurn(conn)) {
-          const { rows: [{ synchronous_commit: pooled }] } = await conn.query('SHOW synchronous_commit');
-          restore = `SET synchronous_commit = ${pooled === 'off' ? 'off' : 'on'}; ${TURN_SESSION_RESET}`;
-          await conn.query(TURN_SESSION);
-          await this.lead(conn);
-        }
-      } catch (err) {
-        failed = true;
-        if (!this.stopping) this.log.error({ err }, 'sourcing failed; starting again');
-      } finally {
-        if (conn) await this.handBack(conn, restore);
+export function sourcing(allocator: Allocator, options: { name?: string; now?: () => Date } = {}): ProcessManager {
+  const name = options.name ?? 'sourcing';
+  const orderIdOf = (e: RecordedEvent) => (e.data as { orderId: string }).orderId;
+  return {
+    name,
+    handles: ['OrderPlaced', 'OrderCancelled', 'OrderRejected'],
+    keyOf: orderIdOf,
+    async react(e, context) {
+      const orderId = orderIdOf(e);
+      const metadata: CommandMetadata = {
+        now: (options.now?.() ?? new Date()).toISOString(), correlationId: orderId, causationId: e.id, actor: { kind: 'system', id: name },
+      };
+      if (e.type === 'OrderPlaced') await allocator.allocate(orderId, metadata, context);
+      else {
+        context.signal.throwIfAborted();
+        await allocator.releaseOrder(orderId, metadata);
       }
-      if (failed) await this.pause(RETRY_MS);
-    }
-  }
-
-  /** Stands by until this process holds the turn; false when stopped first. */
-  private async awaitTurn(conn: TurnConnection): Promise<boolean> {
-    while (!this.stopping) {
-      const { rows } = await conn.query('SELECT pg_try_advisory_lock(hashtextextended(current_schema() || $1, 0)) AS ok', [`/sourcing/${this.name}`]);
-      if (rows[0].ok) return true;
-      await this.pause(STANDBY_MS);
-    }
-    return false;
-  }
-
-  /** Gives up the turn and puts the session back as the pool had it, or has the pool close it if that fails. */
-  private async handBack(conn: TurnConnection, restore: string): Promise<void> {
-    try {
-      await conn.query(`${restore} SELECT pg_advisory_unlock_all()`);
-    } catch {
-      conn.__knex__disposed ??= 'sourcing turn session failed';
-    }
-    await this.knex.client.releaseConnection(conn);
-  }
-
-  /** Sources orders while this process holds the turn; returns when stopped, throws on a failure or a lost turn. */
-  private async lead(conn: TurnConnection): Promise<void> {
-    const name = this.name;
-    // The lease is measured by the database's clock, and looked at again after waiting.
-    let row: Record<string, unknown>;
-    for (;;) {
-      ({ rows: [row] } = await conn.query(`SELECT position, lease_until IS NOT NULL AS interrupted,
-        greatest(0, ceil(extract(epoch FROM lease_until - now()) * 1000))::int AS wait_ms FROM dispatcher_checkpoints WHERE name = $1`, [name]));
-      if (Number(row.wait_ms) <= 0 || this.stopping) break;
-      this.log.info({ waitMs: row.wait_ms }, 'sourcing: waiting out the lease of the process that held the turn');
-      await this.pause(Number(row.wait_ms));
-    }
-    if (this.stopping) return;
-    const interrupted = row.interrupted === true;
-    const renew = async (position: number) => {
-      const { rows: [r] } = await conn.query(`UPDATE dispatcher_checkpoints SET position = greatest(position, $2), updated_at = now(),
-        lease_until = now() + $3 * interval '1 millisecond' WHERE name = $1 RETURNING position`, [name, position, this.leaseMs]);
-      return Number(r.position);
-    };
-    const progress = new Progress(await renew(Number(row.position)));
-    let renewedAt = Date.now();
-    const stale = new AbortController();
-    let failure: unknown;
-    let delivered = 0;                                                // events delivered since the checkpoint this turn started at
-    // Once halted, a turn takes in nothing more: the next one starts again from the checkpoint.
-    let halt = false;
-    const halted = () => (halt ||= this.stopping || failure !== undefined || Date.now() - renewedAt > this.leaseMs / 2);
-
-    const subscription = this.store.subscribe({
-      after: progress.recorded,
-      batchSize: this.options.batchSize ?? 500,
-      gatherMs: this.options.gatherMs,
-      onEvents: async (events) => {
-        for (const e of events) {
-          if (halted()) return;                                      // nothing after this is taken in, nor counted as seen
-          delivered++;
-          if (isWork(e)) {
-            while (!halted() && (progress.started >= CONCURRENCY || progress.ahead >= WINDOW)) await progress.change();
-            if (halted()) return;
-            const afterCrash = interrupted && delivered <= WINDOW;
-            progress.begin(e, (orderId) => this.source(e, orderId, { afterCrash, signal: stale.signal }), (err) => { failure ??= err; });
-          }
-          progress.saw(e.position);
-        }
-      },
-      onError: (err) => { failure ??= err; progress.changed(); },
-    });
-
-    try {
-      while (!halted()) {
-        await this.pause(CHECKPOINT_MS);
-        const upTo = progress.handledUpTo();
-        if (upTo > progress.recorded || Date.now() - renewedAt >= this.leaseMs / 5) {
-          progress.record(await renew(upTo));
-          renewedAt = Date.now();
-        }
-      }
-      if (!this.stopping) failure ??= new Error('sourcing: the lease was not renewed in time');
-    } finally {
-      progress.changed();
-      // Work started may still write until 60% of the lease, then stops (the lease is renewed as it finishes).
-      const abort = setInterval(() => { if (Date.now() - renewedAt > this.leaseMs * 0.6) stale.abort(); }, 50);
-      await subscription.stop();
-      await progress.settled();
-      clearInterval(abort);
-      // Everything started has ended: record what is done, and clear the lease when all of it
-      // succeeded, or let it run out now (a failed allocation may have reserved part of its plan).
-      const clean = failure === undefined && !stale.signal.aborted;
-      await conn.query(`UPDATE dispatcher_checkpoints SET position = greatest(position, $2), updated_at = now(),
-        lease_until = CASE WHEN $3 THEN NULL ELSE now() END WHERE name = $1`, [name, progress.handledUpTo(), clean])
-        .catch((err) => this.log.warn({ err }, 'sourcing: could not record the checkpoint on the way out'));
-    }
-    if (failure !== undefined) throw failure;
-  }
-
-  private async source(e: RecordedEvent, orderId: string, options: { afterCrash: boolean; signal: AbortSignal }): Promise<void> {
-    const metadata: CommandMetadata = {
-      now: (this.options.now?.() ?? new Date()).toISOString(), correlationId: orderId, causationId: e.id, actor: { kind: 'system', id: this.name },
-    };
-    if (e.type === 'OrderPlaced') await this.allocator.allocate(orderId, metadata, options);
-    else {
-      options.signal.throwIfAborted();
-      await this.allocator.releaseOrder(orderId, metadata);
-    }
-  }
-
-  /** Sleeps for `ms`, or less when stopping. */
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.stopping) return resolve();
-      const timer = setTimeout(resolve, ms);
-      this.wakeUp = () => { clearTimeout(timer); resolve(); };
-    });
-  }
+    },
+  };
 }
 
-/** What a turn has started, finished and recorded, in log order. */
-class Progress {
-  /** Positions of work started and not done, in log order. */
-  private readonly inFlight: number[] = [];
-  private readonly done = new Set<number>();
-  private readonly running = new Set<Promise<void>>();
-  private readonly perOrder = new Map<string, Promise<void>>();
-  /** Positions seen, in log order; those from `firstAhead` on are past the recorded checkpoint. */
-  private seen: number[] = [];
-  private firstAhead = 0;
-  private last: number;
-  private wake: () => void = () => {};
+/** The sourcing process manager, run on the log (see ProcessManagerRunner for the turn, lease and window). */
+export class SourcingProcess {
+  private readonly runner: ProcessManagerRunner;
 
-  constructor(public recorded: number) { this.last = recorded; }
-
-  get started(): number { return this.running.size; }
-  /** Events seen past the recorded checkpoint. */
-  get ahead(): number { return this.seen.length - this.firstAhead; }
-
-  /** The position below which everything seen is done. */
-  handledUpTo(): number { return this.inFlight.length > 0 ? this.inFlight[0] - 1 : this.last; }
-
-  saw(position: number): void {
-    this.seen.push(position);
-    this.last = position;
+  constructor(
+    store: EventStore,
+    knex: Knex,
+    allocator: Allocator,
+    log: Logger,
+    options: { name?: string; batchSize?: number; gatherMs?: number; leaseMs?: number; now?: () => Date } = {},
+  ) {
+    const { name, now, ...running } = options;
+    const manager = sourcing(allocator, { name, now });
+    // The turn is the advisory lock earlier versions took, so an old and a new process never both hold it.
+    this.runner = new ProcessManagerRunner(store, knex, manager, log, { ...running, turnKey: `/sourcing/${manager.name}` });
   }
 
-  record(position: number): void {
-    this.recorded = position;
-    while (this.firstAhead < this.seen.length && this.seen[this.firstAhead] <= position) this.firstAhead++;
-    if (this.firstAhead > 4096) {
-      this.seen = this.seen.slice(this.firstAhead);
-      this.firstAhead = 0;
-    }
-    this.changed();
-  }
+  start(): Promise<void> { return this.runner.start(); }
 
-  /** Runs `work` after the order's earlier work; a failure is reported and leaves the position undone. */
-  begin(e: RecordedEvent, work: (orderId: string) => Promise<void>, failed: (err: unknown) => void): void {
-    const orderId = (e.data as { orderId: string }).orderId;
-    this.inFlight.push(e.position);
-    const running: Promise<void> = (this.perOrder.get(orderId) ?? Promise.resolve())
-      .then(() => work(orderId))
-      .then(() => { this.done.add(e.position); }, failed)
-      .finally(() => {
-        this.running.delete(running);
-        if (this.perOrder.get(orderId) === running) this.perOrder.delete(orderId);
-        while (this.inFlight.length > 0 && this.done.has(this.inFlight[0])) this.done.delete(this.inFlight.shift()!);
-        this.changed();
-      });
-    this.running.add(running);
-    this.perOrder.set(orderId, running);
-  }
-
-  /** Resolves at the next change: work done, the checkpoint recorded, or a halt. */
-  change(): Promise<void> { return new Promise((resolve) => { this.wake = resolve; }); }
-  changed(): void { this.wake(); }
-
-  async settled(): Promise<void> { await Promise.allSettled([...this.running]); }
+  /** Stops taking work, lets what started finish, records the checkpoint and hands the turn on. */
+  stop(): Promise<void> { return this.runner.stop(); }
 }
