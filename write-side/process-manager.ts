@@ -23,13 +23,15 @@ export interface ProcessManagerOptions {
   gatherMs?: number;
   /** How long a lease lasts. Work stops starting once it has not been renewed for half of it, and in-flight work stops writing at 60%. */
   leaseMs?: number;
+  /** Reactions running at once (256). */
+  concurrency?: number;
+  /** How many events past the recorded checkpoint work may start at (10,000); after a takeover, those get `afterCrash`. */
+  window?: number;
   /** The advisory lock the turn is; `/process/<name>` unless it must be what an earlier version took. */
   turnKey?: string;
 }
 
-/** Reactions running at once. */
 const CONCURRENCY = 256;
-/** How many events past the recorded checkpoint work may start at. */
 const WINDOW = 10_000;
 /** How often the checkpoint is recorded while work goes on; the lease is renewed with it, or at least every leaseMs / 5. */
 const CHECKPOINT_MS = 100;
@@ -57,8 +59,8 @@ interface TurnConnection { query(text: string, values?: unknown[]): Promise<{ ro
  * when its session ends. The process holding it starts each reaction as soon as the event
  * arrives, many at once (one at a time per key), without waiting for the events read before it,
  * and records as its checkpoint the position below which everything is done. Work never starts
- * more than WINDOW events past the recorded checkpoint, so what an interrupted process may have
- * left half done lies within the first WINDOW events after it.
+ * more than `window` events past the recorded checkpoint, so what an interrupted process may have
+ * left half done lies within the first `window` events after it.
  *
  * The checkpoint and a lease are written on the turn's own session, so a process that lost its
  * session cannot renew: it stops starting work when its lease is half spent and stops writing
@@ -158,6 +160,7 @@ export class ProcessManagerRunner {
     }
     if (this.stopping) return;
     const interrupted = row.interrupted === true;
+    const { concurrency = CONCURRENCY, window = WINDOW } = this.options;
     const renew = async (position: number) => {
       const { rows: [r] } = await conn.query(`UPDATE dispatcher_checkpoints SET position = greatest(position, $2), updated_at = now(),
         lease_until = now() + $3 * interval '1 millisecond' WHERE name = $1 RETURNING position`, [name, position, this.leaseMs]);
@@ -181,9 +184,9 @@ export class ProcessManagerRunner {
           if (halted()) return;                                      // nothing after this is taken in, nor counted as seen
           delivered++;
           if (this.handles.has(e.type)) {
-            while (!halted() && (progress.started >= CONCURRENCY || progress.ahead >= WINDOW)) await progress.change();
+            while (!halted() && (progress.started >= concurrency || progress.ahead >= window)) await progress.change();
             if (halted()) return;
-            const afterCrash = interrupted && delivered <= WINDOW;
+            const afterCrash = interrupted && delivered <= window;
             progress.begin(e.position, this.processManager.keyOf(e),
               () => this.processManager.react(e, { afterCrash, signal: stale.signal }), (err) => { failure ??= err; });
           }

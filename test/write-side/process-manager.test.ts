@@ -1,0 +1,180 @@
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import type { RecordedEvent } from '../../event-store/event-store.port.js';
+import { createLogger } from '../../platform/logger.js';
+import { ProcessManagerRunner, type ProcessManager, type ProcessManagerOptions } from '../../write-side/process-manager.js';
+import { eventually } from '../support/service-harness.js';
+import { eventStoreWorld, readModelWorld } from '../support/world.js';
+
+const log = createLogger('silent');
+const NAME = 'ticks';
+
+type Tick = { key: string; n: number };
+interface Reaction { by: string; id: string; position: number; key: string; n: number; afterCrash: boolean }
+
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+describe('a process manager run on the log', function () {
+  this.timeout(60_000);
+  let world: Awaited<ReturnType<typeof eventStoreWorld>>;
+  let rm: Awaited<ReturnType<typeof readModelWorld>>;
+  /** Positions of every event appended, in log order. */
+  let positions: number[];
+  /** Handled events appended, in log order. */
+  let ticks: { id: string; position: number; key: string; n: number }[];
+  let reactions: Reaction[];
+  const runners: ProcessManagerRunner[] = [];
+
+  beforeEach(async () => {
+    world = await eventStoreWorld();
+    rm = await readModelWorld();
+    positions = [];
+    ticks = [];
+    reactions = [];
+  });
+  afterEach(async () => {
+    await Promise.all(runners.splice(0).map((r) => r.stop()));
+    await rm.cleanup();
+    await world.cleanup();
+  });
+
+  /** Appends `count` ticks over `keys` keys, numbered per key, with an unhandled event after every `noiseEvery`th. */
+  async function appendTicks(count: number, keys: number, noiseEvery = 0): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      const key = `k-${i % keys}`;
+      const n = ticks.filter((t) => t.key === key).length;
+      const id = randomUUID();
+      const { position } = await world.store.append(`tick-${key}`, [{ id, type: 'Ticked', data: { key, n }, metadata: {} }], 'any');
+      positions.push(position);
+      ticks.push({ id, position, key, n });
+      if (noiseEvery && i % noiseEvery === noiseEvery - 1) {
+        positions.push((await world.store.append('noise', [{ id: randomUUID(), type: 'Ignored', data: { key }, metadata: {} }], 'any')).position);
+      }
+    }
+  }
+
+  function runner(by: string, react: (e: RecordedEvent, context: { afterCrash: boolean; signal: AbortSignal }) => Promise<void>, options: ProcessManagerOptions = {}): ProcessManagerRunner {
+    const manager: ProcessManager = {
+      name: NAME,
+      handles: ['Ticked'],
+      keyOf: (e) => (e.data as Tick).key,
+      async react(e, context) {
+        await react(e, context);
+        const { key, n } = e.data as Tick;
+        reactions.push({ by, id: e.id, position: e.position, key, n, afterCrash: context.afterCrash });
+      },
+    };
+    const r = new ProcessManagerRunner(world.store, rm.knex, manager, log, options);
+    runners.push(r);
+    return r;
+  }
+
+  const reactedTo = () => new Set(reactions.map((r) => r.id)).size;
+  const allReacted = () => eventually(async () => (reactedTo() === ticks.length ? true : undefined), 20_000);
+  const timesEach = () => {
+    const times = new Map<string, number>();
+    for (const r of reactions) times.set(r.id, (times.get(r.id) ?? 0) + 1);
+    return ticks.map((t) => times.get(t.id) ?? 0);
+  };
+  const checkpoint = async () => rm.knex('dispatcher_checkpoints').where({ name: NAME }).first('position', 'lease_until', 'updated_at');
+  const holder = async (): Promise<number | undefined> => (await rm.knex.raw(`
+    SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+       AND ((classid::bigint << 32) | objid::bigint) = hashtextextended(current_schema() || '/process/${NAME}', 0)`)).rows[0]?.pid;
+
+  it('reacts to every handled event once across a stop and a start, and to nothing else', async () => {
+    await appendTicks(120, 12, 10);
+    const first = runner('first', () => delay(10), { concurrency: 2, batchSize: 7 });
+    await first.start();
+    await eventually(async () => (reactions.length >= 10 ? true : undefined));
+    await first.stop();
+    expect(reactions.length, 'the first run reacted to some events, not all').to.be.within(10, ticks.length - 1);
+
+    const second = runner('second', () => delay(1), { batchSize: 7 });
+    await second.start();
+    await allReacted();
+    await second.stop();
+    expect(timesEach().every((n) => n === 1), 'each event reacted to once').to.equal(true);
+    expect(reactions.some((r) => r.afterCrash), 'a clean stop leaves nothing interrupted').to.equal(false);
+    const row = await checkpoint();
+    expect(row.position).to.equal(positions[positions.length - 1]);
+    expect(row.lease_until, 'a clean stop clears the lease').to.equal(null);
+  });
+
+  it('reacts to the events of one key one at a time, in log order, and to different keys at once', async () => {
+    await appendTicks(200, 5);
+    const active = new Set<string>();
+    let overlapped = 0;
+    let most = 0;
+    const p = runner('p', async (e) => {
+      const { key } = e.data as Tick;
+      if (active.has(key)) overlapped++;
+      active.add(key);
+      most = Math.max(most, active.size);
+      await delay(Math.random() * 3);
+      active.delete(key);
+    }, { concurrency: 16 });
+    await p.start();
+    await allReacted();
+    expect(overlapped, 'reactions of one key overlapping').to.equal(0);
+    for (let k = 0; k < 5; k++) {
+      expect(reactions.filter((r) => r.key === `k-${k}`).map((r) => r.n)).to.deep.equal([...Array(40).keys()]);
+    }
+    expect(most, 'keys reacted to at once').to.be.above(1);
+  });
+
+  it('lets only one of two processes side by side react', async () => {
+    await appendTicks(100, 10);
+    const a = runner('a', () => delay(2), { batchSize: 9 });
+    const b = runner('b', () => delay(2), { batchSize: 9 });
+    await Promise.all([a.start(), b.start()]);
+    await allReacted();
+    expect(timesEach().every((n) => n === 1), 'each event reacted to once').to.equal(true);
+    expect(new Set(reactions.map((r) => r.by)).size, 'processes that reacted').to.equal(1);
+  });
+
+  it('hands the turn to a standby when the holder\'s session is terminated; the standby reacts to the window after a crash', async () => {
+    await appendTicks(30, 30);
+    const begun: string[] = [];
+    const aborted: string[] = [];
+    // The holder's reactions never finish before its turn goes stale, and then write nothing.
+    const a = runner('a', (e, { signal }) => new Promise<void>((_, reject) => {
+      begun.push(e.id);
+      signal.addEventListener('abort', () => { aborted.push(e.id); reject(signal.reason); });
+    }), { window: 10, leaseMs: 1500 });
+    await a.start();
+    await eventually(async () => (begun.length === 10 ? true : undefined));
+    const started = await eventually(async () => holder());
+    const b = runner('b', () => delay(1), { window: 10, leaseMs: 1500 });
+    await b.start();
+    await rm.knex.raw('SELECT pg_terminate_backend(?)', [started]);
+    await allReacted();
+    expect(await holder(), 'a new session holds the turn').to.be.a('number').and.not.equal(started);
+    expect(new Set(reactions.map((r) => r.by))).to.deep.equal(new Set(['b']));
+    expect(timesEach().every((n) => n === 1), 'each event reacted to once').to.equal(true);
+    expect(aborted.length, 'reactions of the terminated turn stopped by its signal').to.equal(10);
+    const afterCrash = reactions.filter((r) => r.afterCrash).map((r) => r.position).sort((x, y) => x - y);
+    expect(afterCrash, 'the window past the checkpoint, after a crash').to.deep.equal(ticks.slice(0, 10).map((t) => t.position));
+  });
+
+  it('starts no reaction more than `window` events past the recorded checkpoint', async () => {
+    await appendTicks(20, 20, 1);                                    // every tick followed by an unhandled event
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => { open = resolve; });
+    const ahead: number[] = [];
+    const p = runner('p', async (e) => {
+      const { position } = await checkpoint();
+      ahead.push(positions.filter((q) => q > Number(position) && q <= e.position).length);
+      if (e.id === ticks[0].id) await gate;                           // holds the checkpoint below the first event
+    }, { window: 5, leaseMs: 1000 });
+    await p.start();
+    // The first five events past the checkpoint are ticks 0, 1 and 2; wait for those, then for two renewals of the lease.
+    await eventually(async () => (ahead.length >= 3 ? true : undefined));
+    const renewed = (await checkpoint()).updated_at.getTime();
+    await eventually(async () => ((await checkpoint()).updated_at.getTime() > renewed ? true : undefined));
+    const again = (await checkpoint()).updated_at.getTime();
+    await eventually(async () => ((await checkpoint()).updated_at.getTime() > again ? true : undefined));
+    open();
+    await allReacted();
+    expect(Math.max(...ahead), 'events past the recorded checkpoint when a reaction started').to.equal(5);
+  });
+});
