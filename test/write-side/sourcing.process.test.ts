@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { DEFAULT_SOURCING_COSTS } from '../../platform/config.js';
 import { createLogger } from '../../platform/logger.js';
 import type { LocationDetails } from '../../write-side/locations/location.decider.js';
-import { createAllocator } from '../../write-side/sourcing/allocator.js';
+import { createAllocator, type Allocator } from '../../write-side/sourcing/allocator.js';
 import { SourcingProcess } from '../../write-side/sourcing/sourcing.process.js';
 import { meta } from '../support/given-when-then.js';
 import { eventStoreWorld, readModelWorld } from '../support/world.js';
@@ -43,16 +43,21 @@ describe('sourcing process', function () {
     costs: DEFAULT_SOURCING_COSTS,
   });
 
+  async function sourced(): Promise<{ allocated: number; backordered: number }> {
+    let allocated = 0;
+    let backordered = 0;
+    for (const id of orderIds) {
+      const o = await world.write.loadOrder(id, { fresh: true });
+      if (o.status !== 'none' && o.allocation) allocated++;
+      else if (o.status === 'backordered') backordered++;
+    }
+    return { allocated, backordered };
+  }
+
   async function settled(): Promise<{ allocated: number; backordered: number }> {
     const deadline = Date.now() + 30_000;
     for (;;) {
-      let allocated = 0;
-      let backordered = 0;
-      for (const id of orderIds) {
-        const o = await world.write.loadOrder(id, { fresh: true });
-        if (o.status !== 'none' && o.allocation) allocated++;
-        else if (o.status === 'backordered') backordered++;
-      }
+      const { allocated, backordered } = await sourced();
       if (allocated + backordered === orderIds.length) return { allocated, backordered };
       if (Date.now() > deadline) throw new Error(`only ${allocated + backordered} of ${orderIds.length} sourced`);
       await new Promise((r) => setTimeout(r, 50));
@@ -66,10 +71,24 @@ describe('sourcing process', function () {
   }
 
   it('allocates 120 and backorders 30 when stopped and restarted mid-stream', async () => {
-    const first = new SourcingProcess(world.store, rm.knex, allocator(), log, { batchSize: 7 });
+    // Allocations slowed, four at a time, so the first process is stopped with most orders still to do.
+    const fast = allocator();
+    let finished = 0;
+    const slow: Allocator = {
+      ...fast,
+      async allocate(...args) {
+        await new Promise((r) => setTimeout(r, 10));
+        const outcome = await fast.allocate(...args);
+        finished++;
+        return outcome;
+      },
+    };
+    const first = new SourcingProcess(world.store, rm.knex, slow, log, { batchSize: 7, concurrency: 4 });
     await first.start();
-    await new Promise((r) => setTimeout(r, 150));
+    while (finished < 10) await new Promise((r) => setTimeout(r, 5));
     await first.stop();
+    const before = await sourced();
+    expect(before.allocated + before.backordered, 'orders sourced by the first process').to.be.within(1, orderIds.length - 1);
     const second = new SourcingProcess(world.store, rm.knex, allocator(), log, { batchSize: 7 });
     await second.start();
     expect(await settled()).to.deep.equal({ allocated: 120, backordered: 30 });

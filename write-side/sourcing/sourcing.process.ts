@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { EventStore, RecordedEvent } from '../../event-store/event-store.port.js';
 import type { Logger } from '../../platform/logger.js';
 import type { CommandMetadata } from '../decider.js';
-import { ProcessManagerRunner, type ProcessManager } from '../process-manager.js';
+import { ProcessManagerRunner, type ProcessManager, type ProcessManagerOptions } from '../process-manager.js';
 import type { Allocator } from './allocator.js';
 
 /**
@@ -40,7 +40,7 @@ export class SourcingProcess {
     knex: Knex,
     allocator: Allocator,
     log: Logger,
-    options: { name?: string; batchSize?: number; gatherMs?: number; leaseMs?: number; now?: () => Date } = {},
+    options: Omit<ProcessManagerOptions, 'turnKey'> & { name?: string; now?: () => Date } = {},
   ) {
     const { name, now, ...running } = options;
     const manager = sourcing(allocator, { name, now });
