@@ -38,7 +38,9 @@ const CHECKPOINT_MS = 100;
 /** How often a standby asks for the turn. */
 const STANDBY_MS = 500;
 const DEFAULT_LEASE_MS = 5000;
+/** The pause after a failure, doubled after each one in a row up to MAX_RETRY_MS; back to RETRY_MS once the database answers. */
 const RETRY_MS = 500;
+const MAX_RETRY_MS = 5000;
 
 /**
  * The turn's own session: synchronous commits (the checkpoint and lease must survive a crash), a
@@ -49,7 +51,12 @@ const TURN_SESSION = `SET synchronous_commit = on; SET statement_timeout = '5s';
   SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3`;
 const TURN_SESSION_RESET = 'RESET statement_timeout; RESET tcp_keepalives_idle; RESET tcp_keepalives_interval; RESET tcp_keepalives_count;';
 
-/** The raw connection the turn is held on (a pg client from the knex pool). */
+/**
+ * The raw connection the turn is held on: a pg client from the knex pool. Knex gives each client
+ * it creates listeners for 'error' and 'end' that mark it `__knex__disposed`, so a session that
+ * is terminated or loses the server never raises an unhandled 'error'; its queries fail, and the
+ * pool destroys it instead of lending it again.
+ */
 interface TurnConnection { query(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>; __knex__disposed?: unknown }
 
 /**
@@ -72,6 +79,7 @@ export class ProcessManagerRunner {
   private stopping = false;
   private running?: Promise<void>;
   private wakeUp: () => void = () => {};
+  private retryMs = RETRY_MS;
   private readonly handles: Set<string>;
 
   constructor(
@@ -102,6 +110,7 @@ export class ProcessManagerRunner {
     this.running = undefined;
   }
 
+  /** Takes the turn and leads, again and again until stopped; a failure (the database away, say) is retried after a growing pause. */
   private async run(): Promise<void> {
     while (!this.stopping) {
       let conn: TurnConnection | undefined;
@@ -117,11 +126,14 @@ export class ProcessManagerRunner {
         }
       } catch (err) {
         failed = true;
-        if (!this.stopping) this.log.error({ err }, `${this.name} failed; starting again`);
+        if (!this.stopping) this.log.error({ err, retryMs: this.retryMs }, `${this.name} failed; starting again`);
       } finally {
         if (conn) await this.handBack(conn, restore);
       }
-      if (failed) await this.pause(RETRY_MS);
+      if (failed) {
+        await this.pause(this.retryMs);
+        this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS);
+      }
     }
   }
 
@@ -130,6 +142,7 @@ export class ProcessManagerRunner {
     const key = this.options.turnKey ?? `/process/${this.name}`;
     while (!this.stopping) {
       const { rows } = await conn.query('SELECT pg_try_advisory_lock(hashtextextended(current_schema() || $1, 0)) AS ok', [key]);
+      this.retryMs = RETRY_MS;                                       // the database answers
       if (rows[0].ok) return true;
       await this.pause(STANDBY_MS);
     }
@@ -143,7 +156,11 @@ export class ProcessManagerRunner {
     } catch {
       conn.__knex__disposed ??= `${this.name} turn session failed`;
     }
-    await this.knex.client.releaseConnection(conn);
+    try {
+      await this.knex.client.releaseConnection(conn);
+    } catch (err) {
+      this.log.warn({ err }, `${this.name}: could not hand the turn session back to the pool`);
+    }
   }
 
   /** Reacts to events while this process holds the turn; returns when stopped, throws on a failure or a lost turn. */

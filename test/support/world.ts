@@ -15,10 +15,10 @@ export async function eventStoreWorld(): Promise<{ db: DbSettings; pool: pg.Pool
   return { db, pool, store, write: createWriteSide(store), async cleanup() { await close(); await db.drop(); } };
 }
 
-/** Read-model tables in a schema of their own. */
-export async function readModelWorld(): Promise<{ knex: Knex; cleanup(): Promise<void> }> {
+/** Read-model tables in a schema of their own; `name` is the application_name of its sessions. */
+export async function readModelWorld(options: { name?: string } = {}): Promise<{ knex: Knex; cleanup(): Promise<void> }> {
   const db = await isolatedSchema('rm');
-  const knex = createKnex(db);
+  const knex = createKnex(db, { name: options.name });
   await migrate(knex, 'oms_migrations', schemaMigrations, db.schema);
   return { knex, async cleanup() { await knex.destroy(); await db.drop(); } };
 }

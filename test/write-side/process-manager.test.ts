@@ -4,6 +4,7 @@ import type { RecordedEvent } from '../../event-store/event-store.port.js';
 import { createLogger } from '../../platform/logger.js';
 import { ProcessManagerRunner, type ProcessManager, type ProcessManagerOptions } from '../../write-side/process-manager.js';
 import { eventually } from '../support/service-harness.js';
+import { uniqueName } from '../support/test-env.js';
 import { eventStoreWorld, readModelWorld } from '../support/world.js';
 
 const log = createLogger('silent');
@@ -23,11 +24,14 @@ describe('a process manager run on the log', function () {
   /** Handled events appended, in log order. */
   let ticks: { id: string; position: number; key: string; n: number }[];
   let reactions: Reaction[];
+  /** The application_name of the runners' sessions. */
+  let sessionName: string;
   const runners: ProcessManagerRunner[] = [];
 
   beforeEach(async () => {
     world = await eventStoreWorld();
-    rm = await readModelWorld();
+    sessionName = uniqueName('pm');
+    rm = await readModelWorld({ name: sessionName });
     positions = [];
     ticks = [];
     reactions = [];
@@ -40,7 +44,8 @@ describe('a process manager run on the log', function () {
 
   /** Appends `count` ticks over `keys` keys, numbered per key, with an unhandled event after every `noiseEvery`th. */
   async function appendTicks(count: number, keys: number, noiseEvery = 0): Promise<void> {
-    for (let i = 0; i < count; i++) {
+    for (let c = 0; c < count; c++) {
+      const i = ticks.length;
       const key = `k-${i % keys}`;
       const n = ticks.filter((t) => t.key === key).length;
       const id = randomUUID();
@@ -80,6 +85,17 @@ describe('a process manager run on the log', function () {
   const holder = async (): Promise<number | undefined> => (await rm.knex.raw(`
     SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
        AND ((classid::bigint << 32) | objid::bigint) = hashtextextended(current_schema() || '/process/${NAME}', 0)`)).rows[0]?.pid;
+  /** A session of the runners asking for the turn without holding it. */
+  const standby = async (): Promise<number | undefined> => (await rm.knex.raw(`
+    SELECT pid FROM pg_stat_activity WHERE application_name = ? AND query LIKE 'SELECT pg_try_advisory_lock%'
+       AND pid NOT IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted)`, [sessionName])).rows[0]?.pid;
+  const terminate = (pid: number) => rm.knex.raw('SELECT pg_terminate_backend(?)', [pid]);
+  /** Appends a tick every few milliseconds until the returned function is called. */
+  function keepAppending(keys: number): () => Promise<void> {
+    let on = true;
+    const appending = (async () => { while (on) { await appendTicks(1, keys); await delay(5); } })();
+    return async () => { on = false; await appending; };
+  }
 
   it('reacts to every handled event once across a stop and a start, and to nothing else', async () => {
     await appendTicks(120, 12, 10);
@@ -146,7 +162,7 @@ describe('a process manager run on the log', function () {
     const started = await eventually(async () => holder());
     const b = runner('b', () => delay(1), { window: 10, leaseMs: 1500 });
     await b.start();
-    await rm.knex.raw('SELECT pg_terminate_backend(?)', [started]);
+    await terminate(started);
     await allReacted();
     expect(await holder(), 'a new session holds the turn').to.be.a('number').and.not.equal(started);
     expect(new Set(reactions.map((r) => r.by))).to.deep.equal(new Set(['b']));
@@ -176,5 +192,65 @@ describe('a process manager run on the log', function () {
     open();
     await allReacted();
     expect(Math.max(...ahead), 'events past the recorded checkpoint when a reaction started').to.equal(5);
+  });
+
+  describe('when the turn\'s session is terminated again and again while events flow', () => {
+    const unhandled: unknown[] = [];
+    const note = (reason: unknown) => { unhandled.push(reason); };
+    beforeEach(() => { unhandled.length = 0; process.on('unhandledRejection', note); });
+    afterEach(() => { process.off('unhandledRejection', note); });
+
+    it('takes the turn again by itself each time, reacts to every event, again only after a crash, and leaks no session', async () => {
+      await appendTicks(20, 5);
+      const p = runner('p', () => delay(1), { leaseMs: 600, batchSize: 5 });
+      await p.start();
+      const stopAppending = keepAppending(5);
+      const terminated: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        const pid = await eventually(async () => { const h = await holder(); return h !== undefined && !terminated.includes(h) ? h : undefined; }, 10_000);
+        const before = reactions.length;
+        await eventually(async () => (reactions.length > before + 5 ? true : undefined), 10_000);
+        await terminate(pid);
+        terminated.push(pid);
+      }
+      await eventually(async () => { const h = await holder(); return h !== undefined && !terminated.includes(h) ? h : undefined; }, 10_000);
+      await stopAppending();
+      await allReacted();
+      await p.stop();
+      expect(timesEach().every((n) => n >= 1), 'each event reacted to').to.equal(true);
+      const seen = new Set<string>();
+      const again = reactions.filter((r) => seen.has(r.id) || (seen.add(r.id), false));
+      expect(again.every((r) => r.afterCrash), 'an event reacted to again is in the window after a crash').to.equal(true);
+      expect(rm.knex.client.pool.numUsed(), 'sessions still lent out').to.equal(0);
+      expect(unhandled).to.deep.equal([]);
+    });
+
+    it('a standby whose session is terminated while it waits asks for the turn again, and takes it when the holder stops', async () => {
+      await appendTicks(20, 5);
+      const a = runner('a', () => delay(1), { leaseMs: 600 });
+      const b = runner('b', () => delay(1), { leaseMs: 600 });
+      await a.start();
+      const held = await eventually(holder);
+      await b.start();
+      const stopAppending = keepAppending(5);
+      const terminated: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const pid = await eventually(async () => { const s = await standby(); return s !== undefined && !terminated.includes(s) ? s : undefined; }, 10_000);
+        await terminate(pid);
+        terminated.push(pid);
+      }
+      await eventually(async () => { const s = await standby(); return s !== undefined && !terminated.includes(s) ? s : undefined; }, 10_000);
+      expect(await holder(), 'the holder kept the turn').to.equal(held);
+      await a.stop();
+      const fromB = reactions.filter((r) => r.by === 'b').length;
+      await eventually(async () => (reactions.filter((r) => r.by === 'b').length > fromB ? true : undefined), 10_000);
+      await stopAppending();
+      await allReacted();
+      await b.stop();
+      expect(timesEach().every((n) => n === 1), 'each event reacted to once').to.equal(true);
+      expect(reactions.some((r) => r.afterCrash), 'a clean hand-over leaves nothing interrupted').to.equal(false);
+      expect(rm.knex.client.pool.numUsed(), 'sessions still lent out').to.equal(0);
+      expect(unhandled).to.deep.equal([]);
+    });
   });
 });
