@@ -213,6 +213,8 @@ export class ProcessManagerRunner {
       onError: (err) => { failure ??= err; progress.changed(); },
     });
 
+    // Work started stops writing at 60% of a lease not renewed, also while a renewal hangs.
+    const abort = setInterval(() => { if (Date.now() - renewedAt > this.leaseMs * 0.6) stale.abort(); }, 50);
     try {
       while (!halted()) {
         await this.pause(CHECKPOINT_MS);
@@ -225,8 +227,6 @@ export class ProcessManagerRunner {
       if (!this.stopping) failure ??= new Error(`${name}: the lease was not renewed in time`);
     } finally {
       progress.changed();
-      // Work started may still write until 60% of the lease, then stops (the lease is renewed as it finishes).
-      const abort = setInterval(() => { if (Date.now() - renewedAt > this.leaseMs * 0.6) stale.abort(); }, 50);
       await subscription.stop();
       await progress.settled();
       clearInterval(abort);

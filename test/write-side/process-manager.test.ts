@@ -194,6 +194,27 @@ describe('a process manager run on the log', function () {
     expect(Math.max(...ahead), 'events past the recorded checkpoint when a reaction started').to.equal(5);
   });
 
+  it('stops its reactions at 60% of the lease while renewing it hangs, and reacts again after the crash', async () => {
+    await appendTicks(1, 1);
+    let abortedAt: number | undefined;
+    const p = runner('p', (_, { signal, afterCrash }) => (afterCrash ? delay(1) : new Promise<void>((_, reject) => {
+      signal.addEventListener('abort', () => { abortedAt = Date.now(); reject(signal.reason); });
+    })), { leaseMs: 1000 });
+    await p.start();
+    const lock = await rm.knex.transaction();
+    try {
+      await eventually(async () => ((await checkpoint())?.lease_until ? true : undefined));
+      await lock('dispatcher_checkpoints').where({ name: NAME }).forUpdate().first();
+      const lockedAt = Date.now();
+      await eventually(async () => abortedAt, 8000);
+      expect(abortedAt! - lockedAt, 'ms from the last renewal that could be made to the abort').to.be.below(1000);
+    } finally {
+      await lock.rollback();
+    }
+    await allReacted();
+    expect(reactions.map((r) => r.afterCrash)).to.deep.equal([true]);
+  });
+
   describe('when the turn\'s session is terminated again and again while events flow', () => {
     const unhandled: unknown[] = [];
     const note = (reason: unknown) => { unhandled.push(reason); };
