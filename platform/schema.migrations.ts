@@ -1,6 +1,7 @@
 import type { Migration } from './migrate.js';
 
-// The service's own tables: read models, API idempotency keys and the job dispatcher's checkpoint.
+// The service's own tables: read models, API idempotency keys, the job dispatcher's checkpoint and
+// the sandbox payment gateway's records.
 
 export const schemaMigrations: Migration[] = [
   {
@@ -255,6 +256,121 @@ export const schemaMigrations: Migration[] = [
     name: '007b-drop-order-payment-status',
     async up(knex) {
       await knex.raw('ALTER TABLE orders DROP COLUMN payment_status');
+    },
+  },
+  {
+    // The sandbox payment gateway's own records and the functions it answers with
+    // (payments/sandbox-gateway.ts): a real gateway keeps these on its side. The gateway used to
+    // create them itself when first called, so a database it ran on has them already, and every
+    // statement here holds there too. Its first version kept each request as text, with the
+    // idempotency key in it; the function compares requests as jsonb, without the key.
+    name: '008-sandbox-gateway',
+    async up(knex) {
+      // A process of the version before may be creating them as this runs: wait for its turn.
+      await knex.raw("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':sandbox-gateway'))");
+      await knex.raw(`
+        CREATE TABLE IF NOT EXISTS sandbox_payment_authorizations (
+          authorization_id text PRIMARY KEY, reference text NOT NULL, token text NOT NULL, amount bigint NOT NULL, currency text NOT NULL,
+          captured bigint NOT NULL DEFAULT 0, refunded bigint NOT NULL DEFAULT 0, voided boolean NOT NULL DEFAULT false,
+          created_at timestamptz NOT NULL DEFAULT clock_timestamp());
+        CREATE INDEX IF NOT EXISTS sandbox_payment_authorizations_reference ON sandbox_payment_authorizations (reference);
+        CREATE TABLE IF NOT EXISTS sandbox_payment_operations (
+          idempotency_key text PRIMARY KEY, kind text NOT NULL, request jsonb NOT NULL, outcome jsonb NOT NULL,
+          created_at timestamptz NOT NULL DEFAULT clock_timestamp());
+        CREATE TABLE IF NOT EXISTS sandbox_payment_attempts (idempotency_key text PRIMARY KEY, attempts int NOT NULL);
+        DO $do$
+        BEGIN
+          IF (SELECT data_type FROM information_schema.columns
+                WHERE table_schema = current_schema() AND table_name = 'sandbox_payment_operations' AND column_name = 'request') = 'text' THEN
+            ALTER TABLE sandbox_payment_operations ALTER COLUMN request TYPE jsonb USING request::jsonb - 'idempotencyKey';
+          END IF;
+        END
+        $do$;
+        -- The attempts row, locked by the upsert until the statement ends, serialises requests under one
+        -- key; each later statement in the function sees what an earlier request under that key committed.
+        CREATE OR REPLACE FUNCTION sandbox_payment_apply(p_key text, p_kind text, p_request jsonb, p_new_id text) RETURNS jsonb
+        LANGUAGE plpgsql VOLATILE AS $fn$
+        DECLARE
+          n int;
+          seen sandbox_payment_operations%ROWTYPE;
+          a sandbox_payment_authorizations%ROWTYPE;
+          token text := p_request->>'token';
+          v_amount bigint := (p_request->>'amount')::bigint;
+          outcome jsonb;
+          lost boolean := false;
+        BEGIN
+          INSERT INTO sandbox_payment_attempts AS t (idempotency_key, attempts) VALUES (p_key, 1)
+            ON CONFLICT (idempotency_key) DO UPDATE SET attempts = t.attempts + 1 RETURNING attempts INTO n;
+          SELECT * INTO seen FROM sandbox_payment_operations WHERE idempotency_key = p_key;
+          IF FOUND THEN
+            IF seen.request <> p_request THEN
+              RETURN jsonb_build_object('declined', jsonb_build_object('code', 'idempotency_key_reused', 'message', 'Key ' || p_key || ' was used for a different request'));
+            END IF;
+            RETURN seen.outcome;
+          END IF;
+          IF p_kind = 'authorize' THEN
+            IF token !~ '^tok_[A-Za-z0-9_]+$' THEN
+              outcome := jsonb_build_object('declined', jsonb_build_object('code', 'invalid_token', 'message', 'The card token is not valid'));
+            ELSIF token = 'tok_declined' THEN
+              outcome := jsonb_build_object('declined', jsonb_build_object('code', 'card_declined', 'message', 'The card was declined'));
+            ELSIF token = 'tok_fail_once' AND n = 1 THEN
+              RETURN jsonb_build_object('unavailable', 'sandbox: transient failure (tok_fail_once)');
+            ELSIF token = 'tok_timeout' THEN
+              RETURN jsonb_build_object('timeout', true);
+            ELSE
+              INSERT INTO sandbox_payment_authorizations (authorization_id, reference, token, amount, currency)
+                VALUES ('auth_' || p_new_id, p_request->>'reference', token, v_amount, p_request->>'currency');
+              outcome := jsonb_build_object('result', jsonb_build_object('authorizationId', 'auth_' || p_new_id));
+              lost := token = 'tok_timeout_once' AND n = 1;
+            END IF;
+          ELSE
+            SELECT * INTO a FROM sandbox_payment_authorizations WHERE authorization_id = p_request->>'authorizationId' FOR UPDATE;
+            IF NOT FOUND THEN
+              outcome := jsonb_build_object('declined', jsonb_build_object('code', 'unknown_authorization', 'message', 'No authorisation ' || (p_request->>'authorizationId')));
+            ELSIF p_kind = 'capture' THEN
+              IF a.voided THEN
+                outcome := jsonb_build_object('declined', jsonb_build_object('code', 'authorization_voided', 'message', 'The authorisation was voided'));
+              ELSIF v_amount <= 0 OR a.captured + v_amount > a.amount THEN
+                outcome := jsonb_build_object('declined', jsonb_build_object('code', 'amount_exceeds_authorization', 'message', 'Capturing ' || v_amount || ' exceeds what is left of ' || a.amount));
+              ELSE
+                UPDATE sandbox_payment_authorizations SET captured = captured + v_amount WHERE authorization_id = a.authorization_id;
+                outcome := jsonb_build_object('result', jsonb_build_object('captureId', 'cap_' || p_new_id));
+              END IF;
+            ELSIF p_kind = 'void' THEN
+              IF a.captured > 0 THEN
+                outcome := jsonb_build_object('declined', jsonb_build_object('code', 'already_captured', 'message', 'Captured money is refunded, not voided'));
+              ELSE
+                UPDATE sandbox_payment_authorizations SET voided = true WHERE authorization_id = a.authorization_id;
+                outcome := jsonb_build_object('result', '{}'::jsonb);
+              END IF;
+            ELSIF p_kind = 'refund' THEN
+              IF v_amount <= 0 OR a.refunded + v_amount > a.captured THEN
+                outcome := jsonb_build_object('declined', jsonb_build_object('code', 'amount_exceeds_capture', 'message', 'Refunding ' || v_amount || ' exceeds what is left of ' || a.captured || ' captured'));
+              ELSE
+                UPDATE sandbox_payment_authorizations SET refunded = refunded + v_amount WHERE authorization_id = a.authorization_id;
+                outcome := jsonb_build_object('result', jsonb_build_object('refundId', 'ref_' || p_new_id));
+              END IF;
+            ELSE
+              RAISE EXCEPTION 'unknown sandbox operation %', p_kind;
+            END IF;
+          END IF;
+          INSERT INTO sandbox_payment_operations (idempotency_key, kind, request, outcome) VALUES (p_key, p_kind, p_request, outcome);
+          RETURN outcome || jsonb_build_object('lost', lost);
+        END
+        $fn$;
+        CREATE OR REPLACE FUNCTION sandbox_payment_apply_many(p_calls jsonb) RETURNS jsonb
+        LANGUAGE plpgsql VOLATILE AS $fn$
+        DECLARE
+          c jsonb;
+          outcomes jsonb := '[]'::jsonb;
+        BEGIN
+          FOR c IN SELECT value FROM jsonb_array_elements(p_calls) LOOP
+            outcomes := outcomes || jsonb_build_array(sandbox_payment_apply(c->>'key', c->>'kind', c->'request', c->>'newId'));
+          END LOOP;
+          RETURN outcomes;
+        END
+        $fn$;
+      `);
     },
   },
   {

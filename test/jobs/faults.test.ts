@@ -62,7 +62,6 @@ async function settled(h: { call: Call }, ids: string[], done: (status: string, 
 
 /** The sandbox gateway's own count of authorisations per order. */
 async function authorizationsPerOrder(h: Harness): Promise<Map<string, number>> {
-  await h.service.gateway.records('');                               // the sandbox's tables exist once it has been used
   const rows: { reference: string; n: string }[] = await h.service.knex('sandbox_payment_authorizations').select('reference').count({ n: '*' }).groupBy('reference');
   return new Map(rows.map((r) => [String(r.reference), Number(r.n)]));
 }

@@ -3,7 +3,10 @@ import type { Knex } from 'knex';
 import { GatewayUnavailable, PaymentDeclined } from '../../payments/payment-gateway.port.js';
 import { SandboxGateway } from '../../payments/sandbox-gateway.js';
 import { createKnex } from '../../platform/db.js';
+import { migrate } from '../../platform/migrate.js';
+import { schemaMigrations } from '../../platform/schema.migrations.js';
 import { isolatedSchema } from '../support/test-env.js';
+import { readModelWorld } from '../support/world.js';
 
 async function failure(p: Promise<unknown>): Promise<unknown> {
   try {
@@ -16,15 +19,13 @@ async function failure(p: Promise<unknown>): Promise<unknown> {
 
 describe('sandbox payment gateway', () => {
   let knex: Knex;
-  let drop: () => Promise<void>;
+  let cleanup: () => Promise<void>;
   let gateway: SandboxGateway;
   before(async () => {
-    const db = await isolatedSchema('pay');
-    drop = db.drop;
-    knex = createKnex(db);
+    ({ knex, cleanup } = await readModelWorld());
     gateway = new SandboxGateway(knex, { latencyMs: 2, timeoutMs: 50 });
   });
-  after(async () => { await knex.destroy(); await drop(); });
+  after(async () => { await cleanup(); });
 
   const auth = (reference: string, token: string, key = `authorize:${reference}`) => gateway.authorize({ token, amount: 5000, currency: 'EUR', reference, idempotencyKey: key });
 
@@ -75,5 +76,41 @@ describe('sandbox payment gateway', () => {
     const other = await auth('o-8', 'tok_ok');
     await gateway.void({ authorizationId: other.authorizationId, idempotencyKey: 'void-2' });
     expect(((await failure(gateway.capture({ authorizationId: other.authorizationId, amount: 1, idempotencyKey: 'cap-3' }))) as PaymentDeclined).code).to.equal('authorization_voided');
+  });
+});
+
+describe('migration 008-sandbox-gateway on a database the sandbox gateway ran on before', () => {
+  let knex: Knex;
+  let db: Awaited<ReturnType<typeof isolatedSchema>>;
+  const sandbox = schemaMigrations.find((m) => m.name === '008-sandbox-gateway')!;
+  const authorize = (reference: string, amount = 5000) =>
+    new SandboxGateway(knex, { latencyMs: 1 }).authorize({ token: 'tok_ok', amount, currency: 'EUR', reference, idempotencyKey: `authorize:${reference}` });
+  beforeEach(async () => {
+    db = await isolatedSchema('pay');
+    knex = createKnex(db);
+    await migrate(knex, 'oms_migrations', schemaMigrations.filter((m) => m !== sandbox), db.schema);
+  });
+  afterEach(async () => { await knex.destroy(); await db.drop(); });
+
+  it('succeeds where the gateway made its tables and functions itself, and keeps their records', async () => {
+    await sandbox.up(knex);                                          // what the gateway ran when first called
+    const first = await authorize('o-1');
+    await migrate(knex, 'oms_migrations', schemaMigrations, db.schema);
+    expect(await knex('oms_migrations').where({ name: sandbox.name })).to.have.length(1);
+    expect(await authorize('o-1')).to.deep.equal(first);
+    expect(((await failure(authorize('o-1', 1))) as PaymentDeclined).code).to.equal('idempotency_key_reused');
+  });
+
+  it('makes the first version\'s requests (text, with the key in them) what the gateway compares now', async () => {
+    await knex.raw(`CREATE TABLE sandbox_payment_operations (
+      idempotency_key text PRIMARY KEY, kind text NOT NULL, request text NOT NULL, outcome jsonb NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT clock_timestamp())`);
+    await knex('sandbox_payment_operations').insert({
+      idempotency_key: 'authorize:o-2', kind: 'authorize', outcome: { result: { authorizationId: 'auth_first_version' } },
+      request: JSON.stringify({ kind: 'authorize', token: 'tok_ok', amount: 5000, currency: 'EUR', reference: 'o-2', idempotencyKey: 'authorize:o-2' }),
+    });
+    await migrate(knex, 'oms_migrations', schemaMigrations, db.schema);
+    expect(await authorize('o-2')).to.deep.equal({ authorizationId: 'auth_first_version' });
+    expect(((await failure(authorize('o-2', 1))) as PaymentDeclined).code).to.equal('idempotency_key_reused');
   });
 });
