@@ -25,6 +25,7 @@ import { createAllocator } from './write-side/sourcing/allocator.js';
 import { SourcingProcess } from './write-side/sourcing/sourcing.process.js';
 import { listLocations } from './read-side/locations.queries.js';
 import { batchedVelocity } from './read-side/orders.queries.js';
+import type { PaymentGateway } from './payments/payment-gateway.port.js';
 import { SandboxGateway } from './payments/sandbox-gateway.js';
 import { WebhookNotifier } from './notifications/webhook-notifier.js';
 import { batchedOutbox } from './notifications/outbox.js';
@@ -41,8 +42,8 @@ const GATHER_MS = { projections: 20, dispatcher: 10, sourcing: 5 };
 
 export interface Service {
   config: Config;
-  /** The payment gateway (the sandbox here): its own records are what fault tests count. */
-  gateway: SandboxGateway;
+  /** The payment gateway the jobs call (the sandbox here; its own records are read with sandboxRecords). */
+  gateway: PaymentGateway;
   store: EventStore;
   knex: Knex;
   write: WriteSide;
@@ -88,7 +89,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   const write = createWriteSide(store);
-  const gateway = new SandboxGateway(knex, { latencyMs: config.sandboxLatencyMs });
+  const gateway: PaymentGateway = new SandboxGateway(knex, { latencyMs: config.sandboxLatencyMs });
   const allocator = createAllocator({
     write,
     locations: cachedFor(1000, () => listLocations(knex)),

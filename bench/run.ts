@@ -7,7 +7,8 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import { v7 as uuid } from 'uuid';
 import { openPostgresEventStore } from '../event-store/postgres/postgres-event-store.js';
-import { ensureDatabase } from '../platform/db.js';
+import { sandboxAuthorizationCounts } from '../payments/sandbox-gateway.js';
+import { createKnex, ensureDatabase } from '../platform/db.js';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { QUEUES } from '../jobs/queues.js';
@@ -320,10 +321,12 @@ async function pipelineBench(): Promise<void> {
       count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM $s.events r WHERE r.stream_id = p.stream_id AND r.type = 'OrderReleased'))::int AS unreleased
       FROM $s.events p WHERE p.type = 'OrderPlaced'`);
     const twice = await q(`SELECT
-      (SELECT count(*)::int FROM (SELECT reference FROM $s.sandbox_payment_authorizations GROUP BY reference HAVING count(*) > 1) x) AS authorizations,
       (SELECT count(*)::int FROM (SELECT order_id FROM $s.notifications WHERE kind = 'order_confirmed' GROUP BY order_id HAVING count(*) > 1) x) AS confirmations,
       (SELECT count(*)::int FROM (SELECT stream_id FROM $s.events WHERE type IN ('FraudAssessed', 'OrderReleased', 'PaymentAuthorized') GROUP BY stream_id, type HAVING count(*) > 1) x) AS events,
       (SELECT count(*)::int FROM $s.notifications WHERE kind = 'order_confirmed') AS confirmed`);
+    const sandbox = createKnex({ databaseUrl: BASE_URL, schema, poolSize: 1 });
+    const authorized = await sandboxAuthorizationCounts(sandbox).finally(() => sandbox.destroy());
+    twice.authorizations = [...authorized.values()].filter((n) => n > 1).length;
     return { placed: orders.placed, offered: load['2xx'] / load.duration, released: orders.placed - orders.unreleased, lost: orders.unreleased,
       perSecond: (orders.placed - orders.unreleased) / Number(span.s),
       p50: Number(span.p50) * 1000, p99: Number(span.p99) * 1000, twice, non2xx: load.non2xx, seconds };

@@ -44,12 +44,6 @@ export class SandboxGateway implements PaymentGateway {
     return this.apply(r.idempotencyKey, 'refund', { authorizationId: r.authorizationId, amount: r.amount });
   }
 
-  /** The sandbox's own records of one order (its `reference`): what tests and benchmarks count. */
-  async records(reference: string): Promise<{ authorizations: { authorizationId: string; amount: number; captured: number; refunded: number; voided: boolean }[] }> {
-    const rows = await this.knex('sandbox_payment_authorizations').where({ reference }).orderBy('created_at');
-    return { authorizations: rows.map((a) => ({ authorizationId: a.authorization_id, amount: Number(a.amount), captured: Number(a.captured), refunded: Number(a.refunded), voided: a.voided })) };
-  }
-
   /**
    * Runs one request under its idempotency key: a key seen before gets its first outcome again;
    * a key reused for a different request is refused. Successes and declines are remembered,
@@ -89,6 +83,29 @@ export class SandboxGateway implements PaymentGateway {
       return Promise.all(calls.map(async (c) => (await this.applyMany([c]))[0]));
     }
   }
+}
+
+// The sandbox's own records, read from its tables on the database it runs on: what tests and
+// benchmarks count. A real gateway's would be read from its dashboard, so they are not on the port.
+
+export interface SandboxAuthorization { authorizationId: string; amount: number; captured: number; refunded: number; voided: boolean }
+
+/** The authorisations the sandbox holds for one order (its `reference`), oldest first. */
+export async function sandboxRecords(knex: Knex, reference: string): Promise<{ authorizations: SandboxAuthorization[] }> {
+  const rows = await knex('sandbox_payment_authorizations').where({ reference }).orderBy('created_at');
+  return { authorizations: rows.map((a) => ({ authorizationId: a.authorization_id, amount: Number(a.amount), captured: Number(a.captured), refunded: Number(a.refunded), voided: a.voided })) };
+}
+
+/** How many authorisations the sandbox holds per order (`reference`), for every order it has authorised. */
+export async function sandboxAuthorizationCounts(knex: Knex): Promise<Map<string, number>> {
+  const rows: { reference: string; n: string }[] = await knex('sandbox_payment_authorizations').select('reference').count({ n: '*' }).groupBy('reference');
+  return new Map(rows.map((r) => [String(r.reference), Number(r.n)]));
+}
+
+/** How many requests under this idempotency key have reached the sandbox (0 for none). */
+export async function sandboxAttempts(knex: Knex, idempotencyKey: string): Promise<number> {
+  const row = await knex('sandbox_payment_attempts').where({ idempotency_key: idempotencyKey }).first('attempts');
+  return row ? Number(row.attempts) : 0;
 }
 
 interface SandboxCall { key: string; kind: string; request: Record<string, unknown>; newId: string }

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { QUEUES } from '../../jobs/queues.js';
+import { sandboxAttempts, sandboxRecords } from '../../payments/sandbox-gateway.js';
 import { fold } from '../../write-side/decider.js';
 import { stockDecider, stockStream, type StockEvent } from '../../write-side/inventory/stock.decider.js';
 import { anOrderBody, eventually, KEYS, startHarness, type Harness } from '../support/service-harness.js';
@@ -95,7 +96,7 @@ lifecycle('order lifecycle', {}, (ctx) => {
     const order = await statusOf(h, id, 'released');
     expect(order.payment).to.include({ status: 'authorized', authorized: 2500, captured: 0 });
     expect(order.timeline.map((t: { type: string }) => t.type)).to.include.members(['OrderPlaced', 'FraudAssessed', 'PaymentAuthorized', 'OrderAllocated', 'OrderReleased']);
-    expect((await h.service.gateway.records(id)).authorizations).to.have.length(1);
+    expect((await sandboxRecords(h.service.knex, id)).authorizations).to.have.length(1);
     const outbox = await eventually(async () => { const rows = await h.service.knex('notifications').where({ order_id: id }); return rows.length ? rows : undefined; });
     expect(outbox.map((n: { kind: string }) => n.kind)).to.deep.equal(['order_confirmed']);
   });
@@ -115,9 +116,8 @@ lifecycle('order lifecycle', {}, (ctx) => {
     const id = await ctx().order(2500, 'tok_fail_once');
     const order = await statusOf(h, id, 'released');
     expect(order.payment.status).to.equal('authorized');
-    expect((await h.service.gateway.records(id)).authorizations).to.have.length(1);
-    const attempts = await h.service.knex('sandbox_payment_attempts').where({ idempotency_key: `authorize:${id}` }).first();
-    expect(attempts.attempts).to.equal(2);
+    expect((await sandboxRecords(h.service.knex, id)).authorizations).to.have.length(1);
+    expect(await sandboxAttempts(h.service.knex, `authorize:${id}`)).to.equal(2);
   });
 
   it('review -> approve: held, listed for review, then released', async () => {
@@ -153,7 +153,7 @@ lifecycle('order lifecycle', {}, (ctx) => {
       return r.body.status === 'rejected' && r.body.payment?.status === 'voided' ? r.body : undefined;
     }, 15_000);
     expect(order.rejection).to.include({ cause: 'review', detail: 'stolen card' });
-    expect((await h.service.gateway.records(id)).authorizations[0]).to.include({ voided: true, captured: 0 });
+    expect((await sandboxRecords(h.service.knex, id)).authorizations[0]).to.include({ voided: true, captured: 0 });
     await eventually(async () => ((await reservedFor(h, id)) === 0 ? true : undefined));
   });
 
@@ -164,7 +164,7 @@ lifecycle('order lifecycle', {}, (ctx) => {
     expect(order.rejection).to.include({ cause: 'fraud' });
     await eventually(async () => ((await reservedFor(h, id)) === 0 ? true : undefined));
     await paymentsDone(h);
-    const a = (await h.service.gateway.records(id)).authorizations;
+    const a = (await sandboxRecords(h.service.knex, id)).authorizations;
     expect(a.length === 0 || (a.length === 1 && a[0].voided), JSON.stringify(a)).to.equal(true);
   });
 
@@ -172,11 +172,11 @@ lifecycle('order lifecycle', {}, (ctx) => {
     const h = ctx();
     const id = await ctx().order(2500, 'tok_timeout_once');
     // The gateway has authorised, but its answer was lost: the order shows no authorisation yet.
-    await eventually(async () => ((await h.service.gateway.records(id)).authorizations.length === 1 ? true : undefined));
+    await eventually(async () => ((await sandboxRecords(h.service.knex, id)).authorizations.length === 1 ? true : undefined));
     expect((await h.service.write.loadOrder(id, { fresh: true }) as { payment: { authorizationId: string | null } }).payment.authorizationId).to.equal(null);
     const order = await cancelledWith(h, id, 'changed my mind', 'voided');
     expect(order.status).to.equal('cancelled');
-    const authorizations = (await h.service.gateway.records(id)).authorizations;
+    const authorizations = (await sandboxRecords(h.service.knex, id)).authorizations;
     expect(authorizations).to.have.length(1);
     expect(authorizations[0]).to.include({ voided: true, captured: 0 });
   });
@@ -187,7 +187,7 @@ lifecycle('order lifecycle', {}, (ctx) => {
     await statusOf(h, id, 'released');
     const order = await cancelledWith(h, id, 'changed my mind', 'voided');
     expect(order.status).to.equal('cancelled');
-    expect((await h.service.gateway.records(id)).authorizations[0]).to.include({ voided: true, refunded: 0 });
+    expect((await sandboxRecords(h.service.knex, id)).authorizations[0]).to.include({ voided: true, refunded: 0 });
     await eventually(async () => ((await reservedFor(h, id)) === 0 ? true : undefined));
     await eventually(async () => ((await h.service.knex('notifications').where({ order_id: id, kind: 'order_cancelled' })).length === 1 ? true : undefined));
   });
@@ -239,7 +239,7 @@ lifecycle('order lifecycle, capturing on release', { PAYMENT_CAPTURE: 'on_releas
     await paymentOf(h, id, 'captured');
     const order = await cancelledWith(h, id, 'too late', 'refunded');
     expect(order.payment).to.include({ authorized: 2500, captured: 2500, refunded: 2500 });
-    const authorizations = (await h.service.gateway.records(id)).authorizations;
+    const authorizations = (await sandboxRecords(h.service.knex, id)).authorizations;
     expect(authorizations).to.have.length(1);
     expect(authorizations[0]).to.include({ amount: 2500, captured: 2500, refunded: 2500, voided: false });
   });

@@ -4,6 +4,7 @@ import knexFactory from 'knex';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { QUEUES } from '../../jobs/queues.js';
+import { sandboxAuthorizationCounts, sandboxRecords } from '../../payments/sandbox-gateway.js';
 import { anOrderBody, apiClient, deleteQueueKeys, eventually, KEYS, NO_FRAUD_HOLDS, startHarness, TEST_API_KEYS, type Call, type Harness } from '../support/service-harness.js';
 import { freePort, ownPostgres, ownRedis } from '../support/own-services.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from '../support/test-env.js';
@@ -61,10 +62,7 @@ async function settled(h: { call: Call }, ids: string[], done: (status: string, 
 }
 
 /** The sandbox gateway's own count of authorisations per order. */
-async function authorizationsPerOrder(h: Harness): Promise<Map<string, number>> {
-  const rows: { reference: string; n: string }[] = await h.service.knex('sandbox_payment_authorizations').select('reference').count({ n: '*' }).groupBy('reference');
-  return new Map(rows.map((r) => [String(r.reference), Number(r.n)]));
-}
+const authorizationsPerOrder = (h: Harness): Promise<Map<string, number>> => sandboxAuthorizationCounts(h.service.knex);
 
 /** Job counts per queue, as BullMQ holds them. */
 async function jobCounts(redisUrl: string, prefix: string): Promise<Record<string, Record<string, number>>> {
@@ -134,7 +132,7 @@ describe('faults', function () {
       expect([...outcome.values()].every((o) => o.status === 'released' && o.payment === 'authorized')).to.equal(true);
       const perOrder = await authorizationsPerOrder(h);
       expect(ids.map((id) => perOrder.get(id) ?? 0)).to.deep.equal(ids.map(() => 1));
-      for (const id of caught) expect((await h.service.gateway.records(id)).authorizations).to.have.length(1);
+      for (const id of caught) expect((await sandboxRecords(h.service.knex, id)).authorizations).to.have.length(1);
       // No job lost: one fraud check, one authorisation and one confirmation per order, and nothing failed.
       const jobs = await drained(TEST_REDIS_URL, h.queuePrefix);
       expect(jobs[QUEUES.fraudScoring]).to.deep.equal({ completed: 40, failed: 0 });

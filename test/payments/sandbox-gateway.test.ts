@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Knex } from 'knex';
 import { GatewayUnavailable, PaymentDeclined } from '../../payments/payment-gateway.port.js';
-import { SandboxGateway } from '../../payments/sandbox-gateway.js';
+import { SandboxGateway, sandboxAttempts, sandboxAuthorizationCounts, sandboxRecords } from '../../payments/sandbox-gateway.js';
 import { createKnex } from '../../platform/db.js';
 import { migrate } from '../../platform/migrate.js';
 import { schemaMigrations } from '../../platform/schema.migrations.js';
@@ -32,7 +32,8 @@ describe('sandbox payment gateway', () => {
   it('authorises once per idempotency key, however often and however concurrently it is asked', async () => {
     const answers = await Promise.all(Array.from({ length: 8 }, () => auth('o-1', 'tok_ok')));
     expect(new Set(answers.map((a) => a.authorizationId)).size).to.equal(1);
-    expect((await gateway.records('o-1')).authorizations).to.have.length(1);
+    expect((await sandboxRecords(knex, 'o-1')).authorizations).to.have.length(1);
+    expect((await sandboxAuthorizationCounts(knex)).get('o-1')).to.equal(1);
   });
 
   it('refuses a key reused for a different request', async () => {
@@ -44,24 +45,25 @@ describe('sandbox payment gateway', () => {
 
   it('declines tok_declined, and gives the same answer to the same key', async () => {
     for (let i = 0; i < 2; i++) expect(((await failure(auth('o-3', 'tok_declined'))) as PaymentDeclined).code).to.equal('card_declined');
-    expect((await gateway.records('o-3')).authorizations).to.have.length(0);
+    expect((await sandboxRecords(knex, 'o-3')).authorizations).to.have.length(0);
   });
 
   it('fails tok_fail_once transiently once, then authorises', async () => {
     expect(await failure(auth('o-4', 'tok_fail_once'))).to.be.instanceOf(GatewayUnavailable);
     expect((await auth('o-4', 'tok_fail_once')).authorizationId).to.match(/^auth_/);
+    expect(await sandboxAttempts(knex, 'authorize:o-4')).to.equal(2);
   });
 
   it('never answers tok_timeout in time', async () => {
     expect(await failure(auth('o-5', 'tok_timeout'))).to.be.instanceOf(GatewayUnavailable);
-    expect((await gateway.records('o-5')).authorizations).to.have.length(0);
+    expect((await sandboxRecords(knex, 'o-5')).authorizations).to.have.length(0);
   });
 
   it('authorises tok_timeout_once but loses the answer; the retry with the same key gets that authorisation', async () => {
     expect(await failure(auth('o-6', 'tok_timeout_once'))).to.be.instanceOf(GatewayUnavailable);
-    const [held] = (await gateway.records('o-6')).authorizations;
+    const [held] = (await sandboxRecords(knex, 'o-6')).authorizations;
     expect((await auth('o-6', 'tok_timeout_once')).authorizationId).to.equal(held.authorizationId);
-    expect((await gateway.records('o-6')).authorizations).to.have.length(1);
+    expect((await sandboxRecords(knex, 'o-6')).authorizations).to.have.length(1);
   });
 
   it('captures up to the authorisation, refunds up to the capture, and voids only what is not captured', async () => {
@@ -72,7 +74,7 @@ describe('sandbox payment gateway', () => {
     expect(((await failure(gateway.void({ authorizationId, idempotencyKey: 'void-1' }))) as PaymentDeclined).code).to.equal('already_captured');
     await gateway.refund({ authorizationId, amount: 3000, idempotencyKey: 'ref-1' });
     expect(((await failure(gateway.refund({ authorizationId, amount: 1, idempotencyKey: 'ref-2' }))) as PaymentDeclined).code).to.equal('amount_exceeds_capture');
-    expect((await gateway.records('o-7')).authorizations[0]).to.include({ captured: 3000, refunded: 3000, voided: false });
+    expect((await sandboxRecords(knex, 'o-7')).authorizations[0]).to.include({ captured: 3000, refunded: 3000, voided: false });
     const other = await auth('o-8', 'tok_ok');
     await gateway.void({ authorizationId: other.authorizationId, idempotencyKey: 'void-2' });
     expect(((await failure(gateway.capture({ authorizationId: other.authorizationId, amount: 1, idempotencyKey: 'cap-3' }))) as PaymentDeclined).code).to.equal('authorization_voided');
