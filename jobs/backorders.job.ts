@@ -8,7 +8,13 @@ import type { Allocator } from '../write-side/sourcing/allocator.js';
 // Backorders are filled as a job when stock of their SKU becomes available; placed and cancelled
 // orders are handled by the sourcing process (write-side/sourcing/sourcing.process.ts).
 
-export interface BackorderDeps { allocator: Allocator; knex: Knex; now(): Date }
+export interface BackorderDeps {
+  allocator: Allocator;
+  knex: Knex;
+  now(): Date;
+  /** How long a run waits for the orders read model to reach the stock's event before it fails, to be retried (5 s). */
+  readModelWaitMs?: number;
+}
 
 const metadata = (job: Job<{ eventId: string }>, deps: BackorderDeps, orderId: string): CommandMetadata => ({
   now: deps.now().toISOString(), correlationId: orderId, causationId: job.data.eventId, actor: { kind: 'job', id: `backorders/${job.id}` },
@@ -29,7 +35,7 @@ export async function fillBackorders(job: Job<{ sku?: string; orderId?: string; 
     return;
   }
   // See every order backordered before this stock arrived; if the read model is behind, try later.
-  if ((await readModelPosition(deps.knex, 'orders', position)) < position) throw new Error('the orders read model is behind; retrying');
+  if ((await readModelPosition(deps.knex, 'orders', position, deps.readModelWaitMs)) < position) throw new Error('the orders read model is behind; retrying');
   for (const id of await backordersFor(deps.knex, sku!)) {
     await deps.allocator.allocate(id, metadata(job, deps, id), { fromBackorder: true, afterCrash });
   }

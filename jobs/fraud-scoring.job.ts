@@ -13,6 +13,8 @@ export interface FraudScoringDeps {
   velocity(q: VelocityQuery): Promise<VelocityCounts | null>;
   rules: FraudRules;
   now(): Date;
+  /** How long a run waits for the orders read model to reach the order before it fails, to be retried (5 s). */
+  readModelWaitMs?: number;
 }
 
 const READ_MODEL_WAIT_MS = 5_000;
@@ -28,7 +30,7 @@ export async function scoreOrderFraud(job: Job<{ orderId: string; eventId: strin
     addressKey: addressKey(o), card: paymentFingerprint(o), at: o.placedAt,
   };
   // Velocity counts come from the orders read model: wait for it to take in the orders before this one.
-  const signals = await pollUntil(() => deps.velocity(query), (counts) => counts !== null, READ_MODEL_WAIT_MS);
+  const signals = await pollUntil(() => deps.velocity(query), (counts) => counts !== null, deps.readModelWaitMs ?? READ_MODEL_WAIT_MS);
   if (!signals) throw new Error(`the orders read model has not reached order ${orderId} yet; retrying`);
   const assessment = scoreOrder(o, signals, deps.rules);
   await deps.write.recordFraudAssessment(orderId, assessment, {
