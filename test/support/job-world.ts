@@ -32,11 +32,11 @@ export function jobWorld() {
       }, meta());
       return placed.orderId;
     },
-    /** The job data for an event of the order: the id of its latest event of that type. */
-    async eventOf(orderId: string, type: string): Promise<{ orderId: string; eventId: string; position: number }> {
+    /** The job data the dispatcher makes of the order's latest event of that type. */
+    async eventOf(orderId: string, type: string): Promise<{ orderId: string; eventId: string; eventType: string; position: number }> {
       const e = (await store.readStream(orderStream(orderId))).filter((r) => r.type === type).at(-1);
       if (!e) throw new Error(`order ${orderId} has no ${type}`);
-      return { orderId, eventId: e.id, position: e.position };
+      return { orderId, eventId: e.id, eventType: e.type, position: e.position };
     },
     /** The types of the order's events, in order. */
     async eventTypes(orderId: string): Promise<string[]> {
