@@ -10,17 +10,9 @@ import { eventually } from '../support/service-harness.js';
 import { meta } from '../support/given-when-then.js';
 import { aJob, jobWorld } from '../support/job-world.js';
 import { readModelWorld } from '../support/world.js';
+import { failure } from '../support/failure.js';
 
 type Allocation = { orderId: string; metadata: CommandMetadata; options: Parameters<Allocator['allocate']>[2] };
-
-async function failure(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the job to fail');
-}
 
 describe('backorder job', () => {
   let knex: Knex;

@@ -5,17 +5,9 @@ import { DEFAULT_FRAUD_RULES } from '../../platform/config.js';
 import type { VelocityCounts, VelocityQuery } from '../../read-side/orders.queries.js';
 import { meta, NOW } from '../support/given-when-then.js';
 import { aJob, jobWorld } from '../support/job-world.js';
+import { failure } from '../support/failure.js';
 
 const QUIET: VelocityCounts = { customer1h: 0, customer24h: 0, email1h: 0, email24h: 0, address1h: 0, address24h: 0, card1h: 0, card24h: 0, returningCustomer: true };
-
-async function failure(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the job to fail');
-}
 
 describe('fraud scoring job', () => {
   let world: ReturnType<typeof jobWorld>;

@@ -7,6 +7,7 @@ import { batchedOutbox } from '../../notifications/outbox.js';
 import { meta } from '../support/given-when-then.js';
 import { aJob, jobWorld } from '../support/job-world.js';
 import { readModelWorld } from '../support/world.js';
+import { failure } from '../support/failure.js';
 
 /** A notifier that keeps what it was given; `failNext` makes the next sends throw. */
 class FakeNotifier implements Notifier {
@@ -18,15 +19,6 @@ class FakeNotifier implements Notifier {
     if (err) throw err;
     this.sent.push(n);
   }
-}
-
-async function failure(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the job to fail');
 }
 
 describe('customer notification job', () => {

@@ -5,6 +5,7 @@ import {
 } from '../../payments/payment-gateway.port.js';
 import { meta } from '../support/given-when-then.js';
 import { aJob, jobWorld } from '../support/job-world.js';
+import { failure } from '../support/failure.js';
 
 type Operation = 'authorize' | 'capture' | 'void' | 'refund';
 type Request = AuthorizeRequest | CaptureRequest | VoidRequest | RefundRequest;
@@ -64,15 +65,6 @@ class FakeGateway implements PaymentGateway {
     if ('error' in first) throw first.error;
     return first.value as T;
   }
-}
-
-async function failure(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the job to fail');
 }
 
 describe('payment jobs', () => {

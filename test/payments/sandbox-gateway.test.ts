@@ -7,15 +7,7 @@ import { migrate } from '../../platform/migrate.js';
 import { schemaMigrations } from '../../platform/schema.migrations.js';
 import { isolatedSchema } from '../support/test-env.js';
 import { readModelWorld } from '../support/world.js';
-
-async function failure(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a failure');
-}
+import { failure } from '../support/failure.js';
 
 describe('sandbox payment gateway', () => {
   let knex: Knex;
