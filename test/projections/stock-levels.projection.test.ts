@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Knex } from 'knex';
-import type { RecordedEvent } from '../../event-store/event-store.port.js';
+import type { Recorded } from '../../write-side/to-domain.js';
 import { stockLevelsProjection } from '../../projections/stock-levels.projection.js';
 import { stockStream, type StockEvent } from '../../write-side/inventory/stock.decider.js';
 import { recordedLog } from '../support/recorded-events.js';
@@ -33,8 +33,8 @@ describe('stock levels projection', () => {
   beforeEach(async () => { ({ knex, cleanup } = await readModelWorld()); record = recordedLog(); });
   afterEach(async () => { await cleanup(); });
 
-  const inBatch = (events: RecordedEvent[], into = knex) => into.transaction((trx) => stockLevelsProjection.applyBatch!(events, trx));
-  const oneByOne = (events: RecordedEvent[], into = knex) => into.transaction(async (trx) => { for (const e of events) await stockLevelsProjection.apply(e, trx); });
+  const inBatch = (events: Recorded<StockEvent>[], into = knex) => into.transaction((trx) => stockLevelsProjection.applyBatch!(events, trx));
+  const oneByOne = (events: Recorded<StockEvent>[], into = knex) => into.transaction(async (trx) => { for (const e of events) await stockLevelsProjection.apply(e, trx); });
   const levels = async (into = knex) => (await into('stock_levels').orderBy(['sku', 'location_id']))
     .map((r) => ({ sku: r.sku, locationId: r.location_id, onHand: Number(r.on_hand), reserved: Number(r.reserved), quarantined: Number(r.quarantined), safetyStock: Number(r.safety_stock), updatedAt: r.updated_at.toISOString() }));
   const transfers = async () => (await knex('transfers').orderBy('transfer_id'))

@@ -1,6 +1,6 @@
 import { v7 as uuid } from 'uuid';
-import type { RecordedEvent } from '../../event-store/event-store.port.js';
 import type { DomainEvent } from '../../write-side/decider.js';
+import type { Recorded } from '../../write-side/to-domain.js';
 
 /**
  * Events as a projection receives them from the log, built in the test: each gets an id, the
@@ -9,11 +9,11 @@ import type { DomainEvent } from '../../write-side/decider.js';
 export function recordedLog() {
   let position = 0;
   const revisions = new Map<string, number>();
-  return function record<E extends DomainEvent>(streamId: string, ...events: E[]): RecordedEvent[] {
+  return function record<E extends DomainEvent>(streamId: string, ...events: E[]): Recorded<E>[] {
     return events.map((e) => {
       const revision = (revisions.get(streamId) ?? -1) + 1;
       revisions.set(streamId, revision);
-      return { id: uuid(), type: e.type, data: e.data, metadata: {}, streamId, revision, position: ++position, recordedAt: new Date() };
+      return { ...e, id: uuid(), metadata: {}, streamId, revision, position: ++position, recordedAt: new Date() };
     });
   };
 }
