@@ -52,11 +52,15 @@ export class ProjectionRunner {
     const events = stored.map((e) => domain(e));
     const last = events[events.length - 1].position;
     if (!events.some((e) => this.handles.has(e.type))) {
-      // Nothing to apply: only move the checkpoint, in one statement.
-      await this.knex('projection_checkpoints').where({ name: this.projection.name }).andWhere('position', '<', last)
-        .update({ position: last, updated_at: this.knex.fn.now() });
-      this.lastPosition = last;
-      return;
+      // Nothing to apply: only move the checkpoint, in one statement, unless it is behind what
+      // this runner committed (then the transaction below applies what was lost first).
+      const moved = await this.knex('projection_checkpoints').where({ name: this.projection.name }).andWhere('position', '<', last)
+        .andWhere('position', '>=', this.lastPosition).update({ position: last, updated_at: this.knex.fn.now() });
+      const { position } = moved > 0 ? { position: last } : await this.knex('projection_checkpoints').where({ name: this.projection.name }).first('position');
+      if (Number(position) >= this.lastPosition) {
+        this.lastPosition = Math.max(this.lastPosition, last);
+        return;
+      }
     }
     const { projection } = this;
     try {
@@ -80,17 +84,36 @@ export class ProjectionRunner {
     this.lastPosition = last;
   }
 
-  /** Runs `work` on the handled events past the checkpoint, and moves the checkpoint, in one transaction. */
+  /**
+   * Runs `work` on the handled events past the checkpoint, and moves the checkpoint, in one
+   * transaction. Read models commit asynchronously, so a database crash may lose the last batches
+   * this runner committed, checkpoint and rows together: a checkpoint found behind them means the
+   * events in between are read from the log again and applied first.
+   */
   private async inTransaction(events: Recorded[], work: (trx: Knex.Transaction, mine: Recorded[]) => Promise<void>): Promise<void> {
     const name = this.projection.name;
     const last = events[events.length - 1].position;
     await this.knex.transaction(async (trx) => {
       const row = await trx('projection_checkpoints').where({ name }).forUpdate().first('position');
       const from = Number(row.position);
-      const mine = events.filter((e) => e.position > from && this.handles.has(e.type));
+      const lost = from < this.lastPosition ? await this.readBetween(from, events[0].position) : [];
+      if (lost.length > 0) this.log.warn({ projection: name, from, events: lost.length }, 'the read model lost commits (a database crash): applying them again');
+      const mine = [...lost, ...events].filter((e) => e.position > from && this.handles.has(e.type));
       if (mine.length > 0) await work(trx, mine);
       if (last > from) await trx('projection_checkpoints').where({ name }).update({ position: last, updated_at: trx.fn.now() });
     });
+  }
+
+  /** The events after `after` and before `before`, from the log. */
+  private async readBetween(after: number, before: number): Promise<Recorded[]> {
+    const domain = this.options.toDomain ?? toDomain;
+    const found: Recorded[] = [];
+    for (let from = after; ;) {
+      const page = (await this.store.readAll({ after: from, maxCount: 1000 })).filter((e) => e.position < before);
+      found.push(...page.map((e) => domain(e)));
+      if (page.length < 1000) return found;
+      from = page[page.length - 1].position;
+    }
   }
 }
 
