@@ -5,6 +5,7 @@ import type { EventStore, RecordedEvent, Subscription } from '../event-store/eve
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import { NOTIFYING_EVENTS } from './notifications.job.js';
+import { toDomain, type Recorded } from '../write-side/to-domain.js';
 import { OutstandingJobs } from './outstanding-jobs.js';
 import { addLogJobs, QUEUES, type LogJob, type QueueName } from './queues.js';
 
@@ -12,11 +13,11 @@ import { addLogJobs, QUEUES, type LogJob, type QueueName } from './queues.js';
 export interface JobRoute {
   queue: QueueName;
   eventType: string;
-  data(event: RecordedEvent): Record<string, unknown>;
+  data(event: Recorded): Record<string, unknown>;
 }
 
-const orderJob = (e: RecordedEvent) => ({ orderId: (e.data as { orderId: string }).orderId, eventId: e.id, eventType: e.type, position: e.position });
-const skuJob = (e: RecordedEvent) => ({ sku: (e.data as { sku: string }).sku, eventId: e.id, position: e.position });
+const orderJob = (e: Recorded) => ({ orderId: (e.data as { orderId: string }).orderId, eventId: e.id, eventType: e.type, position: e.position });
+const skuJob = (e: Recorded) => ({ sku: (e.data as { sku: string }).sku, eventId: e.id, position: e.position });
 
 /** Stock events after which a backordered order might be filled. */
 const STOCK_FREED = ['StockReceived', 'StockReturned', 'StockTransferredIn', 'StockAdjusted', 'StockReservationReleased', 'SafetyStockSet'];
@@ -99,7 +100,7 @@ export class Dispatcher {
   async dispatch(events: RecordedEvent[]): Promise<void> {
     const name = this.name;
     const jobs: LogJob[] = [];
-    for (const e of events) {
+    for (const e of events.map((r) => toDomain(r))) {
       for (const r of this.options.routes ?? JOB_ROUTES) {
         if (r.eventType === e.type) jobs.push({ queue: r.queue, jobId: e.id, name: e.type, data: r.data(e), position: e.position });
       }

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { EventStore, RecordedEvent } from '../event-store/event-store.port.js';
 import type { Logger } from '../platform/logger.js';
+import { toDomain, type Recorded } from './to-domain.js';
 
 /** What a process manager does with the events it handles; the runner decides when. */
 export interface ProcessManager {
@@ -8,14 +9,14 @@ export interface ProcessManager {
   name: string;
   handles: readonly string[];
   /** Reactions to events with the same key run one at a time, in log order. */
-  keyOf(event: RecordedEvent): string;
+  keyOf(event: Recorded): string;
   /**
    * `afterCrash`: the event lies in the window an interrupted turn may have left half done, so
    * the reaction may meet its own earlier, partial effects. Once `signal` is aborted the turn is
    * no longer safely held: write nothing more. A reaction that throws ends the turn; the next
    * one starts again from the checkpoint.
    */
-  react(event: RecordedEvent, context: { afterCrash: boolean; signal: AbortSignal }): Promise<void>;
+  react(event: Recorded, context: { afterCrash: boolean; signal: AbortSignal }): Promise<void>;
 }
 
 export interface ProcessManagerOptions {
@@ -197,7 +198,7 @@ export class ProcessManagerRunner {
       batchSize: this.options.batchSize ?? 500,
       gatherMs: this.options.gatherMs,
       onEvents: async (events) => {
-        for (const e of events) {
+        for (const e of events.map((r) => toDomain(r))) {
           if (halted()) return;                                      // nothing after this is taken in, nor counted as seen
           delivered++;
           if (this.handles.has(e.type)) {
