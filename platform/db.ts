@@ -19,6 +19,7 @@ export function createPgPool(s: DbSettings, applicationName = 'oms', onError: (e
     connectionString: s.databaseUrl,
     max: s.poolSize,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    keepAlive: true,
     application_name: applicationName,
     options: `-c search_path=${s.schema}`,
   });
@@ -33,7 +34,7 @@ export function createPgPool(s: DbSettings, applicationName = 'oms', onError: (e
 export function createKnex(s: DbSettings, options: { asyncCommit?: boolean; name?: string } = {}): Knex {
   return knexFactory({
     client: 'pg',
-    connection: { connectionString: s.databaseUrl, application_name: options.name ?? 'oms', connectionTimeoutMillis: CONNECT_TIMEOUT_MS },
+    connection: { connectionString: s.databaseUrl, application_name: options.name ?? 'oms', connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true },
     searchPath: [s.schema],
     acquireConnectionTimeout: 2 * CONNECT_TIMEOUT_MS,
     pool: {
