@@ -57,7 +57,13 @@ async function settled(h: { call: Call }, ids: string[], done: (status: string, 
       if (r.status === 200 && done(r.body.status, r.body.payment.status)) seen.set(id, { status: r.body.status, payment: r.body.payment.status });
     }
     return seen.size === ids.length ? true : undefined;
-  }, ms, 250).catch((err: Error) => { throw new Error(`${err.message}: ${seen.size} of ${ids.length} settled ${summary()}`); });
+  }, ms, 250).catch(async (err: Error) => {
+    const stuck = await Promise.all(ids.filter((id) => !seen.has(id)).slice(0, 3).map(async (id) => {
+      const r = await h.call('GET', `/orders/${id}`, { key: KEYS.operator });
+      return r.status === 200 ? { id, status: r.body.status, payment: r.body.payment.status, timeline: r.body.timeline.map((t: { type: string }) => t.type) } : { id, answer: r.status };
+    }));
+    throw new Error(`${err.message}: ${seen.size} of ${ids.length} settled ${summary()}; not settled: ${JSON.stringify(stuck)}`);
+  });
   return seen;
 }
 
@@ -289,7 +295,12 @@ describe('faults', function () {
       expect(service.exitCode, `the service exited:\n${output.slice(-3000)}`).to.equal(null);
       expect([...answers.keys()].sort(), JSON.stringify(Object.fromEntries(answers))).to.deep.equal(['201', '503']);
       expect(healthDuringOutage).to.deep.equal([0, 1].map(() => ({ status: 503, checks: { eventStore: 'down', readModels: 'down', queue: 'ok' } })));
-      const outcome = await settled(api, acknowledged.map((o) => o.id), (status, payment) => (status === 'released' && payment === 'authorized') || (status === 'rejected' && payment === 'declined'), 150_000);
+      const outcome = await settled(api, acknowledged.map((o) => o.id), (status, payment) => (status === 'released' && payment === 'authorized') || (status === 'rejected' && payment === 'declined'), 150_000)
+        .catch(async (err: Error) => {
+          const failures = await db('projection_failures').select('projection', 'event_type', 'error').limit(3);
+          const checkpoints = await db('projection_checkpoints').select('name', 'position');
+          throw new Error(`${err.message}; projection failures ${JSON.stringify(failures)}; checkpoints ${JSON.stringify(checkpoints)}\n${output.slice(-3000)}`);
+        });
       for (const o of acknowledged) expect(outcome.get(o.id)!.status, o.id).to.equal(o.declined ? 'rejected' : 'released');
       const auths = await db('sandbox_payment_authorizations').select('reference').count({ n: '*' }).groupBy('reference').having(db.raw('count(*) > 1'));
       expect(auths, 'orders authorised twice').to.deep.equal([]);
