@@ -4,7 +4,7 @@ import type { Knex } from 'knex';
 import type { EventStore, RecordedEvent, Subscription } from '../event-store/event-store.port.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
-import { NOTIFYING_EVENTS } from './notifications.job.js';
+import { NOTIFYING_EVENTS, notificationJob } from './notifications.job.js';
 import { toDomain, type Recorded } from '../write-side/to-domain.js';
 import { OutstandingJobs } from './outstanding-jobs.js';
 import { addLogJobs, QUEUES, type LogJob, type QueueName } from './queues.js';
@@ -14,6 +14,8 @@ export interface JobRoute {
   queue: QueueName;
   eventType: string;
   data(event: Recorded): Record<string, unknown>;
+  /** Only events this holds for start the job (all when absent). */
+  when?(event: Recorded): boolean;
 }
 
 const orderJob = (e: Recorded) => ({ orderId: (e.data as { orderId: string }).orderId, eventId: e.id, eventType: e.type, position: e.position });
@@ -35,7 +37,9 @@ export function jobRoutes(options: { captureOnRelease?: boolean } = {}): JobRout
     { queue: QUEUES.payments, eventType: 'OrderCancelled', data: orderJob },
     { queue: QUEUES.payments, eventType: 'OrderRejected', data: orderJob },
     ...(options.captureOnRelease ? [{ queue: QUEUES.payments, eventType: 'OrderReleased', data: orderJob }] : []),
-    ...NOTIFYING_EVENTS.map((eventType) => ({ queue: QUEUES.notifications, eventType, data: orderJob })),
+    ...NOTIFYING_EVENTS.map(({ eventType }) => ({
+      queue: QUEUES.notifications, eventType, when: (e: Recorded) => notificationJob(e) !== null, data: (e: Recorded) => ({ ...orderJob(e), ...notificationJob(e) }),
+    })),
     ...STOCK_FREED.map((eventType) => ({ queue: QUEUES.backorders, eventType, data: skuJob })),
     { queue: QUEUES.backorders, eventType: 'OrderBackordered', data: orderJob },
   ];
@@ -102,7 +106,7 @@ export class Dispatcher {
     const jobs: LogJob[] = [];
     for (const e of events.map((r) => toDomain(r))) {
       for (const r of this.options.routes ?? JOB_ROUTES) {
-        if (r.eventType === e.type) jobs.push({ queue: r.queue, jobId: e.id, name: e.type, data: r.data(e), position: e.position });
+        if (r.eventType === e.type && (!r.when || r.when(e))) jobs.push({ queue: r.queue, jobId: e.id, name: e.type, data: r.data(e), position: e.position });
       }
     }
     for (const [queue, n] of await addLogJobs(this.queues, jobs)) this.options.metrics?.jobsEnqueued.inc({ queue }, n);

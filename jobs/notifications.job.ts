@@ -1,6 +1,7 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Knex } from 'knex';
-import type { Notification, Notifier } from '../notifications/notifier.port.js';
+import type { Notification, NotificationKind, Notifier } from '../notifications/notifier.port.js';
+import type { Recorded } from '../write-side/to-domain.js';
 import type { OutboxEntry } from '../notifications/outbox.js';
 import type { WriteSide } from '../write-side/commands.js';
 import { placedOrder } from './placed-order.js';
@@ -13,25 +14,47 @@ export interface NotificationDeps {
   notifier?: Notifier;
 }
 
-const KIND_BY_EVENT: Record<string, Notification['kind']> = {
-  OrderPlaced: 'order_confirmed', OrderHeld: 'order_on_hold', OrderRejected: 'order_rejected', OrderCancelled: 'order_cancelled',
-};
-export const NOTIFYING_EVENTS = Object.keys(KIND_BY_EVENT);
+type EventData = Record<string, unknown>;
+
+/** What the customer is told of an event, if anything, and the event's details that go with it. */
+export interface NotifyingEvent { eventType: string; kind(data: EventData): NotificationKind | null; details?(data: EventData): EventData }
+
+const TRACKING_KINDS: Partial<Record<string, NotificationKind>> = { out_for_delivery: 'out_for_delivery', delivered: 'order_delivered', exception: 'delivery_exception' };
+
+export const NOTIFYING_EVENTS: NotifyingEvent[] = [
+  { eventType: 'OrderPlaced', kind: () => 'order_confirmed' },
+  { eventType: 'OrderHeld', kind: () => 'order_on_hold' },
+  { eventType: 'OrderRejected', kind: () => 'order_rejected' },
+  { eventType: 'OrderCancelled', kind: () => 'order_cancelled' },
+  { eventType: 'FulfilmentShipped', kind: () => 'order_shipped', details: (d) => ({ carrierId: d.carrierId, trackingNumber: d.trackingNumber, lines: d.lines }) },
+  // Only updates that moved the shipment on: an old update arriving late tells the customer nothing new.
+  { eventType: 'ShipmentTracked', kind: (d) => (d.moved ? TRACKING_KINDS[String(d.status)] ?? null : null),
+    details: (d) => ({ carrierId: d.carrierId, trackingNumber: d.trackingNumber, status: d.status, ...(d.detail ? { detail: d.detail } : {}) }) },
+  { eventType: 'FulfilmentReadyForPickup', kind: () => 'ready_for_pickup', details: (d) => ({ locationId: d.locationId, code: d.code, expiresAt: d.expiresAt }) },
+];
+
+/** The notification job's data for an event that tells the customer something, or null. */
+export function notificationJob(e: Recorded): { kind: NotificationKind; details: EventData } | null {
+  const n = NOTIFYING_EVENTS.find((x) => x.eventType === e.type);
+  const kind = n?.kind(e.data as EventData) ?? null;
+  return kind && n ? { kind, details: n.details?.(e.data as EventData) ?? {} } : null;
+}
 
 /**
  * Tells the customer what happened to their order: the notification goes into the outbox table
  * (what operators and tests read), then to the notifier if one is configured. Both are keyed by
  * the event, so a retried job neither writes nor sends a second notification once one went out.
  */
-export async function notifyCustomer(job: Job<{ orderId: string; eventId: string; eventType: string }>, deps: NotificationDeps): Promise<void> {
+export async function notifyCustomer(job: Job<{ orderId: string; eventId: string; eventType: string; kind?: NotificationKind; details?: EventData }>, deps: NotificationDeps): Promise<void> {
   const { orderId, eventId, eventType } = job.data;
-  const kind = KIND_BY_EVENT[eventType];
+  // Jobs enqueued before notifications carried their kind name only their event.
+  const kind = job.data.kind ?? NOTIFYING_EVENTS.find((n) => n.eventType === eventType)?.kind({});
   if (!kind) throw new UnrecoverableError(`no notification for ${eventType}`);
   // What the customer is told comes from the order: placement facts may be as last seen here,
   // a cancellation or rejection is read fresh.
   const order = await placedOrder(deps.write, orderId, { fresh: kind !== 'order_confirmed' });
   const o = order.order;
-  const data: Record<string, unknown> = { channel: o.channel, externalId: o.externalId ?? null, total: o.total, currency: o.currency };
+  const data: Record<string, unknown> = { channel: o.channel, externalId: o.externalId ?? null, total: o.total, currency: o.currency, ...job.data.details };
   if (kind === 'order_cancelled') data.reason = order.cancellation?.reason;
   if (kind === 'order_rejected') data.reason = order.rejection?.cause;
   const n: Notification = { id: eventId, orderId, kind, at: new Date().toISOString(), customer: o.customer, data };

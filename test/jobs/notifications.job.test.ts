@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { UnrecoverableError } from 'bullmq';
 import type { Knex } from 'knex';
-import { notifyCustomer, type NotificationDeps } from '../../jobs/notifications.job.js';
+import { notificationJob, notifyCustomer, type NotificationDeps } from '../../jobs/notifications.job.js';
 import type { Notification, Notifier } from '../../notifications/notifier.port.js';
 import { batchedOutbox } from '../../notifications/outbox.js';
 import { meta } from '../support/given-when-then.js';
@@ -83,6 +84,20 @@ describe('customer notification job', () => {
     const rows = await outbox(orderId);
     expect(rows).to.have.length(1);
     expect(rows[0]).to.include({ kind: 'order_confirmed', attempts: 0, sent_at: null });
+  });
+
+  it('tells the customer of a shipment with its tracking number, and of tracking updates that moved it on, not of late old ones', async () => {
+    const orderId = await world.placeOrder();
+    const recorded = (type: string, data: Record<string, unknown>) => ({
+      id: `${type}-${String(data.status ?? '')}-${String(data.moved ?? '')}`, type, data: { orderId, ...data }, metadata: {}, streamId: 'fulfilment-f1', revision: 0, position: 1, recordedAt: new Date(),
+    });
+    const shipped = notificationJob(recorded('FulfilmentShipped', { fulfilmentId: 'f1', carrierId: 'swiftpost', trackingNumber: 'SP123', lines: [{ sku: 'SKU-1', quantity: 2 }] }));
+    const delivered = notificationJob(recorded('ShipmentTracked', { fulfilmentId: 'f1', carrierId: 'swiftpost', trackingNumber: 'SP123', status: 'delivered', moved: true }));
+    expect(notificationJob(recorded('ShipmentTracked', { status: 'in_transit', moved: true }))).to.equal(null);
+    expect(notificationJob(recorded('ShipmentTracked', { status: 'delivered', moved: false }))).to.equal(null);
+    await notifyCustomer(aJob('FulfilmentShipped', { orderId, eventId: randomUUID(), eventType: 'FulfilmentShipped', ...shipped! }), deps);
+    await notifyCustomer(aJob('ShipmentTracked', { orderId, eventId: randomUUID(), eventType: 'ShipmentTracked', ...delivered! }), deps);
+    expect(notifier.sent.map((n) => [n.kind, n.data.trackingNumber])).to.deep.equal([['order_shipped', 'SP123'], ['order_delivered', 'SP123']]);
   });
 
   it('fails for good on an event it has no notification for', async () => {
