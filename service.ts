@@ -120,7 +120,10 @@ export async function startService(config: Config, log: Logger): Promise<Service
   }
 
   if (config.roles.includes('jobs')) {
-    const dispatcher = new Dispatcher(store, derived, queues, redis, log, {
+    // Reconciling asks Redis about many jobs at once: on a connection of its own, so the queues' commands never wait behind it.
+    const reconcileRedis = redis.duplicate();
+    reconcileRedis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+    const dispatcher = new Dispatcher(store, derived, queues, reconcileRedis, log, {
       metrics, gatherMs: GATHER_MS.dispatcher, routes: jobRoutes({ captureOnRelease: config.paymentCapture === 'on_release' }),
       onRedisReset: () => prepareQueues(queues),
     });
@@ -132,6 +135,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     stops.push(async () => {
       await dispatcher.stop();
       await Promise.all(workers.map((w) => w.close()));
+      reconcileRedis.disconnect();
     });
   }
 

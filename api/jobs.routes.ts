@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Job, Queue } from 'bullmq';
 import { ConflictError, NotFoundError } from '../platform/errors.js';
-import type { QueueName } from '../jobs/queues.js';
+import { addLogJobs, type LogJob, type QueueName } from '../jobs/queues.js';
 import type { ApiDeps } from './deps.js';
 import { allow } from './auth.js';
 import { intParam } from './http.js';
@@ -15,10 +15,18 @@ export function jobRoutes(deps: ApiDeps): Router {
   router.get('/jobs/failed', allow('operator'), async (ctx) => {
     const limit = intParam(ctx, 'limit', { min: 1, max: 500 }) ?? 100;
     const failed = await Promise.all([...deps.queues].map(async ([name, queue]) => (await queue.getFailed(0, limit - 1)).map((job) => view(name, job))));
-    ctx.body = { jobs: failed.flat().sort((a, b) => b.failedAt.localeCompare(a.failedAt)).slice(0, limit) };
+    ctx.body = { jobs: [...failed.flat(), ...await keptOnly(deps, limit)].sort((a, b) => b.failedAt.localeCompare(a.failedAt)).slice(0, limit) };
   });
 
   router.post('/jobs/:jobId/retry', allow('operator'), async (ctx) => {
+    const kept = await keptFailure(deps, ctx.params.jobId);
+    if (kept) {
+      // Failed for good, and Redis has since forgotten it: hand it over again from what was kept.
+      await addLogJobs(deps.queues, [{ ...kept, data: { ...kept.data, recovered: true } }]);
+      ctx.status = 202;
+      ctx.body = { jobId: apiJobId(kept.queue, kept.jobId), queue: kept.queue, status: 'waiting' };
+      return;
+    }
     const { queue, job } = await findJob(deps.queues, ctx.params.jobId);
     const state = await job.getState();
     if (state !== 'failed') throw new ConflictError('job.not_failed', `Job ${ctx.params.jobId} is ${state}, not failed`);
@@ -29,6 +37,31 @@ export function jobRoutes(deps: ApiDeps): Router {
   });
 
   return router;
+}
+
+interface KeptRow { queue: QueueName; job_id: string; name: string; data: Record<string, unknown>; position: number; failed_at: Date }
+
+/** Jobs kept in failed_jobs (failed for good) that Redis no longer holds: still failed, still the operators' to retry. */
+async function keptOnly(deps: ApiDeps, limit: number) {
+  const rows = await deps.knex('failed_jobs').orderBy('failed_at', 'desc').limit(limit).select<KeptRow[]>('*');
+  const known = await Promise.all(rows.map((r) => deps.queues.get(r.queue)?.getJob(r.job_id)));
+  return rows.filter((r, i) => deps.queues.has(r.queue) && !known[i]).map((r) => {
+    const data = r.data as { orderId?: string; sku?: string; eventId?: string };
+    return {
+      jobId: apiJobId(r.queue, r.job_id), queue: r.queue, name: r.name, reason: 'failed for good; kept from the log after Redis lost it', attempts: null,
+      orderId: data.orderId ?? null, sku: data.sku ?? null, eventId: data.eventId ?? null, failedAt: r.failed_at.toISOString(),
+    };
+  });
+}
+
+/** The kept failure this API job id names, if Redis no longer holds the job. */
+async function keptFailure(deps: ApiDeps, raw: string | undefined): Promise<LogJob | undefined> {
+  const m = JOB_ID.exec(raw ?? '');
+  const queue = m ? deps.queues.get(m.groups!.queue as QueueName) : undefined;
+  if (!m || !queue || RESERVED.has(m.groups!.id)) return undefined;
+  const row = await deps.knex('failed_jobs').where({ queue: m.groups!.queue, job_id: m.groups!.id }).first<KeptRow | undefined>();
+  if (!row || await queue.getJob(row.job_id)) return undefined;
+  return { queue: row.queue, jobId: row.job_id, name: row.name, data: row.data, position: Number(row.position) };
 }
 
 function view(queue: string, job: Job) {

@@ -26,10 +26,10 @@ const metadata = (job: Job<{ eventId: string }>, deps: BackorderDeps, orderId: s
  * was just backordered), try that order once more: stock may have arrived while it was being
  * backordered. Runs one at a time across all workers.
  */
-export async function fillBackorders(job: Job<{ sku?: string; orderId?: string; eventId: string; position: number }>, deps: BackorderDeps): Promise<void> {
+export async function fillBackorders(job: Job<{ sku?: string; orderId?: string; eventId: string; position: number; recovered?: boolean }>, deps: BackorderDeps): Promise<void> {
   const { sku, orderId, position } = job.data;
   // A re-run after a crash (or a stalled worker) may find reservations its first run left behind.
-  const afterCrash = job.attemptsMade > 0 || job.attemptsStarted > 1;
+  const afterCrash = job.attemptsMade > 0 || job.attemptsStarted > 1 || job.data.recovered === true;
   if (orderId) {
     await deps.allocator.allocate(orderId, metadata(job, deps, orderId), { fromBackorder: true, afterCrash });
     return;

@@ -16,6 +16,8 @@ export interface JobRoute {
   data(event: Recorded): Record<string, unknown>;
   /** Only events this holds for start the job (all when absent). */
   when?(event: Recorded): boolean;
+  /** When the job is due (epoch ms), for a job that must wait (a pickup's expiry); at once when absent. */
+  runAt?(event: Recorded): number;
 }
 
 const orderJob = (e: Recorded) => ({ orderId: (e.data as { orderId: string }).orderId, eventId: e.id, eventType: e.type, position: e.position });
@@ -70,9 +72,13 @@ export class Dispatcher {
       reconcileMs?: number;
       /** Puts back what the queues keep in Redis, after Redis has lost its data. */
       onRedisReset?: () => Promise<void>;
+      /** Jobs younger than this are not asked about yet (2 s): most finish within it. */
+      reconcileMinAgeMs?: number;
     } = {},
   ) {
-    this.outstanding = new OutstandingJobs(knex, queues, redis, log, { name: this.name, metrics: options.metrics, onRedisReset: options.onRedisReset });
+    this.outstanding = new OutstandingJobs(knex, queues, redis, log, {
+      name: this.name, metrics: options.metrics, onRedisReset: options.onRedisReset, minAgeMs: options.reconcileMinAgeMs,
+    });
   }
 
   private get name(): string { return this.options.name ?? 'jobs'; }
@@ -106,7 +112,7 @@ export class Dispatcher {
     const jobs: LogJob[] = [];
     for (const e of events.map((r) => toDomain(r))) {
       for (const r of this.options.routes ?? JOB_ROUTES) {
-        if (r.eventType === e.type && (!r.when || r.when(e))) jobs.push({ queue: r.queue, jobId: e.id, name: e.type, data: r.data(e), position: e.position });
+        if (r.eventType === e.type && (!r.when || r.when(e))) jobs.push({ queue: r.queue, jobId: e.id, name: e.type, data: r.data(e), position: e.position, ...(r.runAt ? { runAt: r.runAt(e) } : {}) });
       }
     }
     for (const [queue, n] of await addLogJobs(this.queues, jobs)) this.options.metrics?.jobsEnqueued.inc({ queue }, n);

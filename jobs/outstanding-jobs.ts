@@ -11,6 +11,12 @@ type JobState = 'missing' | 'completed' | 'failed' | 'open';
 /** The most jobs whose state one reconciliation asks Redis about. */
 const MAX_CHECKED = 20_000;
 const CHUNK = 2_000;
+/** Jobs younger than this are not asked about yet: most finish within it. */
+const MIN_AGE_MS = 2_000;
+/** How often the jobs that failed for good are looked at (besides after Redis lost its data). */
+const FAILED_EVERY_MS = 60_000;
+
+interface Pending { job: LogJob; trackedAt: number }
 
 /**
  * The jobs a dispatcher has handed to Redis and not yet seen finished. Redis may lose what it
@@ -28,7 +34,8 @@ const CHUNK = 2_000;
  * tells when Redis has come back empty.
  */
 export class OutstandingJobs {
-  private pending: LogJob[] = [];
+  private pending: Pending[] = [];
+  private failedCheckedAt = 0;
   private dispatchedUpTo = 0;
   private epoch?: string;
   /** The epoch was made by this start: Redis not knowing it yet is no loss. */
@@ -41,7 +48,7 @@ export class OutstandingJobs {
     /** The Redis the queues use. */
     private readonly redis: Redis,
     private readonly log: Logger,
-    private readonly options: { name: string; metrics?: Metrics; onRedisReset?: () => Promise<void> },
+    private readonly options: { name: string; metrics?: Metrics; onRedisReset?: () => Promise<void>; minAgeMs?: number },
   ) {}
 
   /** Where a dispatcher starting now reads the log from; makes this deployment's epoch on first start. */
@@ -62,7 +69,8 @@ export class OutstandingJobs {
 
   /** Records jobs just handed to Redis (in log order) and the position dispatched up to. */
   track(jobs: LogJob[], upTo: number): void {
-    for (const j of jobs) this.pending.push(j);
+    const trackedAt = Date.now();
+    for (const job of jobs) this.pending.push({ job, trackedAt });
     this.dispatchedUpTo = Math.max(this.dispatchedUpTo, upTo);
   }
 
@@ -80,17 +88,18 @@ export class OutstandingJobs {
       this.log.warn({ outstanding: this.pending.length }, 'Redis has lost its data: handing it every outstanding job again from the log');
       await this.options.onRedisReset?.();
     }
-    const checked = reset ? this.pending.slice() : this.pending.slice(0, MAX_CHECKED);
-    const states = await this.statesOf(checked);
-    const missing = checked.filter((_, i) => states[i] === 'missing');
-    const failed = checked.filter((_, i) => states[i] === 'failed');
+    const old = Date.now() - (this.options.minAgeMs ?? MIN_AGE_MS);
+    const checked = reset ? this.pending.slice() : this.pending.slice(0, MAX_CHECKED).filter((p) => p.trackedAt <= old);
+    const states = await this.statesOf(checked.map((p) => p.job));
+    const missing = checked.filter((_, i) => states[i] === 'missing').map((p) => p.job);
+    const failed = checked.filter((_, i) => states[i] === 'failed').map((p) => p.job);
     const done = new Set(checked.filter((_, i) => states[i] === 'completed' || states[i] === 'failed'));
     await this.enqueue(missing);
     if (failed.length > 0) await this.keepFailed(failed);
-    if (done.size > 0) this.pending = this.pending.filter((j) => !done.has(j));
-    const settled = this.pending.length > 0 ? this.pending[0].position - 1 : this.dispatchedUpTo;
+    if (done.size > 0) this.pending = this.pending.filter((p) => !done.has(p));
+    const settled = this.pending.length > 0 ? this.pending[0].job.position - 1 : this.dispatchedUpTo;
     await this.knex('dispatcher_checkpoints').where({ name: this.options.name }).update({ settled: this.knex.raw('greatest(coalesce(settled, 0), ?)', [settled]) });
-    await this.recheckFailed();
+    if (reset || Date.now() - this.failedCheckedAt >= FAILED_EVERY_MS) await this.forgetRetriedFailures();
     if (reset) await this.redis.set(this.epochKey(), this.epoch!);
     this.options.metrics?.jobsOutstanding.set(this.pending.length);
   }
@@ -98,7 +107,10 @@ export class OutstandingJobs {
   /** Whether Redis no longer holds this deployment's epoch key (it came back empty, or is another Redis). */
   private async redisWasReset(): Promise<boolean> {
     const seen = await this.redis.get(this.epochKey());
-    if (seen === this.epoch) return false;
+    if (seen === this.epoch) {
+      this.freshEpoch = false;
+      return false;
+    }
     if (seen === null && this.freshEpoch) {
       await this.redis.set(this.epochKey(), this.epoch!, 'NX');
       this.freshEpoch = false;
@@ -134,27 +146,45 @@ export class OutstandingJobs {
     return states;
   }
 
+  /**
+   * Hands jobs to Redis again, marked `recovered`: whatever their earlier runs did is unknown (Redis
+   * forgot their attempts), so processors treat them as possibly run before, as they treat a retry.
+   */
   private async enqueue(jobs: LogJob[]): Promise<void> {
     if (jobs.length === 0) return;
-    for (const [queue, n] of await addLogJobs(this.queues, jobs)) this.options.metrics?.jobsRecovered.inc({ queue }, n);
+    const again = jobs.map((j) => ({ ...j, data: { ...j.data, recovered: true } }));
+    for (const [queue, n] of await addLogJobs(this.queues, again)) this.options.metrics?.jobsRecovered.inc({ queue }, n);
     this.log.warn({ jobs: jobs.length }, 'jobs Redis no longer knew were handed to it again');
   }
 
-  /** Jobs that failed for good: kept in PostgreSQL until they complete, so a Redis that forgets them gets them back. */
+  /**
+   * Jobs that failed for good are kept in PostgreSQL, committed durably (the service's read-model
+   * connections commit asynchronously), so operators still see them, and can retry them, after
+   * Redis has forgotten them. They are never run again by themselves: a retry is an operator's call.
+   */
   private async keepFailed(jobs: LogJob[]): Promise<void> {
-    await this.knex('failed_jobs')
-      .insert(jobs.map((j) => ({ queue: j.queue, job_id: j.jobId, name: j.name, data: JSON.stringify(j.data), position: j.position })))
-      .onConflict(['queue', 'job_id']).ignore();
+    await this.knex.transaction(async (trx) => {
+      await trx.raw('SET LOCAL synchronous_commit = on');
+      await trx('failed_jobs')
+        .insert(jobs.map((j) => ({ queue: j.queue, job_id: j.jobId, name: j.name, data: JSON.stringify(j.data), position: j.position })))
+        .onConflict(['queue', 'job_id']).ignore();
+    });
   }
 
-  private async recheckFailed(): Promise<void> {
-    const rows = await this.knex('failed_jobs').orderBy('position').limit(MAX_CHECKED)
-      .select<{ queue: QueueName; job_id: string; name: string; data: Record<string, unknown>; position: number }[]>('queue', 'job_id', 'name', 'data', 'position');
-    const jobs = rows.filter((r) => this.queues.has(r.queue)).map((r): LogJob => ({ queue: r.queue, jobId: r.job_id, name: r.name, data: r.data, position: Number(r.position) }));
-    if (jobs.length === 0) return;
-    const states = await this.statesOf(jobs);
-    await this.enqueue(jobs.filter((_, i) => states[i] === 'missing'));
-    const completed = jobs.filter((_, i) => states[i] === 'completed');
-    for (const j of completed) await this.knex('failed_jobs').where({ queue: j.queue, job_id: j.jobId }).delete();
+  /** Lets go of the kept failures whose jobs an operator retried and that have now completed. */
+  private async forgetRetriedFailures(): Promise<void> {
+    this.failedCheckedAt = Date.now();
+    for (let after = { position: -1, jobId: '' }; ;) {
+      const rows = await this.knex('failed_jobs').whereRaw('(position, job_id) > (?, ?)', [after.position, after.jobId]).orderBy(['position', 'job_id']).limit(CHUNK)
+        .select<{ queue: QueueName; job_id: string; name: string; data: Record<string, unknown>; position: number }[]>('queue', 'job_id', 'name', 'data', 'position');
+      const jobs = rows.filter((r) => this.queues.has(r.queue)).map((r): LogJob => ({ queue: r.queue, jobId: r.job_id, name: r.name, data: r.data, position: Number(r.position) }));
+      const states = await this.statesOf(jobs);
+      const completed = jobs.filter((_, i) => states[i] === 'completed');
+      if (completed.length > 0) {
+        await this.knex('failed_jobs').whereIn(['queue', 'job_id'], completed.map((j) => [j.queue, j.jobId])).delete();
+      }
+      if (rows.length < CHUNK) return;
+      after = { position: Number(rows[rows.length - 1].position), jobId: rows[rows.length - 1].job_id };
+    }
   }
 }

@@ -11,7 +11,7 @@ import { isClosed, paymentToSettle, type PlacedState } from '../write-side/order
 
 export interface PaymentDeps { write: WriteSide; gateway: PaymentGateway; now(): Date }
 
-export type PaymentJob = Job<{ orderId: string; eventId: string }>;
+export type PaymentJob = Job<{ orderId: string; eventId: string; recovered?: boolean }>;
 
 const metadata = (job: PaymentJob, deps: PaymentDeps, kind: string): CommandMetadata => ({
   now: deps.now().toISOString(), correlationId: job.data.orderId, causationId: job.data.eventId, actor: { kind: 'job', id: `payments/${kind}/${job.id}` },
@@ -89,4 +89,4 @@ async function recordCapture(o: PlacedState, job: PaymentJob, deps: PaymentDeps)
 }
 
 /** Whether an earlier run of this job may have called the gateway: it failed, or it died (stalled). */
-const mayHaveReachedGateway = (job: PaymentJob): boolean => job.attemptsMade > 0 || (job.attemptsStarted ?? 0) > 1;
+const mayHaveReachedGateway = (job: PaymentJob): boolean => job.attemptsMade > 0 || (job.attemptsStarted ?? 0) > 1 || job.data.recovered === true;

@@ -192,6 +192,23 @@ lifecycle('order lifecycle', {}, (ctx) => {
     await eventually(async () => ((await h.service.knex('notifications').where({ order_id: id, kind: 'order_cancelled' })).length === 1 ? true : undefined));
   });
 
+  it('still lists a job that failed for good after Redis forgot it, and retries it from what was kept', async () => {
+    const h = ctx();
+    await h.service.knex('failed_jobs').insert({ queue: QUEUES.payments, job_id: 'kept-1', name: 'NoSuchEvent', data: JSON.stringify({ orderId: 'o-kept', eventId: 'e-kept' }), position: 1 });
+    const listed = (await h.call('GET', '/jobs/failed', { key: KEYS.operator })).body.jobs.find((j: { jobId: string }) => j.jobId === 'payments:kept-1');
+    expect(listed).to.include({ queue: 'payments', name: 'NoSuchEvent', orderId: 'o-kept', attempts: null });
+    expect((await h.call('POST', '/jobs/payments:kept-1/retry', { key: KEYS.operator })).status).to.equal(202);
+    const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+    const payments = new Queue(QUEUES.payments, { connection: redis, prefix: h.queuePrefix });
+    try {
+      const job = await eventually(async () => (await payments.getJob('kept-1')) ?? undefined);
+      expect(job.data).to.deep.include({ orderId: 'o-kept', recovered: true });
+    } finally {
+      await payments.close();
+      redis.disconnect();
+    }
+  });
+
   it('shows failed jobs to operators and retries them', async () => {
     const h = ctx();
     const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
