@@ -13,7 +13,11 @@ export const DEFAULT_JOB_OPTIONS: JobsOptions = {
 };
 
 /** A job the log called for: its queue, its id (the event's id), and where in the log it came from. */
-export interface LogJob { queue: QueueName; jobId: string; name: string; data: Record<string, unknown>; position: number }
+export interface LogJob {
+  queue: QueueName; jobId: string; name: string; data: Record<string, unknown>; position: number;
+  /** Epoch ms before which the job does not run (a job handed over again later keeps its time). */
+  runAt?: number;
+}
 
 /** Adds jobs to their queues (a job id a queue already holds is left as it is); answers how many went to each. */
 export async function addLogJobs(queues: Map<QueueName, Queue>, jobs: LogJob[]): Promise<Map<QueueName, number>> {
@@ -22,7 +26,10 @@ export async function addLogJobs(queues: Map<QueueName, Queue>, jobs: LogJob[]):
     const list = byQueue.get(j.queue);
     if (list) list.push(j); else byQueue.set(j.queue, [j]);
   }
-  for (const [queue, list] of byQueue) await queues.get(queue)!.addBulk(list.map((j) => ({ name: j.name, data: j.data, opts: { jobId: j.jobId } })));
+  const now = Date.now();
+  for (const [queue, list] of byQueue) {
+    await queues.get(queue)!.addBulk(list.map((j) => ({ name: j.name, data: j.data, opts: { jobId: j.jobId, ...(j.runAt ? { delay: Math.max(0, j.runAt - now) } : {}) } })));
+  }
   return new Map([...byQueue].map(([queue, list]) => [queue, list.length]));
 }
 

@@ -7,6 +7,8 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
 /** A connection attempt that has not succeeded by then fails (the API answers 503) rather than hanging. */
 const CONNECT_TIMEOUT_MS = 5_000;
+/** Idle connections are probed after this long, so a server that vanished without closing them is noticed within about a minute. */
+const KEEPALIVE_MS = 10_000;
 
 export interface DbSettings { databaseUrl: string; schema: string; poolSize: number }
 
@@ -20,6 +22,7 @@ export function createPgPool(s: DbSettings, applicationName = 'oms', onError: (e
     max: s.poolSize,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_MS,
     application_name: applicationName,
     options: `-c search_path=${s.schema}`,
   });
@@ -34,7 +37,7 @@ export function createPgPool(s: DbSettings, applicationName = 'oms', onError: (e
 export function createKnex(s: DbSettings, options: { asyncCommit?: boolean; name?: string } = {}): Knex {
   return knexFactory({
     client: 'pg',
-    connection: { connectionString: s.databaseUrl, application_name: options.name ?? 'oms', connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true },
+    connection: { connectionString: s.databaseUrl, application_name: options.name ?? 'oms', connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true, keepAliveInitialDelayMillis: KEEPALIVE_MS },
     searchPath: [s.schema],
     acquireConnectionTimeout: 2 * CONNECT_TIMEOUT_MS,
     pool: {

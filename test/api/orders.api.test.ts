@@ -27,7 +27,7 @@ describe('orders API', function () {
       const scored = await eventually(async () => {
         const r = await h.call('GET', `/orders/${placed.body.orderId}`, { key: KEYS.client });
         return r.body.fraud && r.body.payment.status === 'authorized' && r.body.status === 'backordered' ? r.body : undefined;
-      }, 5000);
+      }, 15_000);
       expect(scored.fraud.decision).to.equal('approve');
       expect(scored.fraud.score).to.be.a('number');
       expect(scored.fraud.reasons.map((r: { code: string }) => r.code)).to.include('new_customer');

@@ -248,8 +248,9 @@ describe('a process manager run on the log', function () {
 
     it('a standby whose session is terminated while it waits asks for the turn again, and takes it when the holder stops', async () => {
       await appendTicks(20, 5);
-      const a = runner('a', () => delay(1), { leaseMs: 600 });
-      const b = runner('b', () => delay(1), { leaseMs: 600 });
+      // Leases long enough that a pause of the loaded machine never ends the holder's turn.
+      const a = runner('a', () => delay(1), { leaseMs: 3000 });
+      const b = runner('b', () => delay(1), { leaseMs: 3000 });
       await a.start();
       const held = await eventually(holder);
       await b.start();

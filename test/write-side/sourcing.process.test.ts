@@ -85,7 +85,10 @@ describe('sourcing process', function () {
     };
     const first = new SourcingProcess(world.store, rm.knex, slow, log, { batchSize: 7, concurrency: 4 });
     await first.start();
-    while (finished < 10) await new Promise((r) => setTimeout(r, 5));
+    for (const deadline = Date.now() + 20_000; finished < 10;) {
+      if (Date.now() > deadline) throw new Error(`only ${finished} orders sourced`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
     await first.stop();
     const before = await sourced();
     expect(before.allocated + before.backordered, 'orders sourced by the first process').to.be.within(1, orderIds.length - 1);
