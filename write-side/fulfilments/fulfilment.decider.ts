@@ -1,0 +1,302 @@
+import { v5 as uuidv5 } from 'uuid';
+import { ConflictError, NotFoundError, ValidationError, type FieldError } from '../../platform/errors.js';
+import type { Command, Decider } from '../decider.js';
+import type { Delivery } from '../orders/order.events.js';
+import {
+  SHIPMENT_STATUSES, type FulfilmentEvent, type FulfilmentKind, type FulfilmentLine, type PackageSpec, type ShipmentLabel, type TrackingUpdate,
+} from './fulfilment.events.js';
+import {
+  evolve, heldLines, initialState, knownUpdate, movesOn, type ExistingFulfilment, type Fulfilment, type OpenFulfilment,
+} from './fulfilment.state.js';
+
+type Id = { fulfilmentId: string };
+
+export type CreateFulfilmentData = Id & {
+  orderId: string; locationId: string; kind: FulfilmentKind; lines: FulfilmentLine[]; delivery: Delivery; allocationSeq: number;
+};
+
+export type FulfilmentCommand =
+  | Command<'CreateFulfilment', CreateFulfilmentData>
+  | Command<'RecordPick', Id & { lines: FulfilmentLine[] }>
+  | Command<'RejectFulfilment', Id & { reason: string }>
+  | Command<'PackFulfilment', Id & { packages: PackageSpec[] }>
+  | Command<'RecordLabel', Id & { label: ShipmentLabel }>
+  | Command<'ShipFulfilment', Id>
+  | Command<'RecordTracking', Id & { update: TrackingUpdate }>
+  | Command<'MarkReadyForPickup', Id & { code: string; expiresAt: string }>
+  | Command<'CollectFulfilment', Id & { code: string }>
+  | Command<'ExpirePickup', Id>
+  | Command<'CancelFulfilment', Id & { reason: string }>;
+
+export const fulfilmentStream = (fulfilmentId: string): string => `fulfilment-${fulfilmentId}`;
+
+const FULFILMENT_NAMESPACE = 'a5ab7901-ae33-4bdb-addc-b6c22ccd49e7';
+
+/** One allocation of an order at one location always makes the same fulfilment; allocationSeq is 0 for the first allocation, n for the n-th re-allocation. */
+export function fulfilmentIdFor(orderId: string, allocationSeq: number, locationId: string): string {
+  return uuidv5(`${orderId}\u0000${allocationSeq}\u0000${locationId}`, FULFILMENT_NAMESPACE);
+}
+
+/** How one kind of command is decided on the fulfilment's state. */
+type Decide<T extends FulfilmentCommand['type']> = (command: Extract<FulfilmentCommand, { type: T }>, state: Fulfilment) => FulfilmentEvent[];
+
+function existing(state: Fulfilment, fulfilmentId: string): ExistingFulfilment {
+  if (state.status === 'none') throw new NotFoundError('fulfilment.not_found', `Fulfilment ${fulfilmentId} does not exist`);
+  return state;
+}
+
+const ids = (f: ExistingFulfilment, at: string) => ({ fulfilmentId: f.fulfilmentId, orderId: f.orderId, locationId: f.locationId, at });
+
+/** Shipped, collected, expired, rejected and cancelled are final: nothing more happens to the fulfilment. */
+function refuseEnded(f: ExistingFulfilment): asserts f is OpenFulfilment {
+  const id = f.fulfilmentId;
+  switch (f.status) {
+    case 'pending': case 'picking': case 'packed': case 'labelled': case 'ready_for_pickup':
+      return;
+    case 'shipped': throw new ConflictError('fulfilment.already_shipped', `Fulfilment ${id} has shipped`);
+    case 'collected': throw new ConflictError('fulfilment.already_collected', `Fulfilment ${id} has been collected`);
+    case 'expired': throw new ConflictError('fulfilment.expired', `Fulfilment ${id} was not collected in time`);
+    case 'rejected': throw new ConflictError('fulfilment.rejected', `Fulfilment ${id} was rejected by ${f.locationId}`);
+    case 'cancelled': throw new ConflictError('fulfilment.cancelled', `Fulfilment ${id} was cancelled`);
+    default: {
+      const unknown: never = f;
+      throw new Error(`Unknown fulfilment status ${(unknown as ExistingFulfilment).status}`);
+    }
+  }
+}
+
+function mustShip(f: ExistingFulfilment): void {
+  if (f.kind !== 'ship') throw new ConflictError('fulfilment.not_a_shipment', `Fulfilment ${f.fulfilmentId} is a pickup: it is not packed, labelled or shipped`);
+}
+
+function mustBePickup(f: ExistingFulfilment): void {
+  if (f.kind !== 'pickup') throw new ConflictError('fulfilment.not_a_pickup', `Fulfilment ${f.fulfilmentId} is shipped, not collected`);
+}
+
+const createFulfilment: Decide<'CreateFulfilment'> = (command, state) => {
+  if (state.status !== 'none') return [];                              // the process manager again
+  const { fulfilmentId, orderId, locationId, kind, delivery, allocationSeq } = command.data;
+  const lines = validLines(command.data.lines, '/lines', 1);
+  if (lines.length === 0) throw new ValidationError('fulfilment.no_lines', 'A fulfilment has one line or more', [{ path: '/lines', message: 'no lines' }]);
+  if (!Number.isInteger(allocationSeq) || allocationSeq < 0) {
+    throw new ValidationError('fulfilment.invalid_allocation_seq', 'allocationSeq is a whole number of zero or more', [{ path: '/allocationSeq', message: String(allocationSeq) }]);
+  }
+  return [{ type: 'FulfilmentCreated', data: { fulfilmentId, orderId, locationId, kind, lines, delivery, allocationSeq, at: command.metadata.now } }];
+};
+
+const recordPick: Decide<'RecordPick'> = (command, state) => {
+  const f = existing(state, command.data.fulfilmentId);
+  const counted = new Map(validLines(command.data.lines, '/lines', 0).map((l) => [l.sku, l.quantity]));
+  const asked = new Map(f.lines.map((l) => [l.sku, l.quantity]));
+  for (const [sku, quantity] of counted) {
+    if (quantity > (asked.get(sku) ?? 0)) {
+      throw new ConflictError('fulfilment.pick_exceeds_lines', `${quantity} of ${sku} picked, ${asked.get(sku) ?? 0} asked for in fulfilment ${f.fulfilmentId}`);
+    }
+  }
+  const picked = f.lines.map((l) => ({ sku: l.sku, quantity: counted.get(l.sku) ?? 0 })).filter((l) => l.quantity > 0);
+  const short = f.lines.map((l) => ({ sku: l.sku, quantity: l.quantity - (counted.get(l.sku) ?? 0) })).filter((l) => l.quantity > 0);
+  if ('pick' in f && sameLines(f.pick.picked, picked)) return [];    // the same pick again
+  refuseEnded(f);
+  if (f.status !== 'pending') throw new ConflictError('fulfilment.already_picked', `Fulfilment ${f.fulfilmentId} was already picked with other quantities`);
+  return [{ type: 'FulfilmentPicked', data: { ...ids(f, command.metadata.now), picked, short } }];
+};
+
+const rejectFulfilment: Decide<'RejectFulfilment'> = (command, state) => {
+  const f = existing(state, command.data.fulfilmentId);
+  if (f.status === 'rejected') return [];
+  refuseEnded(f);
+  if (f.status !== 'pending' && f.status !== 'picking') {
+    throw new ConflictError('fulfilment.too_late_to_reject', `Fulfilment ${f.fulfilmentId} is ${f.status}: it can only be rejected before it is packed`);
+  }
+  return [{ type: 'FulfilmentRejected', data: { ...ids(f, command.metadata.now), reason: command.data.reason, lines: heldLines(f) } }];
+};
+
+const packFulfilment: Decide<'PackFulfilment'> = (command, state) => {
+  const f = existing(state, command.data.fulfilmentId);
+  mustShip(f);
+  const packages = validPackages(command.data.packages);
+  if ('packages' in f && samePackages(f.packages, packages)) return [];
+  refuseEnded(f);
+  if (f.status === 'pending') throw new ConflictError('fulfilment.not_picked', `Fulfilment ${f.fulfilmentId} has not been picked`);
+  if (f.status !== 'picking') throw new ConflictError('fulfilment.already_packed', `Fulfilment ${f.fulfilmentId} was already packed in other packages`);
+  if (f.pick.picked.length === 0) throw new ConflictError('fulfilment.nothing_picked', `Nothing was picked for fulfilment ${f.fulfilmentId}`);
+  const packed = totals(packages.flatMap((p) => p.lines));
+  const picked = totals(f.pick.picked);
+  for (const [sku, quantity] of packed) {
+    if (quantity > (picked.get(sku) ?? 0)) {
+      throw new ConflictError('fulfilment.packed_more_than_picked', `${quantity} of ${sku} packed, ${picked.get(sku) ?? 0} picked`);
+    }
+  }
+  for (const [sku, quantity] of picked) {
+    if (quantity > (packed.get(sku) ?? 0)) throw new ConflictError('fulfilment.not_all_packed', `${quantity} of ${sku} picked, ${packed.get(sku) ?? 0} packed`);
+  }
+  return [{ type: 'FulfilmentPacked', data: { ...ids(f, command.metadata.now), packages } }];
+};
+
+const recordLabel: Decide<'RecordLabel'> = (command, state) => {
+  const f = existing(state, command.data.fulfilmentId);
+  mustShip(f);
+  const { label } = command.data;
+  if (label.shipmentId !== f.fulfilmentId) {
+    throw new ConflictError('fulfilment.wrong_shipment', `Label for shipment ${label.shipmentId} recorded on fulfilment ${f.fulfilmentId}`);
+  }
+  if ('label' in f) {
+    if (f.label.carrierId === label.carrierId && f.label.trackingNumber === label.trackingNumber) return [];   // a retried label job
+    throw new ConflictError('fulfilment.already_labelled', `Fulfilment ${f.fulfilmentId} already has label ${f.label.trackingNumber} from ${f.label.carrierId}`);
+  }
+  refuseEnded(f);
+  if (f.status !== 'packed') throw new ConflictError('fulfilment.not_packed', `Fulfilment ${f.fulfilmentId} is ${f.status}, not packed`);
+  return [{ type: 'FulfilmentLabelled', data: { ...ids(f, command.metadata.now), label } }];
+};
+
+const shipFulfilment: Decide<'ShipFulfilment'> = (command, state) => {
+  const f = existing(state, command.data.fulfilmentId);
+  mustShip(f);
+  if (f.status === 'shipped') return [];
+  refuseEnded(f);
+  if (f.status !== 'labelled') throw new ConflictError('fulfilment.not_labelled', `Fulfilment ${f.fulfilmentId} is ${f.status}: it ships once labelled`);
+  const { trackingNumber, carrierId } = f.label;
+  return [{ type: 'FulfilmentShipped', data: { ...ids(f, command.metadata.now), lines: f.pick.picked, trackingNumber, carrierId } }];
+};
+
+const recordTracking: Decide<'RecordTracking'> = (command, state) => {
+  const f = existing(state, command.data.fulfilmentId);
+  mustShip(f);
+  const update = validUpdate(command.data.update);
+  if (f.status !== 'labelled' && f.status !== 'shipped') {
+    refuseEnded(f);
+    throw new ConflictError('fulfilment.not_labelled', `Fulfilment ${f.fulfilmentId} is ${f.status}: it has no label to track`);
+  }
+  if (update.carrierId !== f.label.carrierId || update.trackingNumber !== f.label.trackingNumber) {
+    throw new ConflictError('fulfilment.wrong_tracking_number', `Fulfilment ${f.fulfilmentId} ships as ${f.label.trackingNumber} with ${f.label.carrierId}`);
+  }
+  if (knownUpdate(f.tracking, update)) return [];                      // the same webhook, or a poll, again
+  const moved = movesOn(f.tracking, update.at);
+  return [{ type: 'ShipmentTracked', data: { fulfilmentId: f.fulfilmentId, orderId: f.orderId, shipmentId: f.label.shipmentId, ...update, moved } }];
+};
+
+const markReadyForPickup: Decide<'MarkReadyForPickup'> = (command, state) => {
+  const at = command.metadata.now;
+  const f = existing(state, command.data.fulfilmentId);
+  mustBePickup(f);
+  const { code, expiresAt } = command.data;
+  if (typeof code !== 'string' || code.length === 0) throw new ValidationError('fulfilment.invalid_code', 'A pickup code is required', [{ path: '/code', message: 'empty' }]);
+  if (!(Date.parse(expiresAt) > Date.parse(at))) {
+    throw new ValidationError('fulfilment.invalid_expiry', 'A pickup expires after it is ready', [{ path: '/expiresAt', message: `${expiresAt} is not after ${at}` }]);
+  }
+  if (f.status === 'ready_for_pickup') return [];                    // its code and expiry stand
+  refuseEnded(f);
+  if (f.status !== 'picking') throw new ConflictError('fulfilment.not_picked', `Fulfilment ${f.fulfilmentId} has not been picked`);
+  if (f.pick.picked.length === 0) throw new ConflictError('fulfilment.nothing_picked', `Nothing was picked for fulfilment ${f.fulfilmentId}`);
+  return [{ type: 'FulfilmentReadyForPickup', data: { ...ids(f, at), code, readyAt: at, expiresAt } }];
+};
+
+const collectFulfilment: Decide<'CollectFulfilment'> = (command, state) => {
+  const f = existing(state, command.data.fulfilmentId);
+  mustBePickup(f);
+  if ('pickup' in f) {
+    if (command.data.code !== f.pickup.code) throw new ConflictError('fulfilment.wrong_code', 'The pickup code does not match');
+    if (f.status === 'collected') return [];
+  }
+  refuseEnded(f);
+  if (f.status !== 'ready_for_pickup') throw new ConflictError('fulfilment.not_ready', `Fulfilment ${f.fulfilmentId} is ${f.status}, not ready for pickup`);
+  return [{ type: 'FulfilmentCollected', data: { ...ids(f, command.metadata.now), lines: f.pick.picked } }];
+};
+
+const expirePickup: Decide<'ExpirePickup'> = (command, state) => {
+  const now = command.metadata.now;
+  const f = existing(state, command.data.fulfilmentId);
+  mustBePickup(f);
+  if (f.status === 'expired') return [];
+  refuseEnded(f);
+  if (f.status !== 'ready_for_pickup') throw new ConflictError('fulfilment.not_ready', `Fulfilment ${f.fulfilmentId} is ${f.status}, not ready for pickup`);
+  if (Date.parse(now) < Date.parse(f.pickup.expiresAt)) {
+    throw new ConflictError('fulfilment.not_yet_expired', `Fulfilment ${f.fulfilmentId} can be collected until ${f.pickup.expiresAt}`);
+  }
+  return [{ type: 'FulfilmentExpired', data: { ...ids(f, now), lines: f.pick.picked } }];
+};
+
+const cancelFulfilment: Decide<'CancelFulfilment'> = (command, state) => {
+  const f = existing(state, command.data.fulfilmentId);
+  if (f.status === 'cancelled') return [];
+  refuseEnded(f);
+  return [{ type: 'FulfilmentCancelled', data: { ...ids(f, command.metadata.now), reason: command.data.reason } }];
+};
+
+const decisions: { [T in FulfilmentCommand['type']]: Decide<T> } = {
+  CreateFulfilment: createFulfilment,
+  RecordPick: recordPick,
+  RejectFulfilment: rejectFulfilment,
+  PackFulfilment: packFulfilment,
+  RecordLabel: recordLabel,
+  ShipFulfilment: shipFulfilment,
+  RecordTracking: recordTracking,
+  MarkReadyForPickup: markReadyForPickup,
+  CollectFulfilment: collectFulfilment,
+  ExpirePickup: expirePickup,
+  CancelFulfilment: cancelFulfilment,
+};
+
+export const fulfilmentDecider: Decider<Fulfilment, FulfilmentCommand, FulfilmentEvent> = {
+  initialState,
+  evolve,
+  decide(command, state) {
+    const decide = decisions[command.type] as Decide<FulfilmentCommand['type']> | undefined;
+    if (!decide) throw new Error(`Unhandled command ${command.type}`);
+    return decide(command, state);
+  },
+};
+
+// Input checks: a malformed quantity, package or update is a 400, whatever the fulfilment's state.
+
+/** Lines with whole quantities of at least `min`, one per SKU (repeated SKUs are added up), in the order given. */
+function validLines(lines: FulfilmentLine[], path: string, min: 0 | 1): FulfilmentLine[] {
+  const errors: FieldError[] = [];
+  const bySku = new Map<string, number>();
+  lines.forEach((l, i) => {
+    if (typeof l.sku !== 'string' || l.sku.length === 0) errors.push({ path: `${path}/${i}/sku`, message: 'a SKU is required' });
+    else if (!Number.isInteger(l.quantity) || l.quantity < min) errors.push({ path: `${path}/${i}/quantity`, message: `a whole number of ${min} or more` });
+    else bySku.set(l.sku, (bySku.get(l.sku) ?? 0) + l.quantity);
+  });
+  if (errors.length > 0) throw new ValidationError('fulfilment.invalid_quantity', 'Quantities are whole numbers', errors);
+  return [...bySku].map(([sku, quantity]) => ({ sku, quantity }));
+}
+
+function validPackages(packages: PackageSpec[]): PackageSpec[] {
+  if (packages.length === 0) throw new ValidationError('fulfilment.no_packages', 'A fulfilment is packed in one package or more', [{ path: '/packages', message: 'no packages' }]);
+  return packages.map((p, i) => {
+    const errors: FieldError[] = [];
+    if (!Number.isInteger(p.weightGrams) || p.weightGrams <= 0) errors.push({ path: `/packages/${i}/weightGrams`, message: 'a whole number of grams above 0' });
+    for (const d of ['lengthCm', 'widthCm', 'heightCm'] as const) {
+      if (!Number.isFinite(p[d]) || p[d] <= 0) errors.push({ path: `/packages/${i}/${d}`, message: 'a size above 0' });
+    }
+    if (p.lines.length === 0) errors.push({ path: `/packages/${i}/lines`, message: 'a package holds one line or more' });
+    if (errors.length > 0) throw new ValidationError('fulfilment.invalid_package', 'A package has a weight, three sizes and lines', errors);
+    const { weightGrams, lengthCm, widthCm, heightCm } = p;
+    return { weightGrams, lengthCm, widthCm, heightCm, lines: validLines(p.lines, `/packages/${i}/lines`, 1) };
+  });
+}
+
+function validUpdate(u: TrackingUpdate): TrackingUpdate {
+  if (!(SHIPMENT_STATUSES as readonly string[]).includes(u.status)) {
+    throw new ValidationError('fulfilment.invalid_tracking_status', `Unknown shipment status ${u.status}`, [{ path: '/update/status', message: `one of ${SHIPMENT_STATUSES.join(', ')}` }]);
+  }
+  if (Number.isNaN(Date.parse(u.at))) throw new ValidationError('fulfilment.invalid_tracking_time', `${u.at} is not a time`, [{ path: '/update/at', message: 'an ISO time' }]);
+  const { carrierId, trackingNumber, status, at, detail, location } = u;
+  return { carrierId, trackingNumber, status, at, ...(detail === undefined ? {} : { detail }), ...(location === undefined ? {} : { location }) };
+}
+
+function totals(lines: FulfilmentLine[]): Map<string, number> {
+  const bySku = new Map<string, number>();
+  for (const l of lines) bySku.set(l.sku, (bySku.get(l.sku) ?? 0) + l.quantity);
+  return bySku;
+}
+
+function sameLines(a: FulfilmentLine[], b: FulfilmentLine[]): boolean {
+  return a.length === b.length && a.every((l, i) => l.sku === b[i].sku && l.quantity === b[i].quantity);
+}
+
+function samePackages(a: PackageSpec[], b: PackageSpec[]): boolean {
+  return a.length === b.length && a.every((p, i) => p.weightGrams === b[i].weightGrams && p.lengthCm === b[i].lengthCm
+    && p.widthCm === b[i].widthCm && p.heightCm === b[i].heightCm && sameLines(p.lines, b[i].lines));
+}

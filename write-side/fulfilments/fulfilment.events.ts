@@ -1,0 +1,62 @@
+import type { DomainEvent } from '../decider.js';
+import type { Delivery } from '../orders/order.events.js';
+
+// The work one location does for one allocation of an order: pick, then pack, label and ship it,
+// or hold it at the counter for the customer to collect.
+
+export type FulfilmentKind = 'ship' | 'pickup';
+
+export interface FulfilmentLine { sku: string; quantity: number }
+
+export interface PackageSpec { weightGrams: number; lengthCm: number; widthCm: number; heightCm: number; lines: FulfilmentLine[] }
+
+export interface Quote { carrierId: string; service: string; amount: number; currency: string; transitDays: number; estimatedDelivery: string }
+
+/** Why a carrier and service were chosen: every quote considered and the carriers that did not answer in time. */
+export interface CarrierChoice { why: string; quotes: Quote[]; unavailable: string[] }
+
+/** A label bought from a carrier; one shipment per fulfilment, so `shipmentId` is the fulfilment's id. */
+export interface ShipmentLabel {
+  shipmentId: string;
+  carrierId: string;
+  service: string;
+  trackingNumber: string;
+  labelUrl: string;
+  cost: number;
+  currency: string;
+  estimatedDelivery: string;
+  choice: CarrierChoice;
+}
+
+export const SHIPMENT_STATUSES = ['label_created', 'in_transit', 'out_for_delivery', 'delivered', 'exception', 'returned_to_sender'] as const;
+export type ShipmentStatus = (typeof SHIPMENT_STATUSES)[number];
+
+/** What a carrier reports about a shipment; `at` is the carrier's time of the scan. */
+export interface TrackingUpdate {
+  carrierId: string;
+  trackingNumber: string;
+  status: ShipmentStatus;
+  at: string;
+  detail?: string;
+  location?: string;
+}
+
+type Ids = { fulfilmentId: string; orderId: string; locationId: string; at: string };
+
+export type FulfilmentEvent =
+  | DomainEvent<'FulfilmentCreated', Ids & { kind: FulfilmentKind; lines: FulfilmentLine[]; delivery: Delivery; allocationSeq: number }>
+  /** What was picked; `short` are the units asked for and not found (a line picked in part is in both). */
+  | DomainEvent<'FulfilmentPicked', Ids & { picked: FulfilmentLine[]; short: FulfilmentLine[] }>
+  /** `lines`: what the fulfilment still held at the location, to be sourced elsewhere. */
+  | DomainEvent<'FulfilmentRejected', Ids & { reason: string; lines: FulfilmentLine[] }>
+  | DomainEvent<'FulfilmentPacked', Ids & { packages: PackageSpec[] }>
+  | DomainEvent<'FulfilmentLabelled', Ids & { label: ShipmentLabel }>
+  | DomainEvent<'FulfilmentShipped', Ids & { lines: FulfilmentLine[]; trackingNumber: string; carrierId: string }>
+  /** Every new update is kept; `moved` says whether it moved the shipment's status on (an update older than the newest known does not). */
+  | DomainEvent<'ShipmentTracked', TrackingUpdate & { fulfilmentId: string; orderId: string; shipmentId: string; moved: boolean }>
+  | DomainEvent<'FulfilmentReadyForPickup', Ids & { code: string; readyAt: string; expiresAt: string }>
+  | DomainEvent<'FulfilmentCollected', Ids & { lines: FulfilmentLine[] }>
+  | DomainEvent<'FulfilmentExpired', Ids & { lines: FulfilmentLine[] }>
+  | DomainEvent<'FulfilmentCancelled', Ids & { reason: string }>;
+
+export type FulfilmentEventType = FulfilmentEvent['type'];
