@@ -3,6 +3,9 @@ import type { EventStore } from '../event-store/event-store.port.js';
 import { NotFoundError, ValidationError } from '../platform/errors.js';
 import { CommandHandler } from './command-handler.js';
 import type { CommandMetadata } from './decider.js';
+import { fulfilmentDecider, fulfilmentIdFor, fulfilmentStream, type CreateFulfilmentData, type FulfilmentCommand } from './fulfilments/fulfilment.decider.js';
+import type { FulfilmentEvent, FulfilmentLine, PackageSpec, ShipmentLabel, TrackingUpdate } from './fulfilments/fulfilment.events.js';
+import type { ExistingFulfilment, Fulfilment } from './fulfilments/fulfilment.state.js';
 import { available, stockDecider, stockStream, type StockCommand, type StockLedger } from './inventory/stock.decider.js';
 import { locationDecider, locationStream, type LocationCommand } from './locations/location.decider.js';
 import { orderDecider, orderStream, type OrderCommand, type PlaceOrderData } from './orders/order.decider.js';
@@ -22,6 +25,9 @@ export interface PlaceOrderResult { orderId: string; duplicate: boolean; status:
 
 export type WriteSide = ReturnType<typeof createWriteSide>;
 
+/** What a fulfilment command leaves: the fulfilment, the events it appended (none when its outcome already held) and their position. */
+export interface FulfilmentResult { fulfilment: ExistingFulfilment; events: FulfilmentEvent[]; position: number | null }
+
 /**
  * How old the pickup location a new order names may be as this process knows it: the same second
  * the allocator's own view of the locations allows. A change made through this process is known
@@ -35,6 +41,7 @@ export function createWriteSide(store: EventStore) {
   const orders = new CommandHandler(store, orderDecider);
   const locations = new CommandHandler(store, locationDecider);
   const stock = new CommandHandler(store, stockDecider, { cacheSize: 50_000 });
+  const fulfilments = new CommandHandler(store, fulfilmentDecider);
 
   async function requireLocation(locationId: string) {
     const { state } = await locations.load(locationStream(locationId));
@@ -122,7 +129,68 @@ export function createWriteSide(store: EventStore) {
     },
 
     location: requireLocation,
+
+    // Fulfilments: every command but the creation answers 404 for a fulfilment that does not exist.
+
+    /** Creates the fulfilment of one allocation at one location, under its derived id; creating it again records nothing. */
+    async createFulfilment(data: Omit<CreateFulfilmentData, 'fulfilmentId'>, metadata: CommandMetadata): Promise<FulfilmentResult & { fulfilmentId: string }> {
+      const fulfilmentId = fulfilmentIdFor(data.orderId, data.allocationSeq, data.locationId);
+      return { fulfilmentId, ...await onFulfilment({ type: 'CreateFulfilment', data: { ...data, fulfilmentId }, metadata }, { assumeNew: true }) };
+    },
+
+    recordPick(fulfilmentId: string, lines: FulfilmentLine[], metadata: CommandMetadata) {
+      return onFulfilment({ type: 'RecordPick', data: { fulfilmentId, lines }, metadata });
+    },
+
+    rejectFulfilment(fulfilmentId: string, reason: string, metadata: CommandMetadata) {
+      return onFulfilment({ type: 'RejectFulfilment', data: { fulfilmentId, reason }, metadata });
+    },
+
+    packFulfilment(fulfilmentId: string, packages: PackageSpec[], metadata: CommandMetadata) {
+      return onFulfilment({ type: 'PackFulfilment', data: { fulfilmentId, packages }, metadata });
+    },
+
+    /** Records the label a carrier job bought; the same label again records nothing. */
+    recordLabel(fulfilmentId: string, label: ShipmentLabel, metadata: CommandMetadata) {
+      return onFulfilment({ type: 'RecordLabel', data: { fulfilmentId, label }, metadata });
+    },
+
+    shipFulfilment(fulfilmentId: string, metadata: CommandMetadata) {
+      return onFulfilment({ type: 'ShipFulfilment', data: { fulfilmentId }, metadata });
+    },
+
+    /** Records a carrier's tracking update (a webhook or a poll); the same update again records nothing. */
+    recordTracking(fulfilmentId: string, update: TrackingUpdate, metadata: CommandMetadata) {
+      return onFulfilment({ type: 'RecordTracking', data: { fulfilmentId, update }, metadata });
+    },
+
+    markReadyForPickup(fulfilmentId: string, pickup: { code: string; expiresAt: string }, metadata: CommandMetadata) {
+      return onFulfilment({ type: 'MarkReadyForPickup', data: { fulfilmentId, ...pickup }, metadata });
+    },
+
+    collectFulfilment(fulfilmentId: string, code: string, metadata: CommandMetadata) {
+      return onFulfilment({ type: 'CollectFulfilment', data: { fulfilmentId, code }, metadata });
+    },
+
+    /** Expires a pickup not collected by its expiry; `metadata.now` is the time it is judged at. */
+    expirePickup(fulfilmentId: string, metadata: CommandMetadata) {
+      return onFulfilment({ type: 'ExpirePickup', data: { fulfilmentId }, metadata });
+    },
+
+    cancelFulfilment(fulfilmentId: string, reason: string, metadata: CommandMetadata) {
+      return onFulfilment({ type: 'CancelFulfilment', data: { fulfilmentId, reason }, metadata });
+    },
+
+    /** The fulfilment read up to date (`status: 'none'` when it does not exist), or as last seen here (`cachedOk`). */
+    async loadFulfilment(fulfilmentId: string, options: { cachedOk?: boolean } = {}): Promise<Fulfilment> {
+      return (await fulfilments.load(fulfilmentStream(fulfilmentId), options)).state;
+    },
   };
+
+  async function onFulfilment(command: FulfilmentCommand, options: { assumeNew?: boolean } = {}): Promise<FulfilmentResult> {
+    const r = await fulfilments.handle(fulfilmentStream(command.data.fulfilmentId), command, options);
+    return { fulfilment: r.state as ExistingFulfilment, events: r.events, position: r.position };
+  }
 }
 
 function ledgerResult(key: { sku: string; locationId: string }, s: StockLedger, position: number | null) {
