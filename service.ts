@@ -16,6 +16,7 @@ import type { Logger } from './platform/logger.js';
 import { createMetrics, type Metrics } from './platform/metrics.js';
 import { migrate } from './platform/migrate.js';
 import { schemaMigrations } from './platform/schema.migrations.js';
+import { fulfilmentsProjection } from './projections/fulfilments.projection.js';
 import { locationsProjection } from './projections/locations.projection.js';
 import { ordersProjection } from './projections/orders.projection.js';
 import { ProjectionRunner } from './projections/projection-runner.js';
@@ -31,7 +32,7 @@ import { WebhookNotifier } from './notifications/webhook-notifier.js';
 import { batchedOutbox } from './notifications/outbox.js';
 import { batchedStockedAt } from './read-side/inventory.queries.js';
 
-export const PROJECTIONS = [locationsProjection, stockLevelsProjection, ordersProjection];
+export const PROJECTIONS = [locationsProjection, stockLevelsProjection, ordersProjection, fulfilmentsProjection];
 
 /**
  * How long each reader of the log lets events gather after a small batch: per-batch costs

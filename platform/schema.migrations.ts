@@ -395,4 +395,53 @@ export const schemaMigrations: Migration[] = [
       `);
     },
   },
+  {
+    // The fulfilments read model (projections/fulfilments.projection.ts): a location's work queue
+    // in the order fulfilments were created, each fulfilment's lines with what was picked, its
+    // packages and its shipment (the label, the tracking history and the status that follows from
+    // it), looked up by tracking number for carrier webhooks, polled when no update came for a
+    // while, and counted per location and day for daily capacity.
+    name: '011-fulfilments',
+    async up(knex) {
+      await knex.raw(`
+        CREATE TABLE fulfilments (
+          fulfilment_id text PRIMARY KEY,
+          order_id text NOT NULL,
+          location_id text NOT NULL,
+          kind text NOT NULL,
+          status text NOT NULL,
+          allocation_seq integer NOT NULL,
+          delivery jsonb NOT NULL,
+          lines jsonb NOT NULL,
+          packages jsonb NOT NULL DEFAULT '[]',
+          shipment jsonb,
+          carrier_id text,
+          tracking_number text,
+          shipment_status text,
+          pickup jsonb,
+          rejection jsonb,
+          cancellation jsonb,
+          created_position bigint NOT NULL,
+          created_at timestamptz NOT NULL,
+          updated_at timestamptz NOT NULL,
+          last_tracking_at timestamptz
+        );
+        CREATE INDEX fulfilments_queue ON fulfilments (location_id, created_position);
+        CREATE INDEX fulfilments_queue_status ON fulfilments (location_id, status, created_position);
+        CREATE INDEX fulfilments_order ON fulfilments (order_id);
+        CREATE INDEX fulfilments_created ON fulfilments (created_at);
+        CREATE UNIQUE INDEX fulfilments_tracking ON fulfilments (carrier_id, tracking_number) WHERE tracking_number IS NOT NULL;
+        CREATE INDEX fulfilments_to_poll ON fulfilments (last_tracking_at)
+          WHERE status IN ('labelled', 'shipped') AND shipment_status NOT IN ('delivered', 'returned_to_sender');
+        CREATE TABLE fulfilment_timeline (
+          fulfilment_id text NOT NULL,
+          position bigint NOT NULL,
+          at timestamptz NOT NULL,
+          type text NOT NULL,
+          details jsonb NOT NULL,
+          PRIMARY KEY (fulfilment_id, position)
+        );
+      `);
+    },
+  },
 ];

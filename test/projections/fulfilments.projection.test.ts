@@ -1,0 +1,174 @@
+import { expect } from 'chai';
+import type { Knex } from 'knex';
+import { fulfilmentsProjection } from '../../projections/fulfilments.projection.js';
+import { UnappliableEvent } from '../../projections/projection.js';
+import { fold } from '../../write-side/decider.js';
+import { fulfilmentDecider, fulfilmentStream } from '../../write-side/fulfilments/fulfilment.decider.js';
+import type { FulfilmentEvent, FulfilmentKind, FulfilmentLine, Quote, ShipmentLabel, ShipmentStatus } from '../../write-side/fulfilments/fulfilment.events.js';
+import type { Delivery } from '../../write-side/orders/order.events.js';
+import type { Recorded } from '../../write-side/to-domain.js';
+import { NOW } from '../support/given-when-then.js';
+import { recordedLog } from '../support/recorded-events.js';
+import { readModelWorld } from '../support/world.js';
+
+const t = (seconds: number) => new Date(Date.parse(NOW) + seconds * 1000).toISOString();
+const shipTo: Delivery = { method: 'ship', speed: 'express', address: { line1: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'US' } };
+const QUOTE: Quote = { carrierId: 'parcelnet', service: 'express', amount: 1290, currency: 'USD', transitDays: 1, estimatedDelivery: '2026-11-27' };
+const lines: FulfilmentLine[] = [{ sku: 'SKU-1', quantity: 2 }, { sku: 'SKU-2', quantity: 1 }];
+
+/** The events of one fulfilment; `heard` is when the service recorded each (a tracking update's own `at` is the carrier's). */
+function fulfilment(fulfilmentId: string, locationId: string, kind: FulfilmentKind = 'ship') {
+  const ids = { fulfilmentId, orderId: `o-${fulfilmentId}`, locationId };
+  const label: ShipmentLabel = {
+    shipmentId: fulfilmentId, carrierId: 'parcelnet', service: 'express', trackingNumber: `PN-${fulfilmentId}`, labelUrl: `https://labels.example/${fulfilmentId}.pdf`,
+    cost: 1290, currency: 'USD', estimatedDelivery: '2026-11-27', choice: { why: 'fastest', quotes: [QUOTE], unavailable: ['jetexpress'] },
+  };
+  return {
+    created: (s: number): FulfilmentEvent => ({
+      type: 'FulfilmentCreated',
+      data: { ...ids, kind, lines, delivery: kind === 'ship' ? shipTo : { method: 'pickup', locationId }, allocationSeq: 0, at: t(s) },
+    }),
+    picked: (s: number, picked: FulfilmentLine[] = lines, short: FulfilmentLine[] = []): FulfilmentEvent => ({ type: 'FulfilmentPicked', data: { ...ids, picked, short, at: t(s) } }),
+    rejected: (s: number): FulfilmentEvent => ({ type: 'FulfilmentRejected', data: { ...ids, reason: 'too busy', lines, at: t(s) } }),
+    packed: (s: number, packed: FulfilmentLine[] = lines): FulfilmentEvent => ({
+      type: 'FulfilmentPacked', data: { ...ids, packages: [{ weightGrams: 800, lengthCm: 30, widthCm: 20, heightCm: 10, lines: packed }], at: t(s) },
+    }),
+    labelled: (s: number): FulfilmentEvent => ({ type: 'FulfilmentLabelled', data: { ...ids, label, at: t(s) } }),
+    shipped: (s: number, shippedLines: FulfilmentLine[] = lines): FulfilmentEvent => ({
+      type: 'FulfilmentShipped', data: { ...ids, lines: shippedLines, trackingNumber: label.trackingNumber, carrierId: 'parcelnet', at: t(s) },
+    }),
+    tracked: (carrierTime: string, status: ShipmentStatus, moved = true): FulfilmentEvent => ({
+      type: 'ShipmentTracked',
+      data: { fulfilmentId, orderId: ids.orderId, shipmentId: fulfilmentId, carrierId: 'parcelnet', trackingNumber: label.trackingNumber, status, at: carrierTime, location: 'Springfield', moved },
+    }),
+    ready: (s: number): FulfilmentEvent => ({ type: 'FulfilmentReadyForPickup', data: { ...ids, code: '482913', readyAt: t(s), expiresAt: t(s + 72 * 3600), at: t(s) } }),
+    collected: (s: number): FulfilmentEvent => ({ type: 'FulfilmentCollected', data: { ...ids, lines, at: t(s) } }),
+    expired: (s: number): FulfilmentEvent => ({ type: 'FulfilmentExpired', data: { ...ids, lines, at: t(s) } }),
+    cancelled: (s: number): FulfilmentEvent => ({ type: 'FulfilmentCancelled', data: { ...ids, reason: 'order cancelled', at: t(s) } }),
+  };
+}
+
+const shortOne = [{ sku: 'SKU-1', quantity: 1 }];
+const a = fulfilment('f-a', 'wh-1');
+const b = fulfilment('f-b', 'store-1', 'pickup');
+const c = fulfilment('f-c', 'wh-1');
+const d = fulfilment('f-d', 'wh-1');
+const e = fulfilment('f-e', 'wh-2');
+const x = fulfilment('f-x', 'store-1', 'pickup');
+const y = fulfilment('f-y', 'wh-1');
+
+/** Each fulfilment's history as its decider records it, each event with when the service heard of it (seconds after NOW). */
+const HISTORIES: [FulfilmentEvent, number][][] = [
+  [[a.created(0), 0], [a.picked(10, [shortOne[0], lines[1]], shortOne), 10], [a.packed(20, [shortOne[0], lines[1]]), 20], [a.labelled(30), 30],
+    [a.tracked(t(100), 'in_transit'), 101], [a.shipped(110, [shortOne[0], lines[1]]), 110], [a.tracked(t(300), 'delivered'), 302],
+    [a.tracked(t(200), 'out_for_delivery', false), 400]],
+  [[b.created(1), 1], [b.picked(11), 11], [b.ready(21), 21], [b.collected(31), 31]],
+  [[c.created(2), 2], [c.rejected(12), 12]],
+  [[d.created(3), 3], [d.picked(13), 13], [d.packed(23), 23], [d.labelled(33), 33]],
+  [[e.created(4), 4], [e.cancelled(14), 14]],
+  [[x.created(5), 5], [x.picked(15), 15], [x.ready(25), 25], [x.expired(35), 35]],
+  [[y.created(-86_400), -86_400]],
+];
+
+/** The histories interleaved as the log would hold them. */
+function theLog(): Recorded<FulfilmentEvent>[] {
+  const record = recordedLog();
+  const log: Recorded<FulfilmentEvent>[] = [];
+  for (let i = 0; HISTORIES.some((h) => i < h.length); i++) {
+    for (const h of HISTORIES) {
+      if (i >= h.length) continue;
+      const [event, heard] = h[i];
+      log.push(...record(fulfilmentStream(event.data.fulfilmentId), event).map((r) => ({ ...r, recordedAt: new Date(t(heard)) })));
+    }
+  }
+  return log;
+}
+
+async function rows(knex: Knex) {
+  return {
+    fulfilments: await knex('fulfilments').select().orderBy('fulfilment_id'),
+    timeline: await knex('fulfilment_timeline').select().orderBy(['fulfilment_id', 'position']),
+  };
+}
+
+describe('fulfilments projection', function () {
+  this.timeout(30_000);
+  const log = theLog();
+  let oneByOne: Awaited<ReturnType<typeof readModelWorld>>;
+  /** The status of each fulfilment after each event applied one at a time, with what its decider's state says. */
+  const statuses: { fulfilmentId: string; type: string; row: string; decider: string }[] = [];
+
+  before(async () => {
+    oneByOne = await readModelWorld();
+    for (const ev of log) {
+      await oneByOne.knex.transaction((trx) => fulfilmentsProjection.apply(ev, trx));
+      const history = log.filter((h) => h.data.fulfilmentId === ev.data.fulfilmentId && h.position <= ev.position);
+      const row = await oneByOne.knex('fulfilments').where({ fulfilment_id: ev.data.fulfilmentId }).first('status');
+      statuses.push({ fulfilmentId: ev.data.fulfilmentId, type: ev.type, row: row.status, decider: fold(fulfilmentDecider, history).status });
+    }
+  });
+  after(async () => { await oneByOne.cleanup(); });
+
+  const row = (id: string) => oneByOne.knex('fulfilments').where({ fulfilment_id: id }).first();
+
+  it('gives every fulfilment after every event the status its decider gives it', () => {
+    expect(statuses.filter((s) => s.row !== s.decider)).to.deep.equal([]);
+    expect(new Set(statuses.map((s) => s.row))).to.deep.equal(new Set(['pending', 'picking', 'packed', 'labelled', 'shipped', 'ready_for_pickup', 'collected', 'expired', 'rejected', 'cancelled']));
+  });
+
+  it('holds a shipped fulfilment with what was picked, its packages and its shipment: the label, the tracking history and the status the newest update gives', async () => {
+    const r = await row('f-a');
+    expect(r).to.deep.include({
+      order_id: 'o-f-a', location_id: 'wh-1', kind: 'ship', status: 'shipped', allocation_seq: 0, delivery: shipTo,
+      lines: [{ sku: 'SKU-1', quantity: 2, picked: 1 }, { sku: 'SKU-2', quantity: 1, picked: 1 }],
+      packages: [{ weightGrams: 800, lengthCm: 30, widthCm: 20, heightCm: 10, lines: [{ sku: 'SKU-1', quantity: 1 }, { sku: 'SKU-2', quantity: 1 }] }],
+      carrier_id: 'parcelnet', tracking_number: 'PN-f-a', shipment_status: 'delivered', created_position: 1,
+      created_at: new Date(t(0)), updated_at: new Date(t(400)), last_tracking_at: new Date(t(400)),
+    });
+    expect(r.shipment).to.deep.equal({
+      shipmentId: 'f-a', fulfilmentId: 'f-a', locationId: 'wh-1', carrierId: 'parcelnet', service: 'express', trackingNumber: 'PN-f-a',
+      labelUrl: 'https://labels.example/f-a.pdf', cost: 1290, currency: 'USD', estimatedDelivery: '2026-11-27',
+      lines: [{ sku: 'SKU-1', quantity: 1 }, { sku: 'SKU-2', quantity: 1 }],
+      choice: { why: 'fastest', quotes: [QUOTE], unavailable: ['jetexpress'] },
+      status: 'delivered', labelledAt: t(30), shippedAt: t(110),
+      events: [
+        { at: t(100), status: 'in_transit', location: 'Springfield', moved: true },
+        { at: t(300), status: 'delivered', location: 'Springfield', moved: true },
+        { at: t(200), status: 'out_for_delivery', location: 'Springfield', moved: false },
+      ],
+    });
+  });
+
+  it('keeps the pickup times without the code, the rejection with its lines and the cancellation', async () => {
+    expect(await row('f-b')).to.deep.include({ status: 'collected', pickup: { readyAt: t(21), expiresAt: t(21 + 72 * 3600), collectedAt: t(31) }, shipment: null });
+    expect(await row('f-x')).to.deep.include({ status: 'expired', pickup: { readyAt: t(25), expiresAt: t(25 + 72 * 3600), expiredAt: t(35) } });
+    expect(await row('f-c')).to.deep.include({ status: 'rejected', rejection: { reason: 'too busy', lines, at: t(12) } });
+    expect(await row('f-e')).to.deep.include({ status: 'cancelled', cancellation: { reason: 'order cancelled', at: t(14) } });
+    const timeline = await oneByOne.knex('fulfilment_timeline').where({ fulfilment_id: 'f-b' }).orderBy('position').select('type', 'details');
+    expect(timeline.map((r) => r.type)).to.deep.equal(['FulfilmentCreated', 'FulfilmentPicked', 'FulfilmentReadyForPickup', 'FulfilmentCollected']);
+    expect(JSON.stringify(timeline)).to.not.include('482913');
+  });
+
+  it('ends with the same rows when several changes to one fulfilment arrive in one batch', async () => {
+    const expected = await rows(oneByOne.knex);
+    for (const size of [log.length, 3]) {
+      const batched = await readModelWorld();
+      try {
+        for (let i = 0; i < log.length; i += size) await batched.knex.transaction((trx) => fulfilmentsProjection.applyBatch!(log.slice(i, i + size), trx));
+        expect(await rows(batched.knex), `batches of ${size}`).to.deep.equal(expected);
+      } finally {
+        await batched.cleanup();
+      }
+    }
+  });
+
+  it('refuses a change to a fulfilment it does not hold, so the runner records it', async () => {
+    const last = log[log.length - 1];
+    const stray = { ...last, data: { ...last.data, fulfilmentId: 'f-unknown' }, position: log.length + 1 } as Recorded<FulfilmentEvent>;
+    let err: unknown;
+    await oneByOne.knex.transaction((trx) => fulfilmentsProjection.apply(stray, trx)).catch((caught) => { err = caught; });
+    expect(err).to.be.instanceOf(UnappliableEvent);
+    expect(await oneByOne.knex('fulfilment_timeline').where({ fulfilment_id: 'f-unknown' }).count('* as n').first()).to.deep.equal({ n: 0 });
+  });
+
+});
