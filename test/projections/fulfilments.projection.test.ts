@@ -2,6 +2,9 @@ import { expect } from 'chai';
 import type { Knex } from 'knex';
 import { fulfilmentsProjection } from '../../projections/fulfilments.projection.js';
 import { UnappliableEvent } from '../../projections/projection.js';
+import {
+  findFulfilment, fulfilmentByTracking, fulfilmentQueue, fulfilmentsCreatedToday, staleShipments,
+} from '../../read-side/fulfilments.queries.js';
 import { fold } from '../../write-side/decider.js';
 import { fulfilmentDecider, fulfilmentStream } from '../../write-side/fulfilments/fulfilment.decider.js';
 import type { FulfilmentEvent, FulfilmentKind, FulfilmentLine, Quote, ShipmentLabel, ShipmentStatus } from '../../write-side/fulfilments/fulfilment.events.js';
@@ -171,4 +174,57 @@ describe('fulfilments projection', function () {
     expect(await oneByOne.knex('fulfilment_timeline').where({ fulfilment_id: 'f-unknown' }).count('* as n').first()).to.deep.equal({ n: 0 });
   });
 
+  describe('queries', () => {
+    it('lists a location\'s queue in the order the log gave it its fulfilments, by status, a page at a time', async () => {
+      const knex = oneByOne.knex;
+      const all = await fulfilmentQueue(knex, { locationId: 'wh-1', limit: 10 });
+      expect(all.fulfilments.map((f) => f.fulfilmentId)).to.deep.equal(['f-a', 'f-c', 'f-d', 'f-y']);
+      expect(all.next).to.equal(null);
+      const first = await fulfilmentQueue(knex, { locationId: 'wh-1', limit: 2 });
+      expect(first.fulfilments.map((f) => f.fulfilmentId)).to.deep.equal(['f-a', 'f-c']);
+      const second = await fulfilmentQueue(knex, { locationId: 'wh-1', limit: 2, after: first.next! });
+      expect(second.fulfilments.map((f) => f.fulfilmentId)).to.deep.equal(['f-d', 'f-y']);
+      expect(second.next).to.equal(null);
+      const labelled = await fulfilmentQueue(knex, { locationId: 'wh-1', status: 'labelled', limit: 10 });
+      expect(labelled.fulfilments).to.deep.equal([{
+        fulfilmentId: 'f-d', orderId: 'o-f-d', locationId: 'wh-1', kind: 'ship', status: 'labelled',
+        lines: [{ sku: 'SKU-1', quantity: 2, picked: 2 }, { sku: 'SKU-2', quantity: 1, picked: 1 }], createdAt: t(3), updatedAt: t(33),
+      }]);
+    });
+
+    it('shows one fulfilment with its shipment\'s history in carrier time and its timeline', async () => {
+      const f = await findFulfilment(oneByOne.knex, 'f-a');
+      expect(f).to.deep.include({ fulfilmentId: 'f-a', orderId: 'o-f-a', locationId: 'wh-1', kind: 'ship', status: 'shipped', pickup: null });
+      expect(f!.shipment!.status).to.equal('delivered');
+      expect(f!.shipment!.events).to.deep.equal([
+        { at: t(100), status: 'in_transit', location: 'Springfield' },
+        { at: t(200), status: 'out_for_delivery', location: 'Springfield' },
+        { at: t(300), status: 'delivered', location: 'Springfield' },
+      ]);
+      expect(f!.timeline.map((e) => e.type)).to.deep.equal([
+        'FulfilmentCreated', 'FulfilmentPicked', 'FulfilmentPacked', 'FulfilmentLabelled', 'ShipmentTracked', 'FulfilmentShipped', 'ShipmentTracked', 'ShipmentTracked',
+      ]);
+      expect(f!.timeline[1]).to.deep.equal({ at: t(10), type: 'FulfilmentPicked', picked: [shortOne[0], lines[1]], short: shortOne });
+      expect(await findFulfilment(oneByOne.knex, 'f-none')).to.equal(null);
+    });
+
+    it('finds the fulfilment of a carrier\'s tracking number, and nothing for another carrier', async () => {
+      expect(await fulfilmentByTracking(oneByOne.knex, 'parcelnet', 'PN-f-d')).to.deep.equal({ fulfilmentId: 'f-d', orderId: 'o-f-d' });
+      expect(await fulfilmentByTracking(oneByOne.knex, 'postal', 'PN-f-d')).to.equal(null);
+    });
+
+    it('lists the shipments not delivered that nothing was heard of for a while, longest silent first', async () => {
+      const knex = oneByOne.knex;
+      expect(await staleShipments(knex, { olderThanMs: 60_000, now: new Date(t(600)), limit: 10 })).to.deep.equal([
+        { fulfilmentId: 'f-d', orderId: 'o-f-d', carrierId: 'parcelnet', trackingNumber: 'PN-f-d', shipmentStatus: 'label_created', lastTrackingAt: t(33) },
+      ]);
+      expect(await staleShipments(knex, { olderThanMs: 60_000, now: new Date(t(90)), limit: 10 })).to.deep.equal([]);
+    });
+
+    it('counts the fulfilments each location was given today', async () => {
+      const today = async (at: string) => Object.fromEntries(await fulfilmentsCreatedToday(oneByOne.knex, new Date(at)));
+      expect(await today(t(60))).to.deep.equal({ 'wh-1': 3, 'store-1': 2, 'wh-2': 1 });
+      expect(await today(t(-86_400))).to.deep.equal({ 'wh-1': 1 });
+    });
+  });
 });

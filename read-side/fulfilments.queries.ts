@@ -1,0 +1,93 @@
+import type { Knex } from 'knex';
+import type { StoredLine, StoredShipment } from '../projections/fulfilments.projection.js';
+
+interface FulfilmentRow {
+  fulfilment_id: string; order_id: string; location_id: string; kind: string; status: string; allocation_seq: number; delivery: unknown;
+  lines: StoredLine[]; packages: unknown[]; shipment: StoredShipment | null; pickup: Record<string, string> | null;
+  rejection: unknown; cancellation: unknown; created_position: string | number; created_at: Date; updated_at: Date;
+}
+
+function summary(row: FulfilmentRow) {
+  return {
+    fulfilmentId: row.fulfilment_id,
+    orderId: row.order_id,
+    locationId: row.location_id,
+    kind: row.kind,
+    status: row.status,
+    lines: row.lines,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+/** The shipment as the contract shows it: its tracking history in carrier time. */
+function shipmentView(s: StoredShipment) {
+  const events = [...s.events].sort((a, b) => Date.parse(a.at) - Date.parse(b.at)).map(({ moved: _moved, ...u }) => u);
+  return { ...s, events };
+}
+
+export interface FulfilmentQueueFilter { locationId?: string; status?: string; limit: number; after?: number }
+
+/** A location's work queue, oldest first; `after` is the cursor (`next`) of the previous page. */
+export async function fulfilmentQueue(knex: Knex, f: FulfilmentQueueFilter) {
+  const q = knex<FulfilmentRow>('fulfilments').orderBy('created_position').limit(f.limit + 1);
+  if (f.locationId) q.where({ location_id: f.locationId });
+  if (f.status) q.where({ status: f.status });
+  if (f.after !== undefined) q.where('created_position', '>', f.after);
+  const rows = await q;
+  const page = rows.slice(0, f.limit);
+  return { fulfilments: page.map(summary), next: rows.length > f.limit ? Number(page[page.length - 1].created_position) : null };
+}
+
+/** One fulfilment in the shape of GET /fulfilments/{id} (without the position, which the route adds); null when unknown. */
+export async function findFulfilment(knex: Knex, fulfilmentId: string) {
+  const row = await knex<FulfilmentRow>('fulfilments').where({ fulfilment_id: fulfilmentId }).first();
+  if (!row) return null;
+  const timeline = await knex('fulfilment_timeline').where({ fulfilment_id: fulfilmentId }).orderBy('position').select('at', 'type', 'details');
+  return {
+    ...summary(row),
+    allocationSeq: row.allocation_seq,
+    delivery: row.delivery,
+    packages: row.packages,
+    shipment: row.shipment && shipmentView(row.shipment),
+    pickup: row.pickup,
+    rejection: row.rejection,
+    cancellation: row.cancellation,
+    timeline: timeline.map((t: { at: Date; type: string; details: Record<string, unknown> }) => ({ at: t.at.toISOString(), type: t.type, ...t.details })),
+  };
+}
+
+/** The fulfilment a carrier's tracking number belongs to (for its webhooks), or null. */
+export async function fulfilmentByTracking(knex: Knex, carrierId: string, trackingNumber: string): Promise<{ fulfilmentId: string; orderId: string } | null> {
+  const row = await knex('fulfilments').where({ carrier_id: carrierId, tracking_number: trackingNumber }).first('fulfilment_id', 'order_id');
+  return row ? { fulfilmentId: row.fulfilment_id, orderId: row.order_id } : null;
+}
+
+export interface StaleShipment { fulfilmentId: string; orderId: string; carrierId: string; trackingNumber: string; shipmentStatus: string; lastTrackingAt: string }
+
+/**
+ * Labelled or shipped shipments not yet delivered (nor returned) that the service has heard
+ * nothing about for more than `olderThanMs` before `now`, longest silent first: the ones to ask
+ * their carrier about.
+ */
+export async function staleShipments(knex: Knex, q: { olderThanMs: number; now: Date; limit: number }): Promise<StaleShipment[]> {
+  const { rows } = await knex.raw(
+    `SELECT fulfilment_id, order_id, carrier_id, tracking_number, shipment_status, last_tracking_at FROM fulfilments
+      WHERE status IN ('labelled', 'shipped') AND shipment_status NOT IN ('delivered', 'returned_to_sender') AND last_tracking_at < ?
+      ORDER BY last_tracking_at LIMIT ?`,
+    [new Date(q.now.getTime() - q.olderThanMs), q.limit],
+  );
+  return rows.map((r: { fulfilment_id: string; order_id: string; carrier_id: string; tracking_number: string; shipment_status: string; last_tracking_at: Date }) => ({
+    fulfilmentId: r.fulfilment_id, orderId: r.order_id, carrierId: r.carrier_id, trackingNumber: r.tracking_number, shipmentStatus: r.shipment_status,
+    lastTrackingAt: r.last_tracking_at.toISOString(),
+  }));
+}
+
+/** How many fulfilments each location was given on the UTC day of `now`, for daily capacity; a location with none is absent. */
+export async function fulfilmentsCreatedToday(knex: Knex, now: Date): Promise<Map<string, number>> {
+  const start = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+  const end = new Date(start.getTime() + 86_400_000);
+  const rows = await knex('fulfilments').where('created_at', '>=', start).andWhere('created_at', '<', end)
+    .groupBy('location_id').select('location_id').count('* as n');
+  return new Map(rows.map((r) => [r.location_id as string, Number(r.n)]));
+}
