@@ -142,7 +142,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
   if (config.roles.includes('api')) {
     const api = createApp({
-      write, allocator, knex, log, metrics, queues, apiKeys: config.apiKeys, eventStoreKind: store.kind,
+      write, allocator, knex, log, metrics, queues, apiKeys: config.apiKeys, eventStoreKind: store.kind, pickupExpiryHours: config.pickupExpiryHours,
       checks: {
         eventStore: () => store.ping(),
         readModels: async () => { await knex.raw('SELECT 1 FROM projection_checkpoints LIMIT 1'); },

@@ -11,6 +11,7 @@ import { inventoryRoutes } from './inventory.routes.js';
 import { locationRoutes } from './locations.routes.js';
 import { orderRoutes } from './orders.routes.js';
 import { jobRoutes } from './jobs.routes.js';
+import { fulfilmentRoutes } from './fulfilments.routes.js';
 import { problemDetails } from './problem.middleware.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -80,7 +81,7 @@ export function createApp(deps: ApiDeps): Api {
   app.use(open.routes());
   app.use(authenticate(deps.apiKeys));
   app.use(idempotency(deps.knex));
-  for (const router of [locationRoutes(deps), inventoryRoutes(deps), orderRoutes(deps), jobRoutes(deps)]) {
+  for (const router of [locationRoutes(deps), inventoryRoutes(deps), orderRoutes(deps), fulfilmentRoutes(deps), jobRoutes(deps)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

@@ -19,4 +19,6 @@ export interface ApiDeps {
   /** Every job queue, for operators to see and retry failed jobs. */
   queues: Map<QueueName, Queue>;
   checks: { eventStore(): Promise<void>; readModels(): Promise<void>; queue(): Promise<void> };
+  /** How long a pickup waits at the counter (PICKUP_EXPIRY_HOURS). */
+  pickupExpiryHours: number;
 }

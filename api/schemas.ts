@@ -124,6 +124,25 @@ export const CancelOrderBody = Type.Object({ reason: Text(500) }, strict);
 
 export const ReviewOrderBody = Type.Object({ decision: Type.Enum(['approve', 'reject']), note: Type.Optional(Text(1000)) }, strict);
 
+const FulfilmentLines = Type.Array(Type.Object({ sku: ClientId('SKU'), quantity: Type.Integer({ minimum: 0, maximum: 100_000 }) }, strict), { minItems: 1, maxItems: 500 });
+
+export const PickBody = Type.Object({ lines: FulfilmentLines }, strict);
+export const RejectFulfilmentBody = Type.Object({ reason: Text(500) }, strict);
+export const CollectBody = Type.Object({ code: Type.String({ pattern: '^[0-9]{6}$', description: 'the pickup code the customer was sent' }) }, strict);
+
+export const PackageSpecSchema = Type.Object({
+  weightGrams: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+  lengthCm: Type.Integer({ minimum: 1, maximum: 1000 }),
+  widthCm: Type.Integer({ minimum: 1, maximum: 1000 }),
+  heightCm: Type.Integer({ minimum: 1, maximum: 1000 }),
+  lines: Type.Array(Type.Object({ sku: ClientId('SKU'), quantity: Type.Integer({ minimum: 1, maximum: 100_000 }) }, strict), { minItems: 1, maxItems: 500 }),
+}, strict);
+export const PackFulfilmentBody = Type.Object({ packages: Type.Array(PackageSpecSchema, { minItems: 1, maxItems: 50 }) }, strict);
+
+export type PickBody = Type.Static<typeof PickBody>;
+export type RejectFulfilmentBody = Type.Static<typeof RejectFulfilmentBody>;
+export type CollectBody = Type.Static<typeof CollectBody>;
+export type PackFulfilmentBody = Type.Static<typeof PackFulfilmentBody>;
 export type PutLocationBody = Type.Static<typeof PutLocationBody>;
 export type ReceiptBody = Type.Static<typeof ReceiptBody>;
 export type AdjustmentBody = Type.Static<typeof AdjustmentBody>;

@@ -97,6 +97,8 @@ export interface Config {
   /** How long a job is locked to its worker without a renewal: a killed worker's job runs again after this. */
   jobLockMs: number;
   sourcing: SourcingCosts;
+  /** How long a pickup waits at the counter before it expires and the order is cancelled. */
+  pickupExpiryHours: number;
 }
 
 export class ConfigError extends Error {}
@@ -144,6 +146,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sandboxLatencyMs: int(env.SANDBOX_GATEWAY_LATENCY_MS, 30, 'SANDBOX_GATEWAY_LATENCY_MS'),
     notifyWebhook: webhook(env.NOTIFY_WEBHOOK_URL, env.NOTIFY_WEBHOOK_SECRET),
     jobLockMs: Math.max(1000, int(env.JOB_LOCK_MS, 30_000, 'JOB_LOCK_MS')),
+    pickupExpiryHours: Math.max(1, int(env.PICKUP_EXPIRY_HOURS, 72, 'PICKUP_EXPIRY_HOURS')),
     sourcing: env.SOURCING_COSTS ? { ...DEFAULT_SOURCING_COSTS, ...parseJson<SourcingCosts>(env.SOURCING_COSTS, 'SOURCING_COSTS') } : DEFAULT_SOURCING_COSTS,
   };
 }
