@@ -24,6 +24,10 @@ export const PutLocationBody = Type.Object({
   canPickup: Type.Boolean(),
   handlingCost: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000_000 })),
   active: Type.Optional(Type.Boolean()),
+  dailyCapacity: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 1_000_000 }), Type.Null()], {
+    description: 'fulfilments a day (UTC); left out keeps what the location had, null lifts the limit',
+  })),
+  cutoffHour: Type.Optional(Type.Integer({ minimum: 0, maximum: 23, description: 'hour (UTC) after which a parcel handed over leaves the next day; 16 unless set' })),
 }, strict);
 
 export const ReceiptBody = Type.Object({

@@ -444,4 +444,14 @@ export const schemaMigrations: Migration[] = [
       `);
     },
   },
+  {
+    // Locations may take on a limited number of fulfilments a day, and hand parcels over by a
+    // cut-off hour (UTC) to ship the same day; locations registered before have no limit and 16.
+    name: '013-location-capacity',
+    async up(knex) {
+      await knex.raw(`
+        ALTER TABLE locations ADD COLUMN daily_capacity integer, ADD COLUMN cutoff_hour smallint NOT NULL DEFAULT 16;
+      `);
+    },
+  },
 ];

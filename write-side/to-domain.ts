@@ -1,5 +1,6 @@
 import type { RecordedEvent } from '../event-store/event-store.port.js';
 import type { DomainEvent } from './decider.js';
+import { withCutoffHour } from './locations/location.decider.js';
 
 // The one seam where stored events become domain events. A type name never changes once stored;
 // a changed shape gets a new version, and the older one is turned into it here.
@@ -16,8 +17,11 @@ export type Upcaster = (event: DomainEvent) => DomainEvent;
 /** Upcasters by the stored type they read. */
 export type Upcasters = Readonly<Record<string, Upcaster>>;
 
-/** Every event stored so far is in its current version. */
-export const UPCASTERS: Upcasters = {};
+/** The upcasters of every event stored in an older version. */
+export const UPCASTERS: Upcasters = {
+  LocationRegistered: withCutoffHour,
+  LocationUpdated: withCutoffHour,
+};
 
 export type ToDomain = <E extends DomainEvent = DomainEvent>(recorded: RecordedEvent) => Recorded<E>;
 

@@ -25,6 +25,27 @@ describe('locations and inventory API', function () {
     expect(dc.geo).to.deep.equal({ lat: 52.5, lon: 13.4 });
   });
 
+  it('takes a daily capacity and a cut-off hour, keeps them when left out, lifts the capacity with null, and refuses an hour past 23', async () => {
+    const set = await h.call('PUT', '/locations/dc-cap', { key: KEYS.operator, body: { ...wh, dailyCapacity: 40, cutoffHour: 14 } });
+    expect(set.status).to.equal(201);
+    expect(set.body).to.include({ dailyCapacity: 40, cutoffHour: 14 });
+    const kept = await h.call('PUT', '/locations/dc-cap', { key: KEYS.operator, body: { ...wh, name: 'Capped DC' } });
+    expect(kept.body).to.include({ name: 'Capped DC', dailyCapacity: 40, cutoffHour: 14 });
+    let list = await h.call('GET', `/locations?minPosition=${kept.body.position}`, { key: KEYS.analyst });
+    expect(list.body.locations.find((l: { locationId: string }) => l.locationId === 'dc-cap')).to.include({ dailyCapacity: 40, cutoffHour: 14 });
+    const lifted = await h.call('PUT', '/locations/dc-cap', { key: KEYS.operator, body: { ...wh, dailyCapacity: null } });
+    expect(lifted.body).not.to.have.property('dailyCapacity');
+    list = await h.call('GET', `/locations?minPosition=${lifted.body.position}`, { key: KEYS.analyst });
+    const dc = list.body.locations.find((l: { locationId: string }) => l.locationId === 'dc-cap');
+    expect(dc).to.include({ cutoffHour: 14 });
+    expect(dc).not.to.have.property('dailyCapacity');
+    const plain = list.body.locations.find((l: { locationId: string }) => l.locationId === 'dc-1');
+    expect(plain).to.include({ cutoffHour: 16 });
+    const refused = await h.call('PUT', '/locations/dc-cap', { key: KEYS.operator, body: { ...wh, cutoffHour: 24 } });
+    expect(refused.status).to.equal(400);
+    expect(refused.body.errors.map((e: { path: string }) => e.path)).to.deep.equal(['/cutoffHour']);
+  });
+
   it('receives and adjusts stock, refusing to go below zero, and reports it per location', async () => {
     await h.call('PUT', '/locations/dc-2', { key: KEYS.operator, body: wh });
     await h.call('PUT', '/locations/store-2', { key: KEYS.operator, body: { ...wh, type: 'store', canPickup: true } });

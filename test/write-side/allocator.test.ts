@@ -7,8 +7,8 @@ import { meta } from '../support/given-when-then.js';
 import { eventStoreWorld } from '../support/world.js';
 
 const locations: LocationDetails[] = [
-  { locationId: 'wh-1', name: 'WH 1', type: 'warehouse', geo: { lat: 52, lon: 13 }, canShip: true, canPickup: false, handlingCost: 100, active: true },
-  { locationId: 'wh-2', name: 'WH 2', type: 'warehouse', geo: { lat: 48, lon: 11 }, canShip: true, canPickup: false, handlingCost: 100, active: true },
+  { locationId: 'wh-1', name: 'WH 1', type: 'warehouse', geo: { lat: 52, lon: 13 }, canShip: true, canPickup: false, handlingCost: 100, active: true, cutoffHour: 16 },
+  { locationId: 'wh-2', name: 'WH 2', type: 'warehouse', geo: { lat: 48, lon: 11 }, canShip: true, canPickup: false, handlingCost: 100, active: true, cutoffHour: 16 },
 ];
 
 describe('allocator', function () {

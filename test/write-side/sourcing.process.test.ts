@@ -9,7 +9,7 @@ import { eventStoreWorld, readModelWorld } from '../support/world.js';
 
 const log = createLogger('silent');
 const locations: LocationDetails[] = ['wh-1', 'wh-2', 'wh-3'].map((id, i) => ({
-  locationId: id, name: id, type: 'warehouse', geo: { lat: 50 + i, lon: 10 }, canShip: true, canPickup: false, handlingCost: 100, active: true,
+  locationId: id, name: id, type: 'warehouse', geo: { lat: 50 + i, lon: 10 }, canShip: true, canPickup: false, handlingCost: 100, active: true, cutoffHour: 16,
 }));
 
 describe('sourcing process', function () {

@@ -4,7 +4,7 @@ import type { LocationDetails } from '../locations/location.decider.js';
 import type { Delivery } from '../orders/order.events.js';
 
 /** A candidate location and what it can promise now (available is net of reserved, quarantined and safety stock). */
-export interface SourcingLocation extends Omit<LocationDetails, 'name'> {
+export interface SourcingLocation extends Omit<LocationDetails, 'name' | 'cutoffHour'> {
   available: Record<string, number>;
 }
 
