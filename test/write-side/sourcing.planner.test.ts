@@ -231,6 +231,74 @@ describe('sourcing planner', () => {
     });
   });
 
+  describe('a location at its daily capacity', () => {
+    const lines = [{ sku: 'SKU-1', quantity: 1 }];
+
+    it('is skipped, and its candidate entry says it is full today', () => {
+      const locations = [
+        loc('store-mitte', { type: 'store', geo: BERLIN_MITTE_STORE, dailyCapacity: 40, fulfilmentsToday: 40, available: { 'SKU-1': 5 } }),
+        loc('wh-leipzig', { geo: LEIPZIG, available: { 'SKU-1': 5 } }),
+      ];
+      const plan = shipped(planSourcing(ship(lines), locations));
+      expect(usedIds(plan.allocations)).to.deep.equal(['wh-leipzig']);
+      expect(plan.candidates.find((c) => c.locationId === 'store-mitte'))
+        .to.include({ eligible: false, reason: 'at daily capacity: 40 of 40 fulfilments today' });
+    });
+
+    it('is used while it has room today, and a location without a capacity is never full', () => {
+      const nearStore = (fulfilmentsToday: number) => loc('store-mitte', { type: 'store', geo: BERLIN_MITTE_STORE, dailyCapacity: 40, fulfilmentsToday, available: { 'SKU-1': 5 } });
+      expect(usedIds(shipped(planSourcing(ship(lines), [nearStore(39), loc('wh-leipzig', { geo: LEIPZIG, available: { 'SKU-1': 5 } })])).allocations))
+        .to.deep.equal(['store-mitte']);
+      const unlimited = loc('store-mitte', { type: 'store', geo: BERLIN_MITTE_STORE, fulfilmentsToday: 500, available: { 'SKU-1': 5 } });
+      expect(usedIds(shipped(planSourcing(ship(lines), [unlimited])).allocations)).to.deep.equal(['store-mitte']);
+    });
+
+    it('leaves the order unfillable when it is the only one with stock', () => {
+      const plan = unfillable(planSourcing(ship(lines), [loc('wh-1', { dailyCapacity: 0, available: { 'SKU-1': 5 } })]));
+      expect(plan.missing).to.deep.equal(lines);
+      expect(plan.candidates).to.deep.equal([{ locationId: 'wh-1', eligible: false, reason: 'at daily capacity: 0 of 0 fulfilments today', distanceKm: 0, canFill: [] }]);
+    });
+
+    it('as the pickup store, uses none of its own stock and has every line transferred in', () => {
+      const store = loc('store-1', { type: 'store', canPickup: true, dailyCapacity: 10, fulfilmentsToday: 12, available: { 'SKU-1': 5 } });
+      const plan = collected(planSourcing(pickup(lines, 'store-1'), [store, loc('wh-near', { geo: POTSDAM, available: { 'SKU-1': 5 } })]));
+      expect(plan.allocations).to.deep.equal([{ locationId: 'wh-near', lines }]);
+      expect(plan.transfers).to.deep.equal([{ from: 'wh-near', to: 'store-1', lines }]);
+      expect(plan.candidates[0]).to.include({ locationId: 'store-1', reason: 'pickup location; at daily capacity: 12 of 10 fulfilments today, so none of its own stock is used' });
+      expect(plan.why).to.match(/^store-1 fills nothing itself \(at daily capacity: 12 of 10 fulfilments today\); everything transfers from wh-near/);
+    });
+
+    it('as a transfer source for a pickup, is skipped', () => {
+      const store = loc('store-1', { type: 'store', canPickup: true, available: {} });
+      const locations = [store, loc('wh-near', { geo: POTSDAM, dailyCapacity: 5, fulfilmentsToday: 5, available: { 'SKU-1': 5 } }), loc('wh-far', { geo: MUNICH, available: { 'SKU-1': 5 } })];
+      const plan = collected(planSourcing(pickup(lines, 'store-1'), locations));
+      expect(plan.transfers).to.deep.equal([{ from: 'wh-far', to: 'store-1', lines }]);
+      expect(plan.candidates.find((c) => c.locationId === 'wh-near')).to.include({ eligible: false, reason: 'at daily capacity: 5 of 5 fulfilments today' });
+    });
+  });
+
+  describe('locations excluded from the request', () => {
+    const exclude = [{ locationId: 'store-mitte', reason: 'excluded: it rejected this part of the order' }];
+
+    it('fill nothing, however cheap, and their candidate entries give the reason', () => {
+      const locations = [
+        loc('store-mitte', { type: 'store', geo: BERLIN_MITTE_STORE, available: { 'SKU-1': 5 } }),
+        loc('wh-leipzig', { geo: LEIPZIG, available: { 'SKU-1': 5 } }),
+      ];
+      const plan = shipped(planSourcing({ ...ship([{ sku: 'SKU-1', quantity: 2 }]), exclude }, locations));
+      expect(usedIds(plan.allocations)).to.deep.equal(['wh-leipzig']);
+      expect(plan.candidates.find((c) => c.locationId === 'store-mitte')).to.include({ eligible: false, reason: 'excluded: it rejected this part of the order' });
+    });
+
+    it('as the pickup store, still take the order in while the lines transfer from elsewhere', () => {
+      const store = loc('store-mitte', { type: 'store', canPickup: true, geo: BERLIN_MITTE_STORE, available: { 'SKU-1': 5 } });
+      const plan = collected(planSourcing({ ...pickup([{ sku: 'SKU-1', quantity: 2 }], 'store-mitte'), exclude }, [store, loc('wh-near', { geo: POTSDAM, available: { 'SKU-1': 5 } })]));
+      expect(plan.pickupLocationId).to.equal('store-mitte');
+      expect(plan.allocations).to.deep.equal([{ locationId: 'wh-near', lines: [{ sku: 'SKU-1', quantity: 2 }] }]);
+      expect(plan.transfers).to.deep.equal([{ from: 'wh-near', to: 'store-mitte', lines: [{ sku: 'SKU-1', quantity: 2 }] }]);
+    });
+  });
+
   describe('not enough stock anywhere', () => {
     it('lists per SKU the units no eligible location can provide, with no partial allocation', () => {
       const locations = [

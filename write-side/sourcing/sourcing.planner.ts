@@ -6,12 +6,15 @@ import type { Delivery } from '../orders/order.events.js';
 /** A candidate location and what it can promise now (available is net of reserved, quarantined and safety stock). */
 export interface SourcingLocation extends Omit<LocationDetails, 'name' | 'cutoffHour'> {
   available: Record<string, number>;
+  /** Fulfilments created at the location today, counted against its daily capacity (none when absent). */
+  fulfilmentsToday?: number;
 }
 
 export type { SourcingCosts };
 export { DEFAULT_SOURCING_COSTS };
 
-export type SourcingRequest = { lines: { sku: string; quantity: number }[]; delivery: Delivery };
+/** `exclude`: locations that must not fill these lines, each with the reason its candidate entry gives. */
+export type SourcingRequest = { lines: { sku: string; quantity: number }[]; delivery: Delivery; exclude?: { locationId: string; reason: string }[] };
 export interface Candidate { locationId: string; eligible: boolean; reason: string; distanceKm?: number; canFill: { sku: string; quantity: number }[]; cost?: number }
 export interface Allocation { locationId: string; lines: { sku: string; quantity: number }[] }
 export interface Transfer { from: string; to: string; lines: { sku: string; quantity: number }[] }
@@ -35,21 +38,37 @@ export function distanceKm(a: Geo, b: Geo): number {
   return 2 * 6371.0088 * Math.asin(Math.min(1, Math.sqrt(h)));
 }
 
+/** A location that has taken on as many fulfilments today as its daily capacity allows takes no more. */
+export function atDailyCapacity(loc: Pick<SourcingLocation, 'dailyCapacity' | 'fulfilmentsToday'>): boolean {
+  return loc.dailyCapacity !== undefined && (loc.fulfilmentsToday ?? 0) >= loc.dailyCapacity;
+}
+
 export function planSourcing(request: SourcingRequest, locations: SourcingLocation[], costs: SourcingCosts = DEFAULT_SOURCING_COSTS): SourcingPlan {
   const need = sumLines(request.lines);
   const { delivery } = request;
+  const excluded = new Map((request.exclude ?? []).map((e) => [e.locationId, e.reason]));
   return delivery.method === 'ship'
-    ? planShipment(need, delivery, locations, costs)
-    : planPickup(need, delivery.locationId, locations, costs);
+    ? planShipment(need, delivery, locations, excluded, costs)
+    : planPickup(need, delivery.locationId, locations, excluded, costs);
 }
 
-function planShipment(need: Need, delivery: Extract<Delivery, { method: 'ship' }>, locations: SourcingLocation[], costs: SourcingCosts): SourcingPlan {
+/** Why a location cannot fill anything now although it is open for the delivery: excluded, or full today. */
+function unavailable(loc: SourcingLocation, excluded: Map<string, string>): string | undefined {
+  const reason = excluded.get(loc.locationId);
+  if (reason !== undefined) return reason;
+  if (atDailyCapacity(loc)) return `at daily capacity: ${loc.fulfilmentsToday ?? 0} of ${loc.dailyCapacity} fulfilments today`;
+  return undefined;
+}
+
+function planShipment(need: Need, delivery: Extract<Delivery, { method: 'ship' }>, locations: SourcingLocation[], excluded: Map<string, string>, costs: SourcingCosts): SourcingPlan {
   const dest = delivery.address.geo;
   const perKm = costs.shippingPerKm * (delivery.speed === 'express' ? costs.expressPerKmFactor : 1);
   const evaluated = locations.map((loc): Evaluated => {
     const km = dest ? distanceKm(loc.geo, dest) : undefined;
     if (!loc.active) return ineligible(loc, 'inactive', km);
     if (!loc.canShip) return ineligible(loc, 'cannot ship', km);
+    const not = unavailable(loc, excluded);
+    if (not) return ineligible(loc, not, km);
     return evaluate(loc, need, km, loc.handlingCost + costs.shippingBase + perKm * (km ?? 0));
   });
   const candidates = rank(evaluated);
@@ -77,7 +96,7 @@ function planShipment(need: Need, delivery: Extract<Delivery, { method: 'ship' }
   return { ...plan, why: `${winner.locationId} fills the whole order at the lowest cost (${money(winner.cost)})${noGeo}` };
 }
 
-function planPickup(need: Need, storeId: string, locations: SourcingLocation[], costs: SourcingCosts): SourcingPlan {
+function planPickup(need: Need, storeId: string, locations: SourcingLocation[], excluded: Map<string, string>, costs: SourcingCosts): SourcingPlan {
   const store = locations.find((l) => l.locationId === storeId);
   if (!store || !store.active || !store.canPickup) {
     const reason = !store ? 'unknown' : !store.active ? 'inactive' : 'does not offer pickup';
@@ -85,23 +104,28 @@ function planPickup(need: Need, storeId: string, locations: SourcingLocation[], 
     const what = reason === 'does not offer pickup' ? reason : `is ${reason}`;
     return { fillable: false, missing: toLines(need), candidates, why: `pickup location ${storeId} ${what}, so the order cannot be collected there` };
   }
-  const own = allocate(need, [store])[0];
+  // A store that cannot fill from its own stock now (excluded, or full today) still hands the order over.
+  const storeNot = unavailable(store, excluded);
+  const own = storeNot ? undefined : allocate(need, [store])[0];
   const rest = subtract(need, own?.lines ?? []);
   const held = sum(need) - sum(rest);
   const storeCandidate: Candidate = {
     locationId: storeId, eligible: true, distanceKm: 0, canFill: own?.lines ?? [], cost: store.handlingCost,
-    reason: rest.size === 0 ? 'pickup location; holds every line' : `pickup location; holds ${held} of ${sum(need)} units`,
+    reason: storeNot ? `pickup location; ${storeNot}, so none of its own stock is used`
+      : rest.size === 0 ? 'pickup location; holds every line' : `pickup location; holds ${held} of ${sum(need)} units`,
   };
   const evaluated = locations.filter((l) => l.locationId !== storeId).map((loc): Evaluated => {
     const km = distanceKm(loc.geo, store.geo);
     if (!loc.active) return ineligible(loc, 'inactive', km);
     if (loc.type === 'store' && !loc.canShip) return ineligible(loc, 'store that cannot ship', km);
     if (rest.size === 0) return ineligible(loc, 'not needed: the pickup location holds every line', km);
+    const not = unavailable(loc, excluded);
+    if (not) return ineligible(loc, not, km);
     return evaluate(loc, rest, km, costs.transferBase + costs.transferPerKm * km);
   });
   const candidates = [storeCandidate, ...rank(evaluated)];
   const base = { kind: 'pickup' as const, fillable: true as const, pickupLocationId: storeId, candidates };
-  if (rest.size === 0) {
+  if (own && rest.size === 0) {
     return { ...base, allocations: [own], transfers: [], cost: store.handlingCost, why: `${storeId} holds every line, ready for pickup with no transfers` };
   }
   const sources = evaluated.flatMap((e) => (e.source ? [e.source] : []));
@@ -111,11 +135,12 @@ function planPickup(need: Need, storeId: string, locations: SourcingLocation[], 
   const choice = chooseSources(rest, sources, 0)!;
   const transfers = choice.allocations.map((a): Transfer => ({ from: a.locationId, to: storeId, lines: a.lines }));
   const from = joinIds(choice.used.map((s) => s.locationId));
-  const holds = held === 0 ? `${storeId} holds none of the order` : `${storeId} holds ${held} of ${sum(need)} units`;
+  const holds = storeNot ? `${storeId} fills nothing itself (${storeNot}); everything`
+    : `${held === 0 ? `${storeId} holds none of the order` : `${storeId} holds ${held} of ${sum(need)} units`}; the rest`;
   const cheapest = choice.used.length === 1 ? ', the cheapest source' : '';
   return {
     ...base, allocations: own ? [own, ...choice.allocations] : choice.allocations, transfers, cost: store.handlingCost + choice.cost,
-    why: `${holds}; the rest transfers from ${from}${cheapest} (transfer cost ${money(choice.cost)})`,
+    why: `${holds} transfers from ${from}${cheapest} (transfer cost ${money(choice.cost)})`,
   };
 }
 
