@@ -117,6 +117,89 @@ describe('stock ledger decider', () => {
     });
   });
 
+  describe('an order holding units here that is to hold more (a re-sourced part sent where it already has some)', () => {
+    const history = [received(10), reserved('o-1', 2)];
+
+    it('reserves the difference when the ledger holds what the order\'s record says', () => {
+      given(history).when({ type: 'ReserveStock', data: { ...key, orderId: 'o-1', quantity: 5, alreadyHeld: 2 }, metadata: m }).then([reserved('o-1', 3)]);
+      const state = fold(stockDecider, [...history, reserved('o-1', 3)]);
+      expect(state.reservations.toJS()).to.deep.equal({ 'o-1': 5 });
+      expect(state.reserved).to.equal(5);
+    });
+
+    it('records nothing once the order holds the new total (a retry)', () => {
+      given([...history, reserved('o-1', 3)]).when({ type: 'ReserveStock', data: { ...key, orderId: 'o-1', quantity: 5, alreadyHeld: 2 }, metadata: m }).then([]);
+    });
+
+    it('refuses when the ledger holds something else for the order', () => {
+      given([...history, reserved('o-1', 1)]).when({ type: 'ReserveStock', data: { ...key, orderId: 'o-1', quantity: 5, alreadyHeld: 2 }, metadata: m })
+        .thenThrows(ConflictError, 'stock.reserved_otherwise');
+    });
+
+    it('takes only the difference from what is available', () => {
+      given(history).when({ type: 'ReserveStock', data: { ...key, orderId: 'o-1', quantity: 10, alreadyHeld: 2 }, metadata: m }).then([reserved('o-1', 8)]);
+      given(history).when({ type: 'ReserveStock', data: { ...key, orderId: 'o-1', quantity: 11, alreadyHeld: 2 }, metadata: m }).thenThrows(ConflictError, 'stock.insufficient');
+    });
+
+    it('refuses a total that is not above what it already holds', () => {
+      given(history).when({ type: 'ReserveStock', data: { ...key, orderId: 'o-1', quantity: 2, alreadyHeld: 2 }, metadata: m }).thenThrows(ValidationError, 'stock.invalid_quantity');
+    });
+  });
+
+  describe('releasing part of a reservation', () => {
+    const history = [received(10), reserved('o-1', 5)];
+    const released = (quantity: number): StockEvent => ({ type: 'StockReservationReleased', data: { ...at, orderId: 'o-1', quantity, reason: 're-sourced' } });
+
+    it('releases down to what the order keeps, and records nothing once it holds no more', () => {
+      given(history).when({ type: 'ReleaseReservation', data: { ...key, orderId: 'o-1', reason: 're-sourced', keep: 2 }, metadata: m }).then([released(3)]);
+      given([...history, released(3)]).when({ type: 'ReleaseReservation', data: { ...key, orderId: 'o-1', reason: 're-sourced', keep: 2 }, metadata: m }).then([]);
+      given(history).when({ type: 'ReleaseReservation', data: { ...key, orderId: 'o-1', reason: 're-sourced', keep: 7 }, metadata: m }).then([]);
+      const state = fold(stockDecider, [...history, released(3)]);
+      expect(state).to.include({ reserved: 2 });
+      expect(state.reservations.toJS()).to.deep.equal({ 'o-1': 2 });
+    });
+
+    it('refuses a negative or fractional quantity to keep', () => {
+      given(history).when({ type: 'ReleaseReservation', data: { ...key, orderId: 'o-1', reason: 'x', keep: -1 }, metadata: m }).thenThrows(ValidationError, 'stock.invalid_quantity');
+    });
+  });
+
+  describe('a short pick', () => {
+    const history = [received(10), reserved('o-1', 3), reserved('o-2', 4)];
+    const writeOff = (quantity: number, fulfilmentId = 'f-1') => ({ type: 'WriteOffShortPick' as const, data: { ...key, orderId: 'o-1', fulfilmentId, quantity }, metadata: m });
+    const events = (quantity: number, fulfilmentId = 'f-1'): StockEvent[] => [
+      { type: 'StockReservationReleased', data: { ...at, orderId: 'o-1', quantity, reason: 'short_pick' } },
+      { type: 'StockAdjusted', data: { ...at, delta: -quantity, reason: 'short_pick', orderId: 'o-1', fulfilmentId } },
+    ];
+
+    it('releases the order\'s reservation of the missing units, then writes them off with reason short_pick', () => {
+      given(history).when(writeOff(2)).then(events(2));
+      const state = fold(stockDecider, [...history, ...events(2)]);
+      expect(state).to.include({ onHand: 8, reserved: 5 });
+      expect(state.reservations.toJS()).to.deep.equal({ 'o-1': 1, 'o-2': 4 });
+    });
+
+    it('never shows more reserved than on hand, even when every unit was reserved', () => {
+      const full = [received(7), reserved('o-1', 3), reserved('o-2', 4)];
+      let state = fold(stockDecider, full);
+      for (const e of events(3)) {
+        state = stockDecider.evolve(state, e);
+        expect(state.reserved).to.be.at.most(state.onHand);
+      }
+      expect(state).to.include({ onHand: 4, reserved: 4 });
+    });
+
+    it('records nothing when the same fulfilment\'s short pick is written off again', () => {
+      given([...history, ...events(2)]).when(writeOff(2)).then([]);
+      given([...history, ...events(1)]).when(writeOff(1, 'f-2')).then(events(1, 'f-2'));
+    });
+
+    it('refuses to write off more than the order holds here', () => {
+      given(history).when(writeOff(4)).thenThrows(ConflictError, 'stock.not_reserved');
+      given(history).when(writeOff(0)).thenThrows(ValidationError, 'stock.invalid_quantity');
+    });
+  });
+
   describe('a transfer arriving', () => {
     it('adds to on-hand once, however often it is received', () => {
       const arrived: StockEvent = { type: 'StockTransferredIn', data: { ...at, transferId: 't-1', from: 'wh-2', quantity: 4 } };

@@ -1,4 +1,4 @@
-import { Map as ImmutableMap } from 'immutable';
+import { Map as ImmutableMap, Set as ImmutableSet } from 'immutable';
 import { ConflictError, ValidationError } from '../../platform/errors.js';
 import type { Command, Decider, DomainEvent } from '../decider.js';
 
@@ -10,7 +10,7 @@ type At = { sku: string; locationId: string; at: string };
 
 export type StockEvent =
   | DomainEvent<'StockReceived', At & { quantity: number; reference?: string }>
-  | DomainEvent<'StockAdjusted', At & { delta: number; reason: string }>
+  | DomainEvent<'StockAdjusted', At & { delta: number; reason: string; orderId?: string; fulfilmentId?: string }>
   | DomainEvent<'StockReserved', At & { orderId: string; quantity: number }>
   | DomainEvent<'StockReservationReleased', At & { orderId: string; quantity: number; reason: string }>
   | DomainEvent<'StockShipped', At & { orderId: string; quantity: number }>
@@ -24,8 +24,15 @@ type Key = { sku: string; locationId: string };
 export type StockCommand =
   | Command<'ReceiveStock', Key & { quantity: number; reference?: string }>
   | Command<'AdjustStock', Key & { delta: number; reason: string }>
-  | Command<'ReserveStock', Key & { orderId: string; quantity: number }>
-  | Command<'ReleaseReservation', Key & { orderId: string; reason: string }>
+  /**
+   * The order is to hold `quantity` units here in all. `alreadyHeld`: what it holds here before,
+   * as its own record says (none when absent); the difference is reserved.
+   */
+  | Command<'ReserveStock', Key & { orderId: string; quantity: number; alreadyHeld?: number }>
+  /** Releases what the order holds here down to `keep` units (none when absent). */
+  | Command<'ReleaseReservation', Key & { orderId: string; reason: string; keep?: number }>
+  /** Writes off units a fulfilment found missing on the shelf, with the order's reservation of them. */
+  | Command<'WriteOffShortPick', Key & { orderId: string; fulfilmentId: string; quantity: number }>
   | Command<'ShipReservedStock', Key & { orderId: string; quantity: number }>
   | Command<'TransferStockOut', Key & { transferId: string; to: string; quantity: number }>
   | Command<'TransferStockIn', Key & { transferId: string; from: string; quantity: number }>
@@ -42,6 +49,8 @@ export interface StockLedger {
   reservations: ImmutableMap<string, number>;
   /** When each transfer already received here arrived, so a repeated receipt records nothing and can say when. */
   transfersIn: ImmutableMap<string, string>;
+  /** Fulfilments whose short pick has been written off here, so a repeated write-off records nothing. */
+  shortPicks: ImmutableSet<string>;
 }
 
 export const stockStream = (sku: string, locationId: string): string => `stock-${sku}@${locationId}`;
@@ -53,24 +62,23 @@ export const available = (s: StockLedger): number => Math.max(0, s.onHand - s.re
 export const MAX_ON_HAND = 1_000_000_000_000;
 
 export const stockDecider: Decider<StockLedger, StockCommand, StockEvent> = {
-  initialState: { onHand: 0, reserved: 0, quarantined: 0, safetyStock: 0, reservations: ImmutableMap(), transfersIn: ImmutableMap() },
+  initialState: { onHand: 0, reserved: 0, quarantined: 0, safetyStock: 0, reservations: ImmutableMap(), transfersIn: ImmutableMap(), shortPicks: ImmutableSet() },
 
   evolve(state, event) {
     switch (event.type) {
       case 'StockReceived':
       case 'StockReturned':
         return { ...state, onHand: state.onHand + event.data.quantity };
-      case 'StockAdjusted':
-        return { ...state, onHand: state.onHand + event.data.delta };
+      case 'StockAdjusted': {
+        const { fulfilmentId } = event.data;
+        return { ...state, onHand: state.onHand + event.data.delta, shortPicks: fulfilmentId === undefined ? state.shortPicks : state.shortPicks.add(fulfilmentId) };
+      }
       case 'StockReserved':
         return { ...state, reserved: state.reserved + event.data.quantity, reservations: state.reservations.update(event.data.orderId, 0, (q) => q + event.data.quantity) };
       case 'StockReservationReleased':
-        return { ...state, reserved: state.reserved - event.data.quantity, reservations: state.reservations.remove(event.data.orderId) };
-      case 'StockShipped': {
-        const left = state.reservations.get(event.data.orderId, 0) - event.data.quantity;
-        const reservations = left > 0 ? state.reservations.set(event.data.orderId, left) : state.reservations.remove(event.data.orderId);
-        return { ...state, onHand: state.onHand - event.data.quantity, reserved: state.reserved - event.data.quantity, reservations };
-      }
+        return { ...state, reserved: state.reserved - event.data.quantity, reservations: less(state.reservations, event.data.orderId, event.data.quantity) };
+      case 'StockShipped':
+        return { ...state, onHand: state.onHand - event.data.quantity, reserved: state.reserved - event.data.quantity, reservations: less(state.reservations, event.data.orderId, event.data.quantity) };
       case 'StockTransferredOut':
         return { ...state, onHand: state.onHand - event.data.quantity };
       case 'StockTransferredIn':
@@ -110,22 +118,41 @@ export const stockDecider: Decider<StockLedger, StockCommand, StockEvent> = {
       }
       case 'ReserveStock': {
         const { orderId, quantity } = command.data;
+        const before = command.data.alreadyHeld ?? 0;
         positive(quantity);
-        const held = state.reservations.get(orderId);
+        if (!Number.isInteger(before) || before < 0 || before >= quantity) {
+          throw new ValidationError('stock.invalid_quantity', 'What the order already holds must be a whole quantity below what it is to hold');
+        }
+        const held = state.reservations.get(orderId, 0);
         if (held === quantity) return [];                                 // this order already holds these units here
-        if (held !== undefined) {
-          throw new ConflictError('stock.reserved_otherwise', `Order ${orderId} already holds ${held} of ${sku} at ${locationId}, not ${quantity}`);
+        if (held !== before) {
+          throw new ConflictError('stock.reserved_otherwise', `Order ${orderId} already holds ${held} of ${sku} at ${locationId}, not ${before === 0 ? quantity : before}`);
         }
-        if (quantity > available(state)) {
-          throw new ConflictError('stock.insufficient', `${quantity} of ${sku} wanted at ${locationId}, ${available(state)} available`);
+        const adding = quantity - before;
+        if (adding > available(state)) {
+          throw new ConflictError('stock.insufficient', `${adding} of ${sku} wanted at ${locationId}, ${available(state)} available`);
         }
-        return [{ type: 'StockReserved', data: { ...at, orderId, quantity } }];
+        return [{ type: 'StockReserved', data: { ...at, orderId, quantity: adding } }];
       }
       case 'ReleaseReservation': {
         const { orderId, reason } = command.data;
-        const quantity = state.reservations.get(orderId);
-        if (quantity === undefined) return [];
-        return [{ type: 'StockReservationReleased', data: { ...at, orderId, quantity, reason } }];
+        const keep = command.data.keep ?? 0;
+        if (!Number.isInteger(keep) || keep < 0) throw new ValidationError('stock.invalid_quantity', 'What the order keeps must be a whole quantity of zero or more');
+        const held = state.reservations.get(orderId, 0);
+        if (held <= keep) return [];
+        return [{ type: 'StockReservationReleased', data: { ...at, orderId, quantity: held - keep, reason } }];
+      }
+      case 'WriteOffShortPick': {
+        // Released first, then written off: the ledger never shows more reserved than on hand.
+        const { orderId, fulfilmentId, quantity } = command.data;
+        positive(quantity);
+        if (state.shortPicks.has(fulfilmentId)) return [];
+        const held = state.reservations.get(orderId, 0);
+        if (quantity > held) throw new ConflictError('stock.not_reserved', `Order ${orderId} holds ${held} of ${sku} at ${locationId}, fewer than the ${quantity} found missing`);
+        return [
+          { type: 'StockReservationReleased', data: { ...at, orderId, quantity, reason: 'short_pick' } },
+          { type: 'StockAdjusted', data: { ...at, delta: -quantity, reason: 'short_pick', orderId, fulfilmentId } },
+        ];
       }
       case 'ShipReservedStock': {
         const { orderId, quantity } = command.data;
@@ -177,6 +204,12 @@ export const stockDecider: Decider<StockLedger, StockCommand, StockEvent> = {
     }
   },
 };
+
+/** The order's reservation less `quantity`; none left, no entry. */
+function less(reservations: ImmutableMap<string, number>, orderId: string, quantity: number): ImmutableMap<string, number> {
+  const left = reservations.get(orderId, 0) - quantity;
+  return left > 0 ? reservations.set(orderId, left) : reservations.remove(orderId);
+}
 
 function positive(quantity: number): void {
   if (!Number.isInteger(quantity) || quantity <= 0) throw new ValidationError('stock.invalid_quantity', 'A quantity must be a positive whole number');
