@@ -95,6 +95,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
     write,
     locations: cachedFor(1000, () => listLocations(knex)),
     stockedAt: batchedStockedAt(knex),
+    // Counts nothing yet, so no location is ever full: the fulfilments read model is to answer this.
+    fulfilmentsToday: async () => new Map(),
     costs: config.sourcing,
   });
   const metrics = createMetrics();

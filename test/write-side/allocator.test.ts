@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { DEFAULT_SOURCING_COSTS } from '../../platform/config.js';
 import type { LocationDetails } from '../../write-side/locations/location.decider.js';
+import { orderStream } from '../../write-side/orders/order.decider.js';
 import { createAllocator } from '../../write-side/sourcing/allocator.js';
 import { meta } from '../support/given-when-then.js';
 import { eventStoreWorld } from '../support/world.js';
@@ -21,6 +22,7 @@ describe('allocator', function () {
       write: world.write,
       locations: async () => locations,
       stockedAt: async (skus) => skus.flatMap((sku) => locations.map((l) => ({ sku, locationId: l.locationId }))),
+      fulfilmentsToday: async () => new Map(),
       costs: DEFAULT_SOURCING_COSTS,
     });
   }
@@ -78,6 +80,39 @@ describe('allocator', function () {
     for (const l of locations) held += (await world.write.loadLedger('A', l.locationId)).reservations.get(orderId, 0);
     expect(held).to.equal(recorded.flatMap((a) => a.lines).reduce((n, l) => n + l.quantity, 0));
     expect(held).to.equal(2);
+  });
+
+  it('skips a location at its daily capacity, counted for the day of the allocation, and records why', async () => {
+    const orderId = await placeFor(2);
+    const asked: string[] = [];
+    const capped = locations.map((l) => (l.locationId === 'wh-1' ? { ...l, dailyCapacity: 40 } : l));
+    const a = createAllocator({
+      write: world.write,
+      locations: async () => capped,
+      stockedAt: async (skus) => skus.flatMap((sku) => locations.map((l) => ({ sku, locationId: l.locationId }))),
+      fulfilmentsToday: async (now) => { asked.push(now); return new Map([['wh-1', 40], ['wh-2', 3]]); },
+      costs: DEFAULT_SOURCING_COSTS,
+    });
+    expect(await a.allocate(orderId, meta('2026-11-26T15:00:00.000Z'))).to.equal('allocated');
+    const order = await world.write.loadOrder(orderId, { fresh: true });
+    if (order.status === 'none' || !order.allocation) throw new Error('not allocated');
+    expect(order.allocation.allocations).to.deep.equal([{ locationId: 'wh-2', lines: [{ sku: 'A', quantity: 2 }] }]);
+    const events = await world.store.readStream(orderStream(orderId));
+    const allocated = events.find((e) => e.type === 'OrderAllocated')!.data as { candidates: { locationId: string; reason: string }[] };
+    expect(allocated.candidates.find((c) => c.locationId === 'wh-1')).to.include({ reason: 'at daily capacity: 40 of 40 fulfilments today' });
+    expect(asked).to.include('2026-11-26T15:00:00.000Z');
+  });
+
+  it('does not ask for the day\'s fulfilments when no location has a daily capacity', async () => {
+    const orderId = await placeFor(1);
+    const a = createAllocator({
+      write: world.write,
+      locations: async () => locations,
+      stockedAt: async (skus) => skus.flatMap((sku) => locations.map((l) => ({ sku, locationId: l.locationId }))),
+      fulfilmentsToday: async () => { throw new Error('asked'); },
+      costs: DEFAULT_SOURCING_COSTS,
+    });
+    expect(await a.allocate(orderId, meta())).to.equal('allocated');
   });
 
   it('releases whatever a cancelled order holds, wherever an attempt left it', async () => {

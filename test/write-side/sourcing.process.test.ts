@@ -40,6 +40,7 @@ describe('sourcing process', function () {
     write: world.write,
     locations: async () => locations,
     stockedAt: async (skus) => skus.flatMap((sku) => locations.map((l) => ({ sku, locationId: l.locationId }))),
+    fulfilmentsToday: async () => new Map(),
     costs: DEFAULT_SOURCING_COSTS,
   });
 

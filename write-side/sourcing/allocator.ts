@@ -13,6 +13,11 @@ export interface AllocatorDeps {
   locations(): Promise<LocationDetails[]>;
   /** Where each SKU has ever been stocked (from the stock read model): the ledgers worth reading. */
   stockedAt(skus: string[]): Promise<{ sku: string; locationId: string }[]>;
+  /**
+   * Fulfilments created at each location on the (UTC) day of `now`, by location id, for daily
+   * capacities (from the fulfilments read model); asked only when some location has a capacity.
+   */
+  fulfilmentsToday(now: string): Promise<ReadonlyMap<string, number>>;
   costs: SourcingCosts;
 }
 
@@ -35,10 +40,11 @@ export function createAllocator(deps: AllocatorDeps) {
    * known to be stocked, as last seen here; `fresh` reads every location's ledger from the store,
    * so an order is never backordered on a stale or lagging view.
    */
-  async function sourcingLocations(skus: string[], fresh: boolean): Promise<SourcingLocation[]> {
+  async function sourcingLocations(skus: string[], fresh: boolean, now: string): Promise<SourcingLocation[]> {
     const locations = await deps.locations();
     const stocked = fresh ? locations.flatMap((l) => skus.map((sku) => ({ sku, locationId: l.locationId }))) : await deps.stockedAt(skus);
-    const byId = new Map(locations.map((l) => [l.locationId, { ...l, available: {} as Record<string, number> }]));
+    const counts = locations.some((l) => l.dailyCapacity !== undefined) ? await deps.fulfilmentsToday(now) : new Map<string, number>();
+    const byId = new Map(locations.map((l) => [l.locationId, { ...l, available: {} as Record<string, number>, fulfilmentsToday: counts.get(l.locationId) ?? 0 }]));
     await Promise.all(stocked.map(async ({ sku, locationId }) => {
       const loc = byId.get(locationId);
       if (!loc) return;
@@ -105,7 +111,7 @@ export function createAllocator(deps: AllocatorDeps) {
 
       let plan: SourcingPlan | undefined;
       for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-        plan = planSourcing({ lines, delivery: order.order.delivery }, await sourcingLocations(skus, attempt > 0), deps.costs);
+        plan = planSourcing({ lines, delivery: order.order.delivery }, await sourcingLocations(skus, attempt > 0, metadata.now), deps.costs);
         if (!plan.fillable) {
           if (attempt === 0) continue;                              // as seen here; look again before backordering
           break;
@@ -143,9 +149,9 @@ export function createAllocator(deps: AllocatorDeps) {
     },
 
     /** What could fill these lines now, without reserving anything. */
-    async plan(lines: SkuQuantity[], delivery: Parameters<typeof planSourcing>[0]['delivery']): Promise<SourcingPlan> {
+    async plan(lines: SkuQuantity[], delivery: Parameters<typeof planSourcing>[0]['delivery'], now = new Date().toISOString()): Promise<SourcingPlan> {
       const summed = sumBySku(lines);
-      return planSourcing({ lines: summed, delivery }, await sourcingLocations(summed.map((l) => l.sku), true), deps.costs);
+      return planSourcing({ lines: summed, delivery }, await sourcingLocations(summed.map((l) => l.sku), true, now), deps.costs);
     },
   };
 }
