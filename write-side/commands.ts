@@ -11,6 +11,8 @@ import { locationDecider, locationStream, type LocationCommand } from './locatio
 import { orderDecider, orderStream, type OrderCommand, type PlaceOrderData } from './orders/order.decider.js';
 import type { Order } from './orders/order.state.js';
 import type { FraudAssessment } from './orders/order.events.js';
+import { sourcingRecord, type Reallocation, type SourcingRecord } from './sourcing/reallocation.js';
+import { toDomain } from './to-domain.js';
 
 // The write side's entry points: what the API and the job processors call.
 
@@ -94,6 +96,22 @@ export function createWriteSide(store: EventStore) {
     async recordBackorder(data: Extract<OrderCommand, { type: 'RecordBackorder' }>['data'], metadata: CommandMetadata) {
       const r = await orders.handle(orderStream(data.orderId), { type: 'RecordBackorder', data, metadata });
       return { recorded: r.events.length > 0, position: r.position };
+    },
+
+    /**
+     * Records that part of the order was re-sourced; the same allocationSeq again records nothing.
+     * RecordReallocation joins the order's commands with the order module's re-allocation (branch
+     * orders11); until it does, the order decider refuses it.
+     */
+    async recordReallocation(data: Reallocation, metadata: CommandMetadata) {
+      const command = { type: 'RecordReallocation', data, metadata } as unknown as OrderCommand;
+      const r = await orders.handle(orderStream(data.orderId), command);
+      return { recorded: r.events.length > 0, position: r.position };
+    },
+
+    /** What the order's own events say it holds where and how it was re-sourced, read up to date. */
+    async loadSourcingRecord(orderId: string): Promise<SourcingRecord> {
+      return sourcingRecord((await store.readStream(orderStream(orderId))).map((e) => toDomain(e)));
     },
 
     /**

@@ -1,0 +1,44 @@
+import { expect } from 'chai';
+import { ConflictError } from '../../platform/errors.js';
+import { afterReallocation, sourcingRecord, type Reallocation } from '../../write-side/sourcing/reallocation.js';
+import { NOW } from '../support/given-when-then.js';
+
+const lines = (sku: string, quantity: number) => [{ sku, quantity }];
+const allocated = {
+  type: 'OrderAllocated', data: {
+    orderId: 'o-1', allocations: [{ locationId: 'wh-1', lines: [{ sku: 'A', quantity: 3 }, { sku: 'B', quantity: 1 }] }, { locationId: 'wh-2', lines: lines('A', 1) }],
+    transfers: [], cost: 500, why: 'split', candidates: [], at: NOW,
+  },
+};
+const moved: Reallocation = {
+  orderId: 'o-1', released: [{ locationId: 'wh-1', lines: lines('A', 2) }], allocations: [{ locationId: 'wh-2', lines: lines('A', 2) }],
+  transfers: [], allocationSeq: 1, why: 'wh-2 fills the whole order at the lowest cost (300)', candidates: [], cost: 300, cause: 'short_pick',
+};
+
+describe('an order\'s sourcing record', () => {
+  it('holds nothing and is not allocated before the order is', () => {
+    expect(sourcingRecord([{ type: 'OrderPlaced', data: {} }])).to.deep.equal({ allocated: false, held: new Map(), reallocations: [] });
+  });
+
+  it('holds what the allocation reserved, per SKU and location', () => {
+    expect([...sourcingRecord([allocated]).held]).to.deep.equal([['A@wh-1', 3], ['B@wh-1', 1], ['A@wh-2', 1]]);
+  });
+
+  it('moves re-allocated units from where they were released to where they are newly reserved, and lists the re-allocation', () => {
+    const record = sourcingRecord([allocated, { type: 'OrderReallocated', data: { ...moved, at: NOW } }]);
+    expect([...record.held]).to.deep.equal([['A@wh-1', 1], ['B@wh-1', 1], ['A@wh-2', 3]]);
+    expect(record.reallocations).to.deep.equal([moved]);
+  });
+
+  it('no longer holds what has shipped', () => {
+    const shipped = { type: 'OrderFulfilmentShipped', data: { orderId: 'o-1', fulfilmentId: 'f-1', locationId: 'wh-1', lines: [{ sku: 'A', quantity: 3 }, { sku: 'B', quantity: 1 }], at: NOW } };
+    expect([...sourcingRecord([allocated, shipped]).held]).to.deep.equal([['A@wh-2', 1]]);
+  });
+
+  it('refuses a re-allocation releasing more than the order holds there', () => {
+    const held = sourcingRecord([allocated]).held;
+    expect(() => afterReallocation(held, { released: [{ locationId: 'wh-2', lines: lines('A', 2) }], allocations: [] }))
+      .to.throw(ConflictError).with.property('code', 'sourcing.not_held');
+    expect(() => afterReallocation(held, { released: [{ locationId: 'wh-3', lines: lines('A', 1) }], allocations: [] })).to.throw(ConflictError);
+  });
+});
