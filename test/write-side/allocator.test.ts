@@ -1,9 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { DEFAULT_SOURCING_COSTS } from '../../platform/config.js';
+import { ConflictError } from '../../platform/errors.js';
+import { stockStream } from '../../write-side/inventory/stock.decider.js';
 import type { LocationDetails } from '../../write-side/locations/location.decider.js';
 import { orderStream } from '../../write-side/orders/order.decider.js';
-import { createAllocator } from '../../write-side/sourcing/allocator.js';
+import type { Delivery } from '../../write-side/orders/order.events.js';
+import { createAllocator, type ReallocationOutcome } from '../../write-side/sourcing/allocator.js';
+import type { Reallocation, ReallocationRequest } from '../../write-side/sourcing/reallocation.js';
 import { meta } from '../support/given-when-then.js';
 import { eventStoreWorld } from '../support/world.js';
 
@@ -121,5 +125,209 @@ describe('allocator', function () {
     await world.write.cancelOrder(orderId, 'customer', meta());
     await allocator().releaseOrder(orderId, meta());
     for (const l of locations) expect((await world.write.loadLedger('A', l.locationId)).reserved).to.equal(0);
+  });
+});
+
+describe('allocator re-sourcing part of an order', function () {
+  const site = (locationId: string, geo: { lat: number; lon: number }, over: Partial<LocationDetails> = {}): LocationDetails => ({
+    locationId, name: locationId, type: 'warehouse', geo, canShip: true, canPickup: false, handlingCost: 100, active: true, cutoffHour: 16, ...over,
+  });
+  const WH1 = site('wh-1', { lat: 52, lon: 13 });
+  const WH2 = site('wh-2', { lat: 48, lon: 11 });
+  const WH3 = site('wh-3', { lat: 51.5, lon: 12.5 });
+  const STORE = site('store-1', { lat: 52.52, lon: 13.4 }, { type: 'store', canPickup: true });
+  const BERLIN = { line1: 'x', city: 'Berlin', postalCode: '1', country: 'DE', geo: { lat: 52.5, lon: 13.4 } };
+
+  let world: Awaited<ReturnType<typeof eventStoreWorld>>;
+  let recordings: Reallocation[];
+  beforeEach(async () => {
+    world = await eventStoreWorld();
+    recordings = [];
+    // The order module's RecordReallocation (branch orders11) stands in here as an append of its event, once per allocationSeq.
+    world.write.recordReallocation = async (data, metadata) => {
+      recordings.push(data);
+      const record = await world.write.loadSourcingRecord(data.orderId);
+      if (record.reallocations.some((r) => r.allocationSeq === data.allocationSeq)) return { recorded: false, position: null };
+      const r = await world.store.append(orderStream(data.orderId), [{ id: randomUUID(), type: 'OrderReallocated', data: { ...data, at: metadata.now }, metadata: {} }], 'any');
+      return { recorded: true, position: r.position };
+    };
+  });
+  afterEach(async () => { await world.cleanup(); });
+
+  function allocator(locations: LocationDetails[]) {
+    return createAllocator({
+      write: world.write,
+      locations: async () => locations,
+      stockedAt: async (skus) => skus.flatMap((sku) => locations.map((l) => ({ sku, locationId: l.locationId }))),
+      fulfilmentsToday: async () => new Map(),
+      costs: DEFAULT_SOURCING_COSTS,
+    });
+  }
+
+  const receive = (locationId: string, quantity: number, sku = 'A') => world.write.onLedger({ type: 'ReceiveStock', data: { sku, locationId, quantity }, metadata: meta() });
+  const held = async (locationId: string, orderId: string, sku = 'A') => (await world.write.loadLedger(sku, locationId)).reservations.get(orderId, 0);
+  const reservedEvents = async (locationId: string, sku = 'A') => (await world.store.readStream(stockStream(sku, locationId))).filter((e) => e.type === 'StockReserved').length;
+
+  async function allocated(quantity: number, locations: LocationDetails[], delivery: Delivery = { method: 'ship', speed: 'standard', address: BERLIN }) {
+    const { orderId } = await world.write.placeOrder({
+      channel: 'web', externalId: randomUUID(), currency: 'EUR', customer: { id: 'c' }, lines: [{ sku: 'A', quantity, unitPrice: 1 }], placedBy: 'k', delivery, payment: { method: 'prepaid' },
+    }, meta());
+    expect(await allocator(locations).allocate(orderId, meta())).to.equal('allocated');
+    return orderId;
+  }
+
+  const rejected = (locationId: string, quantity: number, allocationSeq = 1): ReallocationRequest => ({
+    allocationSeq, lines: [{ sku: 'A', quantity }], exclude: [locationId], release: [{ locationId, lines: [{ sku: 'A', quantity }] }], cause: 'rejected',
+  });
+
+  function reallocated(outcome: ReallocationOutcome): Reallocation {
+    if (outcome.outcome !== 'reallocated') throw new Error(`expected a re-allocation, got ${JSON.stringify(outcome)}`);
+    return outcome.reallocation;
+  }
+
+  describe('a store that rejected its fulfilment', () => {
+    it('moves the part to the next best location, never the excluded one, and releases what the rejecting one held', async () => {
+      const locations = [WH1, WH2];
+      await receive('wh-1', 5);
+      await receive('wh-2', 5);
+      const orderId = await allocated(2, locations);
+      expect(await held('wh-1', orderId)).to.equal(2);
+
+      const r = reallocated(await allocator(locations).reallocate(orderId, rejected('wh-1', 2), meta()));
+      expect(r).to.deep.include({ orderId, allocationSeq: 1, cause: 'rejected', released: [{ locationId: 'wh-1', lines: [{ sku: 'A', quantity: 2 }] }] });
+      expect(r.allocations).to.deep.equal([{ locationId: 'wh-2', lines: [{ sku: 'A', quantity: 2 }] }]);
+      expect(r.transfers).to.deep.equal([]);
+      expect(r.candidates.find((c) => c.locationId === 'wh-1')).to.include({ eligible: false, reason: 'excluded from re-sourcing after a rejected fulfilment' });
+      expect(await held('wh-1', orderId)).to.equal(0);
+      expect(await held('wh-2', orderId)).to.equal(2);
+      const record = await world.write.loadSourcingRecord(orderId);
+      expect([...record.held]).to.deep.equal([['A@wh-2', 2]]);
+      expect(record.reallocations).to.have.length(1);
+    });
+
+    it('records nothing and reserves nothing again when re-run with the same allocationSeq', async () => {
+      const locations = [WH1, WH2];
+      await receive('wh-1', 5);
+      await receive('wh-2', 5);
+      const orderId = await allocated(2, locations);
+      const first = reallocated(await allocator(locations).reallocate(orderId, rejected('wh-1', 2), meta()));
+      await receive('wh-3', 5);                                      // a cheaper place now, which a second plan would pick
+      const again = reallocated(await allocator([...locations, WH3]).reallocate(orderId, rejected('wh-1', 2), meta()));
+      expect(again).to.deep.equal(first);
+      expect(recordings).to.have.length(1);
+      expect(await reservedEvents('wh-2')).to.equal(1);
+      expect(await held('wh-2', orderId)).to.equal(2);
+      expect(await held('wh-3', orderId)).to.equal(0);
+      expect((await world.write.loadSourcingRecord(orderId)).reallocations).to.have.length(1);
+    });
+
+    it('as the pickup store, has the part transferred in from a warehouse', async () => {
+      const locations = [STORE, WH1];
+      const { locationId, name, type, geo, canShip, canPickup } = STORE;
+      await world.write.registerLocation({ locationId, name, type, geo, canShip, canPickup }, meta());
+      await receive('store-1', 2);
+      await receive('wh-1', 5);
+      const orderId = await allocated(2, locations, { method: 'pickup', locationId: 'store-1' });
+      expect(await held('store-1', orderId)).to.equal(2);
+      const r = reallocated(await allocator(locations).reallocate(orderId, rejected('store-1', 2), meta()));
+      expect(r.allocations).to.deep.equal([{ locationId: 'wh-1', lines: [{ sku: 'A', quantity: 2 }] }]);
+      expect(r.transfers).to.deep.equal([{ from: 'wh-1', to: 'store-1', lines: [{ sku: 'A', quantity: 2 }] }]);
+      expect(await held('store-1', orderId)).to.equal(0);
+      expect(await held('wh-1', orderId)).to.equal(2);
+    });
+  });
+
+  describe('a short pick', () => {
+    it('re-sources the missing units to where the order already holds some, topping its reservation up, once', async () => {
+      const locations = [WH1, WH2];
+      await receive('wh-1', 2);
+      await receive('wh-2', 1);
+      const orderId = await allocated(3, locations);                // split: 2 at wh-1, 1 at wh-2
+      expect([await held('wh-1', orderId), await held('wh-2', orderId)]).to.deep.equal([2, 1]);
+      await receive('wh-2', 4);
+      // wh-1 found one of its two missing: the caller writes it off with the order's reservation of it.
+      await world.write.onLedger({ type: 'WriteOffShortPick', data: { sku: 'A', locationId: 'wh-1', orderId, fulfilmentId: 'f-1', quantity: 1 }, metadata: meta() });
+      const request: ReallocationRequest = {
+        allocationSeq: 1, lines: [{ sku: 'A', quantity: 1 }], exclude: ['wh-1'], release: [{ locationId: 'wh-1', lines: [{ sku: 'A', quantity: 1 }] }], cause: 'short_pick',
+      };
+      const r = reallocated(await allocator(locations).reallocate(orderId, request, meta()));
+      expect(r.allocations).to.deep.equal([{ locationId: 'wh-2', lines: [{ sku: 'A', quantity: 1 }] }]);
+      const check = async () => {
+        expect(await held('wh-1', orderId), 'the picked unit stays reserved at wh-1').to.equal(1);
+        expect(await held('wh-2', orderId)).to.equal(2);
+        expect(await world.write.loadLedger('A', 'wh-1')).to.include({ onHand: 1, reserved: 1 });
+        expect(await world.write.loadLedger('A', 'wh-2')).to.include({ onHand: 5, reserved: 2 });
+      };
+      await check();
+      expect([...(await world.write.loadSourcingRecord(orderId)).held].sort()).to.deep.equal([['A@wh-1', 1], ['A@wh-2', 2]]);
+      reallocated(await allocator(locations).reallocate(orderId, request, meta()));
+      await check();
+      expect(await reservedEvents('wh-2')).to.equal(2);             // the first allocation's, and the top-up
+    });
+  });
+
+  describe('a run interrupted between reserving and recording', () => {
+    it('is run again after the crash: what it reserved is released, the part reserved and recorded once', async () => {
+      const locations = [WH1, WH2, WH3];
+      await receive('wh-1', 5);
+      await receive('wh-2', 5);
+      const orderId = await allocated(2, locations);
+      const record = world.write.recordReallocation;
+      world.write.recordReallocation = async () => { throw new Error('connection lost'); };
+      await allocator(locations).reallocate(orderId, rejected('wh-1', 2), meta()).then(() => expect.fail('should throw'), (err: Error) => expect(err.message).to.equal('connection lost'));
+      expect(await held('wh-2', orderId)).to.equal(2);               // reserved, not recorded
+      world.write.recordReallocation = record;
+      await receive('wh-3', 5);                                      // the run again prefers another location
+      const r = reallocated(await allocator(locations).reallocate(orderId, rejected('wh-1', 2), meta(), { afterCrash: true }));
+      expect(r.allocations).to.deep.equal([{ locationId: 'wh-3', lines: [{ sku: 'A', quantity: 2 }] }]);
+      expect([await held('wh-1', orderId), await held('wh-2', orderId), await held('wh-3', orderId)]).to.deep.equal([0, 0, 2]);
+      expect((await world.write.loadSourcingRecord(orderId)).reallocations.map((x) => x.allocationSeq)).to.deep.equal([1]);
+    });
+  });
+
+  describe('an order closed while its part is re-sourced', () => {
+    it('gives back what the run reserved, down to what the order held there before', async () => {
+      const locations = [WH1, WH2];
+      await receive('wh-1', 2);
+      await receive('wh-2', 1);
+      const orderId = await allocated(3, locations);                // 2 at wh-1, 1 at wh-2
+      await receive('wh-2', 4);
+      world.write.recordReallocation = async () => { throw new ConflictError('order.cancelled', 'The order was cancelled'); };
+      expect(await allocator(locations).reallocate(orderId, rejected('wh-1', 2), meta())).to.deep.equal({ outcome: 'cancelled' });
+      expect([await held('wh-1', orderId), await held('wh-2', orderId)]).to.deep.equal([2, 1]);
+      expect(await reservedEvents('wh-2')).to.equal(2);             // it did reserve the two more there first
+    });
+  });
+
+  describe('lines no other location can fill', () => {
+    it('are unfillable: nothing is reserved, released or recorded', async () => {
+      const locations = [WH1, WH2];
+      await receive('wh-1', 2);
+      await receive('wh-2', 1);
+      const orderId = await allocated(2, [WH1, WH2]);
+      const outcome = await allocator(locations).reallocate(orderId, rejected('wh-1', 2), meta());
+      expect(outcome).to.deep.include({ outcome: 'unfillable', missing: [{ sku: 'A', quantity: 1 }] });
+      expect(await held('wh-1', orderId)).to.equal(2);
+      expect(await held('wh-2', orderId)).to.equal(0);
+      expect(recordings).to.deep.equal([]);
+    });
+  });
+
+  describe('a request that does not fit the order', () => {
+    it('is refused when it skips an allocationSeq or releases what the order does not hold there, and skipped for a cancelled order', async () => {
+      const locations = [WH1, WH2];
+      await receive('wh-1', 5);
+      await receive('wh-2', 5);
+      const orderId = await allocated(2, locations);
+      const a = allocator(locations);
+      await a.reallocate(orderId, rejected('wh-1', 2, 2), meta()).then(() => expect.fail('should refuse'),
+        (err: ConflictError) => expect(err).to.be.instanceOf(ConflictError).and.to.include({ code: 'sourcing.reallocation_out_of_turn' }));
+      await a.reallocate(orderId, rejected('wh-2', 1), meta()).then(() => expect.fail('should refuse'),
+        (err: ConflictError) => expect(err).to.be.instanceOf(ConflictError).and.to.include({ code: 'sourcing.not_held' }));
+      await world.write.cancelOrder(orderId, 'customer', meta());
+      expect(await a.reallocate(orderId, rejected('wh-1', 2), meta())).to.deep.equal({ outcome: 'skipped' });
+      expect(recordings).to.deep.equal([]);
+      expect(await held('wh-2', orderId)).to.equal(0);
+    });
   });
 });
