@@ -31,6 +31,7 @@ import { SandboxGateway } from './payments/sandbox-gateway.js';
 import { WebhookNotifier } from './notifications/webhook-notifier.js';
 import { batchedOutbox } from './notifications/outbox.js';
 import { batchedStockedAt } from './read-side/inventory.queries.js';
+import { fulfilmentsCreatedToday } from './read-side/fulfilments.queries.js';
 
 export const PROJECTIONS = [locationsProjection, stockLevelsProjection, ordersProjection, fulfilmentsProjection];
 
@@ -95,8 +96,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
     write,
     locations: cachedFor(1000, () => listLocations(knex)),
     stockedAt: batchedStockedAt(knex),
-    // Counts nothing yet, so no location is ever full: the fulfilments read model is to answer this.
-    fulfilmentsToday: async () => new Map(),
+    // Counted from the fulfilments read model, at most a second old (like the locations themselves).
+    fulfilmentsToday: cachedFor(1000, () => fulfilmentsCreatedToday(knex, new Date())),
     costs: config.sourcing,
   });
   const metrics = createMetrics();
