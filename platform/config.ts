@@ -62,6 +62,37 @@ export const DEFAULT_FRAUD_RULES: FraudRules = {
   channel: { web: 0, mobile: 0, store: 0, marketplace: 0, social: 5 },
 };
 
+/** The sandbox carriers (carriers/sandbox-rates.ts holds their price lists). */
+export const SANDBOX_CARRIER_IDS = ['nationalpost', 'parcelnet', 'jetexpress'] as const;
+export type SandboxCarrierId = (typeof SANDBOX_CARRIER_IDS)[number];
+
+/**
+ * What a sandbox carrier does wrong, for every shipment or only the one whose reference is given:
+ * down (every call fails), slow (quotes answer after the quote timeout), fail_once (a label
+ * purchase fails transiently on its first attempt), lose_once (the label is made but the answer
+ * is lost), delivery_exception (the first delivery attempt fails; delivered the next working day).
+ */
+export const CARRIER_FAULTS = ['down', 'slow', 'fail_once', 'lose_once', 'delivery_exception'] as const;
+export type CarrierFault = (typeof CARRIER_FAULTS)[number];
+export interface SandboxFault { fault: CarrierFault; reference?: string }
+
+/** Preferred carriers win ties, and win when within `marginPercent` of the best price; excluded ones are never chosen. */
+export interface CarrierPreferences { preferred: string[]; excluded: string[]; marginPercent: number }
+
+export interface CarrierSettings {
+  enabled: SandboxCarrierId[];
+  preferences: CarrierPreferences;
+  /** The `standard` speed takes the cheapest quote with at most this many transit days. */
+  standardMaxDays: number;
+  /** A carrier that has not quoted by then is listed as unavailable, and the others are used. */
+  quoteTimeoutMs: number;
+  /** Per carrier, the secret its tracking webhooks are signed with. */
+  webhookSecrets: Map<string, string>;
+  usingDevWebhookSecrets: boolean;
+  /** clock: carrier seconds per real second, so shipments can move on faster in tests and demos. */
+  sandbox: { latencyMs: number; faults: Partial<Record<SandboxCarrierId, SandboxFault[]>>; clock: number };
+}
+
 export interface SourcingCosts {
   shippingBase: number;
   shippingPerKm: number;
@@ -99,6 +130,7 @@ export interface Config {
   sourcing: SourcingCosts;
   /** How long a pickup waits at the counter before it expires and the order is cancelled. */
   pickupExpiryHours: number;
+  carriers: CarrierSettings;
 }
 
 export class ConfigError extends Error {}
@@ -148,7 +180,63 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jobLockMs: Math.max(1000, int(env.JOB_LOCK_MS, 30_000, 'JOB_LOCK_MS')),
     pickupExpiryHours: Math.max(1, int(env.PICKUP_EXPIRY_HOURS, 72, 'PICKUP_EXPIRY_HOURS')),
     sourcing: env.SOURCING_COSTS ? { ...DEFAULT_SOURCING_COSTS, ...parseJson<SourcingCosts>(env.SOURCING_COSTS, 'SOURCING_COSTS') } : DEFAULT_SOURCING_COSTS,
+    carriers: carrierSettings(env, nodeEnv),
   };
+}
+
+function carrierSettings(env: NodeJS.ProcessEnv, nodeEnv: string): CarrierSettings {
+  const carrierId = (id: unknown, name: string): SandboxCarrierId => {
+    if (!SANDBOX_CARRIER_IDS.includes(id as SandboxCarrierId)) throw new ConfigError(`${name}: unknown carrier "${String(id)}" (use ${SANDBOX_CARRIER_IDS.join(', ')})`);
+    return id as SandboxCarrierId;
+  };
+  const enabled = env.CARRIERS ? list(env.CARRIERS).map((id) => carrierId(id, 'CARRIERS')) : [...SANDBOX_CARRIER_IDS];
+  if (enabled.length === 0) throw new ConfigError('CARRIERS must name at least one carrier');
+  const prefs = jsonObject<CarrierPreferences>(env.CARRIER_PREFERENCES, 'CARRIER_PREFERENCES');
+  const ids = (v: unknown, name: string) => {
+    if (v !== undefined && !Array.isArray(v)) throw new ConfigError(`CARRIER_PREFERENCES.${name} must be a list of carrier ids`);
+    return ((v ?? []) as unknown[]).map((id) => carrierId(id, `CARRIER_PREFERENCES.${name}`));
+  };
+  const margin = prefs.marginPercent ?? 0;
+  if (typeof margin !== 'number' || !(margin >= 0)) throw new ConfigError('CARRIER_PREFERENCES.marginPercent must be a number >= 0');
+  const faults: CarrierSettings['sandbox']['faults'] = {};
+  for (const [id, spec] of Object.entries(jsonObject<Record<string, unknown>>(env.SANDBOX_CARRIER_FAULTS, 'SANDBOX_CARRIER_FAULTS'))) {
+    faults[carrierId(id, 'SANDBOX_CARRIER_FAULTS')] = (Array.isArray(spec) ? spec : [spec]).map((f): SandboxFault => {
+      const fault = (typeof f === 'string' ? { fault: f } : f) as SandboxFault;
+      if (!CARRIER_FAULTS.includes(fault?.fault) || (fault.reference !== undefined && typeof fault.reference !== 'string')) {
+        throw new ConfigError(`SANDBOX_CARRIER_FAULTS.${id}: each fault is one of ${CARRIER_FAULTS.join(', ')}, or { "fault", "reference"? }`);
+      }
+      return fault.reference === undefined ? { fault: fault.fault } : { fault: fault.fault, reference: fault.reference };
+    });
+  }
+  const clock = Number(env.SANDBOX_CARRIER_CLOCK || 1);
+  if (!(clock > 0) || !Number.isFinite(clock)) throw new ConfigError('SANDBOX_CARRIER_CLOCK must be a positive number (carrier seconds per real second)');
+  return {
+    enabled,
+    preferences: { preferred: ids(prefs.preferred, 'preferred'), excluded: ids(prefs.excluded, 'excluded'), marginPercent: margin },
+    standardMaxDays: Math.max(1, int(env.STANDARD_MAX_DAYS, 5, 'STANDARD_MAX_DAYS')),
+    quoteTimeoutMs: Math.max(1, int(env.CARRIER_QUOTE_TIMEOUT_MS, 1500, 'CARRIER_QUOTE_TIMEOUT_MS')),
+    ...webhookSecrets(env.CARRIER_WEBHOOK_SECRETS, enabled, nodeEnv, carrierId),
+    sandbox: { latencyMs: int(env.SANDBOX_CARRIER_LATENCY_MS, 40, 'SANDBOX_CARRIER_LATENCY_MS'), faults, clock },
+  };
+}
+
+/** `carrierId:secret,...`, a secret for every enabled carrier; outside production, unset means a development secret for each. */
+function webhookSecrets(raw: string | undefined, enabled: SandboxCarrierId[], nodeEnv: string, carrierId: (id: string, name: string) => SandboxCarrierId) {
+  const secrets = new Map<string, string>();
+  if (!raw || raw.trim() === '') {
+    if (nodeEnv === 'production') throw new ConfigError('CARRIER_WEBHOOK_SECRETS is required when NODE_ENV=production');
+    for (const id of enabled) secrets.set(id, `dev-${id}-webhook-secret`);
+    return { webhookSecrets: secrets, usingDevWebhookSecrets: true };
+  }
+  for (const entry of list(raw)) {
+    const at = entry.indexOf(':');
+    const secret = entry.slice(at + 1);
+    if (at <= 0 || secret.length < 16) throw new ConfigError(`CARRIER_WEBHOOK_SECRETS: "${entry.slice(0, Math.max(at, 0))}:..." is not carrierId:secret with a secret of at least 16 characters`);
+    secrets.set(carrierId(entry.slice(0, at), 'CARRIER_WEBHOOK_SECRETS'), secret);
+  }
+  const missing = enabled.filter((id) => !secrets.has(id));
+  if (missing.length) throw new ConfigError(`CARRIER_WEBHOOK_SECRETS has no secret for ${missing.join(', ')}`);
+  return { webhookSecrets: secrets, usingDevWebhookSecrets: false };
 }
 
 function parseApiKeys(raw: string | undefined, nodeEnv: string): { apiKeys: Map<string, ApiRole>; usingDevKey: boolean } {
@@ -190,6 +278,12 @@ function int(raw: string | undefined, fallback: number, name: string): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${name} must be a non-negative integer`);
   return n;
+}
+
+function jsonObject<T>(raw: string | undefined, name: string): Partial<T> {
+  const v = raw ? parseJson<T>(raw, name) : {};
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${name} must be a JSON object`);
+  return v;
 }
 
 function parseJson<T>(raw: string, name: string): Partial<T> {
