@@ -1,7 +1,7 @@
 import type { Migration } from './migrate.js';
 
 // The service's own tables: read models, API idempotency keys, the job dispatcher's checkpoint and
-// the sandbox payment gateway's records.
+// the sandbox payment gateway's and sandbox carriers' records.
 
 export const schemaMigrations: Migration[] = [
   {
@@ -392,6 +392,64 @@ export const schemaMigrations: Migration[] = [
           failed_at timestamptz NOT NULL DEFAULT now(),
           PRIMARY KEY (queue, job_id)
         );
+      `);
+    },
+  },
+  {
+    // The sandbox carriers' own records (carriers/sandbox-carriers.ts), as a carrier keeps them on
+    // its side: the labels it has made, per reference, with what its tracking webhooks have posted;
+    // the answer to each label purchase per idempotency key; how often each key was tried.
+    name: '010-sandbox-carriers',
+    async up(knex) {
+      await knex.raw(`
+        CREATE SEQUENCE sandbox_carrier_tracking_serial;
+        CREATE TABLE sandbox_carrier_labels (
+          tracking_number text PRIMARY KEY, carrier_id text NOT NULL, reference text NOT NULL, idempotency_key text NOT NULL,
+          service text NOT NULL, cost bigint NOT NULL, currency text NOT NULL, estimated_delivery date NOT NULL, label_url text NOT NULL,
+          request jsonb NOT NULL, delivery_exception boolean NOT NULL, created_at timestamptz NOT NULL, cancelled_at timestamptz,
+          webhooks_sent int NOT NULL DEFAULT 0, webhooks_done boolean NOT NULL DEFAULT false);
+        CREATE INDEX sandbox_carrier_labels_reference ON sandbox_carrier_labels (reference);
+        CREATE INDEX sandbox_carrier_labels_webhooks ON sandbox_carrier_labels (created_at) WHERE NOT webhooks_done;
+        CREATE TABLE sandbox_carrier_operations (
+          carrier_id text NOT NULL, idempotency_key text NOT NULL, request jsonb NOT NULL, outcome jsonb NOT NULL,
+          created_at timestamptz NOT NULL DEFAULT clock_timestamp(), PRIMARY KEY (carrier_id, idempotency_key));
+        CREATE TABLE sandbox_carrier_attempts (
+          carrier_id text NOT NULL, idempotency_key text NOT NULL, attempts int NOT NULL, PRIMARY KEY (carrier_id, idempotency_key));
+        -- One label purchase. The attempts row, locked by the upsert until the statement ends,
+        -- serialises purchases under one key: a key seen before answers its first label (or is
+        -- refused when the request differs); transient failures are not remembered.
+        CREATE FUNCTION sandbox_carrier_buy_label(p_carrier text, p_key text, p_request jsonb, p_label jsonb, p_faults jsonb) RETURNS jsonb
+        LANGUAGE plpgsql VOLATILE AS $fn$
+        DECLARE
+          n int;
+          seen sandbox_carrier_operations%ROWTYPE;
+          tracking text;
+          label jsonb;
+        BEGIN
+          INSERT INTO sandbox_carrier_attempts AS t (carrier_id, idempotency_key, attempts) VALUES (p_carrier, p_key, 1)
+            ON CONFLICT (carrier_id, idempotency_key) DO UPDATE SET attempts = t.attempts + 1 RETURNING attempts INTO n;
+          SELECT * INTO seen FROM sandbox_carrier_operations WHERE carrier_id = p_carrier AND idempotency_key = p_key;
+          IF FOUND THEN
+            IF seen.request <> p_request THEN
+              RETURN jsonb_build_object('refused', jsonb_build_object('code', 'idempotency_key_reused', 'message', 'Key ' || p_key || ' was used for a different request'));
+            END IF;
+            RETURN seen.outcome;
+          END IF;
+          IF (p_faults->>'failOnce')::boolean AND n = 1 THEN
+            RETURN jsonb_build_object('unavailable', 'sandbox: transient failure buying the label (fail_once)');
+          END IF;
+          tracking := (p_label->>'trackingPrefix') || lpad(nextval('sandbox_carrier_tracking_serial')::text, (p_label->>'trackingDigits')::int, '0');
+          label := jsonb_build_object('carrierId', p_carrier, 'service', p_label->>'service', 'trackingNumber', tracking,
+            'labelUrl', (p_label->>'labelUrlBase') || tracking || '.pdf', 'cost', p_label->'cost', 'currency', p_label->>'currency',
+            'estimatedDelivery', p_label->>'estimatedDelivery', 'createdAt', p_label->>'createdAt');
+          INSERT INTO sandbox_carrier_labels (tracking_number, carrier_id, reference, idempotency_key, service, cost, currency,
+              estimated_delivery, label_url, request, delivery_exception, created_at)
+            VALUES (tracking, p_carrier, p_request->>'reference', p_key, label->>'service', (label->>'cost')::bigint, label->>'currency',
+              (label->>'estimatedDelivery')::date, label->>'labelUrl', p_request, (p_faults->>'deliveryException')::boolean, (label->>'createdAt')::timestamptz);
+          INSERT INTO sandbox_carrier_operations (carrier_id, idempotency_key, request, outcome) VALUES (p_carrier, p_key, p_request, jsonb_build_object('result', label));
+          RETURN jsonb_build_object('result', label, 'lost', (p_faults->>'loseOnce')::boolean);
+        END
+        $fn$;
       `);
     },
   },
