@@ -32,6 +32,8 @@ import { WebhookNotifier } from './notifications/webhook-notifier.js';
 import { batchedOutbox } from './notifications/outbox.js';
 import { batchedStockedAt } from './read-side/inventory.queries.js';
 import { fulfilmentsCreatedToday } from './read-side/fulfilments.queries.js';
+import type { Carrier } from './carriers/carrier.port.js';
+import { createSandboxCarriers } from './carriers/sandbox-carriers.js';
 
 export const PROJECTIONS = [locationsProjection, stockLevelsProjection, ordersProjection, fulfilmentsProjection];
 
@@ -46,6 +48,8 @@ export interface Service {
   config: Config;
   /** The payment gateway the jobs call (the sandbox here; its own records are read with sandboxRecords). */
   gateway: PaymentGateway;
+  /** The carriers configured (the sandbox ones here; their own records are read with sandboxLabels). */
+  carriers: readonly Carrier[];
   store: EventStore;
   knex: Knex;
   write: WriteSide;
@@ -92,6 +96,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   const write = createWriteSide(store);
   const gateway: PaymentGateway = new SandboxGateway(knex, { latencyMs: config.sandboxLatencyMs });
+  const carriers: readonly Carrier[] = createSandboxCarriers(knex, config.carriers);
   const allocator = createAllocator({
     write,
     locations: cachedFor(1000, () => listLocations(knex)),
@@ -146,6 +151,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   if (config.roles.includes('api')) {
     const api = createApp({
       write, allocator, knex, log, metrics, queues, apiKeys: config.apiKeys, eventStoreKind: store.kind, pickupExpiryHours: config.pickupExpiryHours,
+      carriers, carrierQuoteTimeoutMs: config.carriers.quoteTimeoutMs,
       checks: {
         eventStore: () => store.ping(),
         readModels: async () => { await knex.raw('SELECT 1 FROM projection_checkpoints LIMIT 1'); },
@@ -167,11 +173,14 @@ export async function startService(config: Config, log: Logger): Promise<Service
       await api.idle();
     });
     if (config.usingDevKey) log.warn('OMS_API_KEYS is not set: accepting only "dev-admin-key" as admin (development only)');
+    if (config.carriers.usingDevWebhookSecrets) {
+      log.warn({ carriers: [...config.carriers.webhookSecrets.keys()] }, 'CARRIER_WEBHOOK_SECRETS is not set: carrier webhooks are checked against "dev-<carrierId>-webhook-secret" (development only)');
+    }
     log.info({ url, roles: config.roles, eventStore: store.kind }, 'API listening');
   }
 
   return {
-    config, store, knex, write, metrics, url, gateway,
+    config, store, knex, write, metrics, url, gateway, carriers,
     async stop() {
       for (const stop of stops) await stop();
       await Promise.all([...queues.values()].map((q) => q.close()));

@@ -4,6 +4,7 @@ import { bodyParser } from '@koa/bodyparser';
 import { UnsupportedMediaTypeError, ValidationError } from '../platform/errors.js';
 import type { Logger } from '../platform/logger.js';
 import { authenticate, type Principal } from './auth.js';
+import { carrierRoutes } from './carriers.routes.js';
 import type { ApiDeps } from './deps.js';
 import { healthRoutes } from './health.routes.js';
 import { idempotency } from './idempotency.js';
@@ -81,7 +82,7 @@ export function createApp(deps: ApiDeps): Api {
   app.use(open.routes());
   app.use(authenticate(deps.apiKeys));
   app.use(idempotency(deps.knex));
-  for (const router of [locationRoutes(deps), inventoryRoutes(deps), orderRoutes(deps), fulfilmentRoutes(deps), jobRoutes(deps)]) {
+  for (const router of [locationRoutes(deps), inventoryRoutes(deps), orderRoutes(deps), fulfilmentRoutes(deps), carrierRoutes(deps), jobRoutes(deps)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

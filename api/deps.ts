@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Knex } from 'knex';
+import type { Carrier } from '../carriers/carrier.port.js';
 import type { QueueName } from '../jobs/queues.js';
 import type { ApiRole } from '../platform/config.js';
 import type { Logger } from '../platform/logger.js';
@@ -18,6 +19,10 @@ export interface ApiDeps {
   eventStoreKind: 'postgres' | 'eventstoredb';
   /** Every job queue, for operators to see and retry failed jobs. */
   queues: Map<QueueName, Queue>;
+  /** The carriers configured, as the port: rates are asked of all of them at once. */
+  carriers: readonly Carrier[];
+  /** A carrier that has not quoted by then is listed as unavailable. */
+  carrierQuoteTimeoutMs: number;
   checks: { eventStore(): Promise<void>; readModels(): Promise<void>; queue(): Promise<void> };
   /** How long a pickup waits at the counter (PICKUP_EXPIRY_HOURS). */
   pickupExpiryHours: number;

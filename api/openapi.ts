@@ -1,5 +1,5 @@
 import {
-  AdjustmentBody, AvailabilityBody, CancelOrderBody, PlaceOrderBody, PutLocationBody, ReceiptBody, ReviewOrderBody, SafetyStockBody, TransferBody,
+  AdjustmentBody, AvailabilityBody, CancelOrderBody, PlaceOrderBody, PutLocationBody, ReceiptBody, ReviewOrderBody, SafetyStockBody, ShippingRatesBody, TransferBody,
 } from './schemas.js';
 
 // The OpenAPI document for what the service serves; request schemas are the ones the API validates with.
@@ -80,6 +80,13 @@ export const openApiDocument = {
     '/fraud/reviews': {
       get: { summary: 'Orders on fraud hold, oldest first, with score and reasons (operator)',
         parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500 } }, minPosition], responses: { 200: ok('orders, position'), ...errors } },
+    },
+    '/carriers': {
+      get: { summary: 'The carriers configured, each with its services and their transit days in the nearest zone (operator)', responses: { 200: ok('carriers'), ...errors } },
+    },
+    '/shipping/rates': {
+      post: { summary: 'Quotes from every carrier that answers in time, cheapest first, without buying anything (client, operator)', parameters: [minPosition],
+        requestBody: body(ShippingRatesBody), responses: { 200: ok('quotes, unavailable (carriers that did not answer in time), position'), 404: problem, ...errors } },
     },
     '/jobs/failed': {
       get: { summary: 'Jobs that failed past their retries, with queue, reason and the order or SKU they concern (operator)',

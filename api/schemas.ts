@@ -124,6 +124,21 @@ export const AvailabilityBody = Type.Object({
   delivery: DeliverySchema,
 }, strict);
 
+export const PackageBody = Type.Object({
+  weightGrams: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+  lengthCm: Type.Integer({ minimum: 1, maximum: 1000 }),
+  widthCm: Type.Integer({ minimum: 1, maximum: 1000 }),
+  heightCm: Type.Integer({ minimum: 1, maximum: 1000 }),
+  lines: Type.Optional(Type.Array(Type.Object({ sku: ClientId('SKU'), quantity: Type.Integer({ minimum: 1, maximum: 100_000 }) }, strict), { maxItems: 500 })),
+}, strict);
+
+export const ShippingRatesBody = Type.Object({
+  from: ClientId('the location the parcels leave from'),
+  to: Address,
+  packages: Type.Array(PackageBody, { minItems: 1, maxItems: 50 }),
+  currency: Type.Optional(Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217; EUR when not given' })),
+}, strict);
+
 export const CancelOrderBody = Type.Object({ reason: Text(500) }, strict);
 
 export const ReviewOrderBody = Type.Object({ decision: Type.Enum(['approve', 'reject']), note: Type.Optional(Text(1000)) }, strict);
@@ -156,3 +171,4 @@ export type ReviewOrderBody = Type.Static<typeof ReviewOrderBody>;
 export type SafetyStockBody = Type.Static<typeof SafetyStockBody>;
 export type TransferBody = Type.Static<typeof TransferBody>;
 export type AvailabilityBody = Type.Static<typeof AvailabilityBody>;
+export type ShippingRatesBody = Type.Static<typeof ShippingRatesBody>;
