@@ -1,0 +1,49 @@
+import type { Job } from 'bullmq';
+import { CarrierRefused, type Carrier, type TrackingUpdate } from '../carriers/carrier.port.js';
+import type { CommandMetadata } from '../write-side/decider.js';
+
+// Carriers miss webhooks: shipments with no tracking update for a while are asked about. Every
+// update the carrier answers is sent, oldest first; recording an update already known records
+// nothing, so asking again (a retried or overlapping poll) is safe.
+
+export interface StaleShipment { fulfilmentId: string; orderId: string; carrierId: string; trackingNumber: string }
+
+export interface TrackingPollDeps {
+  carriers: readonly Carrier[];
+  /** Shipments not delivered with no tracking update for the configured time, at most `limit`. */
+  staleShipments(limit: number): Promise<StaleShipment[]>;
+  recordTracking(fulfilmentId: string, update: TrackingUpdate & { carrierId: string }, metadata: CommandMetadata): Promise<void>;
+  now(): Date;
+  /** Shipments per run (default 500) and carrier calls at once (default 16). */
+  batchSize?: number;
+  concurrency?: number;
+}
+
+/**
+ * Polls the stale shipments. A shipment whose carrier does not answer, or whose update could not
+ * be recorded, fails the run (to be retried with backoff) once the others are done; one whose
+ * carrier does not know the tracking number, or is no longer configured, is passed over: asking
+ * again cannot change that.
+ */
+export async function pollTracking(job: Job, deps: TrackingPollDeps): Promise<void> {
+  const shipments = await deps.staleShipments(deps.batchSize ?? 500);
+  const failed: string[] = [];
+  const queue = [...shipments];
+  const poll = async (s: StaleShipment) => {
+    const carrier = deps.carriers.find((c) => c.carrierId === s.carrierId);
+    if (!carrier) return;
+    try {
+      for (const update of await carrier.track(s.trackingNumber)) {
+        await deps.recordTracking(s.fulfilmentId, { carrierId: s.carrierId, ...update }, {
+          now: deps.now().toISOString(), correlationId: s.orderId, causationId: String(job.id), actor: { kind: 'job', id: `tracking-poll/${job.id}` },
+        });
+      }
+    } catch (err) {
+      if (!(err instanceof CarrierRefused)) failed.push(`${s.carrierId} ${s.trackingNumber}: ${(err as Error).message}`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(deps.concurrency ?? 16, queue.length) }, async () => {
+    for (let s = queue.shift(); s; s = queue.shift()) await poll(s);
+  }));
+  if (failed.length > 0) throw new Error(`tracking of ${failed.length} of ${shipments.length} shipments could not be polled: ${failed.slice(0, 5).join('; ')}`);
+}
