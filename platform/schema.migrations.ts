@@ -512,4 +512,22 @@ export const schemaMigrations: Migration[] = [
       `);
     },
   },
+  {
+    // An order's allocations carry what became of them (reserved, released, fulfilled) and the
+    // allocation they came from (0 for the first), so a closed order no longer looks as if it held
+    // stock; pickups waiting at a counter get a column of their own. Orders allocated before this
+    // still hold their stock unless they were cancelled or rejected.
+    name: '012-order-fulfilment',
+    async up(knex) {
+      await knex.raw(`
+        ALTER TABLE orders ADD COLUMN pickups jsonb NOT NULL DEFAULT '[]';
+        UPDATE orders SET allocations = (
+          SELECT jsonb_agg(a || jsonb_build_object(
+                   'status', CASE WHEN cancelled_at IS NOT NULL OR rejection IS NOT NULL THEN 'released' ELSE 'reserved' END, 'allocationSeq', 0)
+                 ORDER BY i)
+            FROM jsonb_array_elements(allocations) WITH ORDINALITY AS x(a, i))
+         WHERE jsonb_array_length(allocations) > 0;
+      `);
+    },
+  },
 ];

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { addressKey, paymentFingerprint } from '../read-side/orders.queries.js';
-import type { FraudDecision, OrderEvent, PlacedOrder } from '../write-side/orders/order.events.js';
+import type { FraudDecision, OrderEvent, OrderLine, PlacedOrder } from '../write-side/orders/order.events.js';
+import { evolveProgress, NO_PROGRESS, progressFacts, type AllocationPart, type PickupRecord, type ShipmentRecord } from '../write-side/orders/order-progress.js';
 import { statusOf, type StatusFacts } from '../write-side/orders/order.state.js';
 import type { Recorded } from '../write-side/to-domain.js';
 import { UnappliableEvent, type Projection } from './projection.js';
@@ -8,13 +9,18 @@ import { UnappliableEvent, type Projection } from './projection.js';
 // Orders with their timeline: what GET /orders and GET /orders/{id} serve. A batch is applied in
 // four statements: the new orders; one read of the orders it changes; their rows folded in log
 // order, each with its status as the write side's statusOf says, written in one UPDATE; and the
-// timeline entries.
+// timeline entries. Allocations, shipments and pickups are the order's progress, folded by the
+// write side's evolveProgress.
 
 /** The columns of an order its changes fold into, as read and written back. */
 interface Changing {
   order_id: string;
+  /** The order's lines, read for the status facts, never written. */
+  lines: OrderLine[];
   fraud: { score: number; decision: FraudDecision; reasons: unknown[] } | null;
-  allocations: unknown[];
+  allocations: AllocationPart[];
+  shipments: ShipmentRecord[];
+  pickups: PickupRecord[];
   backorder: unknown;
   review: unknown;
   released_at: Date | string | null;
@@ -24,18 +30,20 @@ interface Changing {
   updated_at: Date | string;
 }
 
-const CHANGING = ['order_id', 'fraud', 'allocations', 'backorder', 'review', 'released_at', 'cancelled_at', 'rejection', 'payment', 'updated_at'];
+const CHANGING = ['order_id', 'lines', 'fraud', 'allocations', 'shipments', 'pickups', 'backorder', 'review', 'released_at', 'cancelled_at', 'rejection', 'payment', 'updated_at'];
 
 /** What statusOf reads, from the columns that hold it. */
-const statusFacts = (r: Omit<Changing, 'order_id' | 'payment' | 'updated_at' | 'allocations'>): StatusFacts => ({
+const statusFacts = (r: Omit<Changing, 'order_id' | 'payment' | 'updated_at'>): StatusFacts => ({
   cancelled: r.cancelled_at !== null, rejected: r.rejection !== null, released: r.released_at !== null,
   fraudDecision: r.fraud?.decision ?? null, reviewed: r.review !== null, backordered: r.backorder !== null,
+  ...progressFacts(r.lines, { allocations: r.allocations, shipments: r.shipments, pickups: r.pickups }),
 });
 
 export const ordersProjection: Projection<OrderEvent> = {
   name: 'orders',
   handles: ['OrderPlaced', 'OrderCancelled', 'FraudAssessed', 'OrderAllocated', 'OrderBackordered', 'OrderHeld', 'OrderReviewed', 'OrderReleased',
-    'OrderRejected', 'PaymentAuthorized', 'PaymentDeclined', 'PaymentCaptured', 'PaymentVoided', 'PaymentRefunded'] satisfies OrderEvent['type'][],
+    'OrderRejected', 'OrderReallocated', 'OrderFulfilmentShipped', 'OrderFulfilmentDelivered', 'OrderReadyForPickup', 'OrderCollected',
+    'PaymentAuthorized', 'PaymentDeclined', 'PaymentCaptured', 'PaymentVoided', 'PaymentRefunded'] satisfies OrderEvent['type'][],
 
   async apply(event, trx) {
     await applyOrders([event], trx);
@@ -75,10 +83,11 @@ async function applyOrders(events: Recorded<OrderEvent>[], trx: Knex.Transaction
       orders.set(row.order_id, fold(row, e));
     }
     await trx.raw(
-      `UPDATE orders o SET status = v.status, fraud = v.fraud, allocations = v.allocations, backorder = v.backorder, review = v.review,
-              released_at = v.released_at, cancelled_at = v.cancelled_at, rejection = v.rejection, payment = v.payment, updated_at = v.updated_at
-         FROM jsonb_to_recordset(?::jsonb) AS v(order_id text, status text, fraud jsonb, allocations jsonb, backorder jsonb, review jsonb,
-              released_at timestamptz, cancelled_at timestamptz, rejection jsonb, payment jsonb, updated_at timestamptz)
+      `UPDATE orders o SET status = v.status, fraud = v.fraud, allocations = v.allocations, shipments = v.shipments, pickups = v.pickups,
+              backorder = v.backorder, review = v.review, released_at = v.released_at, cancelled_at = v.cancelled_at, rejection = v.rejection,
+              payment = v.payment, updated_at = v.updated_at
+         FROM jsonb_to_recordset(?::jsonb) AS v(order_id text, status text, fraud jsonb, allocations jsonb, shipments jsonb, pickups jsonb,
+              backorder jsonb, review jsonb, released_at timestamptz, cancelled_at timestamptz, rejection jsonb, payment jsonb, updated_at timestamptz)
         WHERE o.order_id = v.order_id`,
       [JSON.stringify([...orders.values()].map((r) => ({ ...r, status: statusOf(statusFacts(r)) })))],
     );
@@ -89,14 +98,18 @@ async function applyOrders(events: Recorded<OrderEvent>[], trx: Knex.Transaction
 /** The order's row after one change. A closing fact (release, cancellation, rejection) keeps its first time. */
 function fold(row: Changing, e: Change): Changing {
   const at = e.data.at;
-  const r = { ...row, updated_at: Date.parse(at) > new Date(row.updated_at).getTime() ? at : row.updated_at };
+  const { allocations, shipments, pickups } = evolveProgress({ allocations: row.allocations, shipments: row.shipments, pickups: row.pickups }, e);
+  const r = { ...row, allocations, shipments, pickups, updated_at: Date.parse(at) > new Date(row.updated_at).getTime() ? at : row.updated_at };
   switch (e.type) {
     case 'OrderCancelled': return { ...r, cancelled_at: r.cancelled_at ?? at };
     case 'FraudAssessed': return { ...r, fraud: { score: e.data.score, decision: e.data.decision, reasons: e.data.reasons } };
-    case 'OrderAllocated': {
-      const { allocations, transfers } = e.data;
-      return { ...r, allocations: allocations.map((a) => ({ ...a, transfers: transfers.filter((t) => t.from === a.locationId) })), backorder: null };
-    }
+    case 'OrderAllocated': return { ...r, backorder: null };
+    case 'OrderReallocated':
+    case 'OrderFulfilmentShipped':
+    case 'OrderFulfilmentDelivered':
+    case 'OrderReadyForPickup':
+    case 'OrderCollected':
+      return r;
     case 'OrderBackordered': return { ...r, backorder: { missing: e.data.missing, why: e.data.why } };
     case 'OrderHeld': return r;                                       // the hold follows from the assessment
     case 'OrderReviewed': {
@@ -128,6 +141,15 @@ function timelineDetails(e: Change): Record<string, unknown> {
     case 'OrderReviewed': return { decision: e.data.decision, note: e.data.note ?? null, reviewer: e.data.reviewer };
     case 'OrderReleased': return {};
     case 'OrderRejected': return { cause: e.data.cause, detail: e.data.detail };
+    case 'OrderReallocated': {
+      const { cause, why, cost, allocationSeq, released, allocations } = e.data;
+      return { cause, why, cost, allocationSeq, released, locations: allocations.map((a) => a.locationId) };
+    }
+    case 'OrderFulfilmentShipped': return { fulfilmentId: e.data.fulfilmentId, locationId: e.data.locationId, lines: e.data.lines };
+    case 'OrderFulfilmentDelivered': return { fulfilmentId: e.data.fulfilmentId };
+    // The pickup code is not in the timeline: the order's view shows it only to whom may collect.
+    case 'OrderReadyForPickup': return { fulfilmentId: e.data.fulfilmentId, locationId: e.data.locationId, expiresAt: e.data.expiresAt };
+    case 'OrderCollected': return { fulfilmentId: e.data.fulfilmentId, locationId: e.data.locationId, lines: e.data.lines };
     case 'PaymentAuthorized': return { amount: e.data.amount };
     case 'PaymentDeclined': return { code: e.data.code, detail: e.data.detail };
     case 'PaymentCaptured': return { amount: e.data.amount };
@@ -145,7 +167,7 @@ function orderRow(o: PlacedOrder, position: number): Record<string, unknown> {
   return {
     order_id: o.orderId,
     placed_position: position,
-    status: statusOf(statusFacts({ fraud: null, backorder: null, review: null, released_at: null, cancelled_at: null, rejection: null })),
+    status: statusOf(statusFacts({ lines: o.lines, fraud: null, backorder: null, review: null, released_at: null, cancelled_at: null, rejection: null, ...NO_PROGRESS })),
     channel: o.channel,
     source: o.source ?? null,
     external_id: o.externalId ?? null,

@@ -10,8 +10,8 @@ import { available, stockDecider, stockStream, type StockCommand, type StockLedg
 import { locationDecider, locationStream, type LocationCommand } from './locations/location.decider.js';
 import { orderDecider, orderStream, type OrderCommand, type PlaceOrderData } from './orders/order.decider.js';
 import type { Order } from './orders/order.state.js';
-import type { FraudAssessment } from './orders/order.events.js';
-import { sourcingRecord, type Reallocation, type SourcingRecord } from './sourcing/reallocation.js';
+import type { FraudAssessment, Reallocation } from './orders/order.events.js';
+import { sourcingRecord, type SourcingRecord } from './sourcing/reallocation.js';
 import { toDomain } from './to-domain.js';
 
 // The write side's entry points: what the API and the job processors call.
@@ -98,15 +98,16 @@ export function createWriteSide(store: EventStore) {
       return { recorded: r.events.length > 0, position: r.position };
     },
 
-    /**
-     * Records that part of the order was re-sourced; the same allocationSeq again records nothing.
-     * RecordReallocation joins the order's commands with the order module's re-allocation (branch
-     * orders11); until it does, the order decider refuses it.
-     */
+    /** Records part of an allocated order sourced again; the same re-allocation again records nothing. */
     async recordReallocation(data: Reallocation, metadata: CommandMetadata) {
-      const command = { type: 'RecordReallocation', data, metadata } as unknown as OrderCommand;
-      const r = await orders.handle(orderStream(data.orderId), command);
+      const r = await orders.handle(orderStream(data.orderId), { type: 'RecordReallocation', data, metadata });
       return { recorded: r.events.length > 0, position: r.position };
+    },
+
+    /** Records on the order what one of its fulfilments did: shipped, delivered, ready at the counter, collected. A fact already recorded records nothing. */
+    async recordOrderFulfilment(command: Extract<OrderCommand, { type: 'RecordFulfilmentShipped' | 'RecordFulfilmentDelivered' | 'RecordReadyForPickup' | 'RecordCollection' }>) {
+      const r = await orders.handle(orderStream(command.data.orderId), command);
+      return { recorded: r.events.length > 0, state: r.state, position: r.position };
     },
 
     /** What the order's own events say it holds where and how it was re-sourced, read up to date. */

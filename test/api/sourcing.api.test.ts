@@ -110,7 +110,7 @@ describe('sourcing and the inventory ledger', function () {
     await receive(s, 'store-berlin', 2);
     await receive(s, 'wh-hamburg', 50);
     const order = await sourced(await place([{ sku: s, quantity: 2 }], { method: 'pickup', locationId: 'store-berlin' }), 'allocated');
-    expect(order.allocations).to.deep.equal([{ locationId: 'store-berlin', lines: [{ sku: s, quantity: 2 }], transfers: [] }]);
+    expect(order.allocations).to.deep.equal([{ locationId: 'store-berlin', lines: [{ sku: s, quantity: 2 }], status: 'reserved', allocationSeq: 0, transfers: [] }]);
   });
 
   it('sources a pickup order elsewhere and plans a transfer to the store when it lacks stock', async () => {

@@ -1,6 +1,9 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
+import { createKnex } from '../../platform/db.js';
+import { migrate } from '../../platform/migrate.js';
+import { schemaMigrations } from '../../platform/schema.migrations.js';
 import { UnappliableEvent } from '../../projections/projection.js';
 import { ordersProjection } from '../../projections/orders.projection.js';
 import { addressKey, paymentFingerprint } from '../../read-side/orders.queries.js';
@@ -10,6 +13,7 @@ import type { FraudDecision, OrderEvent, Payment, PlacedOrder } from '../../writ
 import type { PlacedState } from '../../write-side/orders/order.state.js';
 import type { Recorded } from '../../write-side/to-domain.js';
 import { NOW } from '../support/given-when-then.js';
+import { isolatedSchema } from '../support/test-env.js';
 import { readModelWorld } from '../support/world.js';
 import { anOrder } from '../write-side/order.decider.test.js';
 
@@ -44,8 +48,36 @@ function orderEvents(orderId: string) {
     captured: (amount: number, s: number): OrderEvent => ({ type: 'PaymentCaptured', data: { orderId, captureId: `cap-${s}`, amount, totalCaptured: amount, at: at(s) } }),
     voided: (s: number): OrderEvent => ({ type: 'PaymentVoided', data: { orderId, authorizationId: 'auth-1', at: at(s) } }),
     refunded: (amount: number, s: number): OrderEvent => ({ type: 'PaymentRefunded', data: { orderId, refundId: `ref-${s}`, amount, totalRefunded: amount, at: at(s) } }),
+    pickupPlaced: (): OrderEvent => ({
+      type: 'OrderPlaced',
+      data: { ...anOrder, orderId, customer: { id: 'c-42' }, delivery: { method: 'pickup', locationId: 'store-1' }, payment: card, total: 4498, placedAt: at(0) } satisfies PlacedOrder,
+    }),
+    allocatedAtStore: (s: number): OrderEvent => ({
+      type: 'OrderAllocated',
+      data: { orderId, allocations: [{ locationId: 'store-1', lines: [{ sku: 'SKU-1', quantity: 2 }, { sku: 'SKU-2', quantity: 1 }] }], transfers: [], cost: 0, why: 'at the store', candidates: [], at: at(s) },
+    }),
+    reallocated: (s: number): OrderEvent => ({
+      type: 'OrderReallocated',
+      data: {
+        orderId, released: [{ locationId: 'wh-2', lines: [{ sku: 'SKU-2', quantity: 1 }] }], allocations: [{ locationId: 'wh-3', lines: [{ sku: 'SKU-2', quantity: 1 }] }],
+        transfers: [], allocationSeq: 1, cost: 300, why: 'wh-3 is the next cheapest', candidates: [], cause: 'rejected', at: at(s),
+      },
+    }),
+    shipped: (fulfilmentId: string, locationId: string, lines: { sku: string; quantity: number }[], s: number): OrderEvent => ({
+      type: 'OrderFulfilmentShipped', data: { orderId, fulfilmentId, locationId, lines, at: at(s) },
+    }),
+    delivered: (fulfilmentId: string, s: number): OrderEvent => ({ type: 'OrderFulfilmentDelivered', data: { orderId, fulfilmentId, at: at(s) } }),
+    ready: (s: number): OrderEvent => ({
+      type: 'OrderReadyForPickup', data: { orderId, fulfilmentId: 'f-s', locationId: 'store-1', code: '481516', readyAt: at(s), expiresAt: at(s + 3600), at: at(s) },
+    }),
+    collected: (s: number): OrderEvent => ({
+      type: 'OrderCollected', data: { orderId, fulfilmentId: 'f-s', locationId: 'store-1', lines: [{ sku: 'SKU-1', quantity: 2 }, { sku: 'SKU-2', quantity: 1 }], at: at(s) },
+    }),
   };
 }
+
+const SKU1 = [{ sku: 'SKU-1', quantity: 2 }];
+const SKU2 = [{ sku: 'SKU-2', quantity: 1 }];
 
 /** Each order's history, as its decider would have recorded it. */
 const HISTORIES: Record<string, OrderEvent[]> = (() => {
@@ -56,6 +88,9 @@ const HISTORIES: Record<string, OrderEvent[]> = (() => {
   const refunded = orderEvents('o-refunded');
   const declined = orderEvents('o-declined');
   const voided = orderEvents('o-voided');
+  const split = orderEvents('o-split');
+  const resourced = orderEvents('o-resourced');
+  const pickup = orderEvents('o-pickup');
   return {
     'o-released': [released.placed(), released.assessed('approve', 1), released.authorized(2), released.allocated(3), released.released(3), released.captured(4498, 4)],
     'o-approved-hold': [approvedHold.placed(), approvedHold.assessed('review', 1), approvedHold.held(1), approvedHold.reviewed('approve', 5)],
@@ -63,7 +98,16 @@ const HISTORIES: Record<string, OrderEvent[]> = (() => {
     'o-backorder': [backorder.placed({ method: 'cash_on_delivery' }), backorder.assessed('approve', 1), backorder.backordered(2), backorder.allocated(9), backorder.released(9)],
     'o-refunded': [refunded.placed(), refunded.authorized(1), refunded.captured(4498, 2), refunded.cancelled(3), refunded.refunded(4498, 4)],
     'o-declined': [declined.placed(), declined.declined(1), declined.rejected('payment_declined', 1)],
-    'o-voided': [voided.placed(), voided.authorized(1), voided.cancelled(2), voided.voided(3)],
+    'o-voided': [voided.placed(), voided.authorized(1), voided.allocated(2), voided.cancelled(2), voided.voided(3)],
+    'o-split': [
+      split.placed(), split.assessed('approve', 1), split.authorized(2), split.allocated(3), split.released(3),
+      split.shipped('f-1', 'wh-1', SKU1, 5), split.shipped('f-2', 'wh-2', SKU2, 6), split.delivered('f-1', 7), split.delivered('f-2', 8),
+    ],
+    'o-resourced': [
+      resourced.placed({ method: 'cash_on_delivery' }), resourced.assessed('approve', 1), resourced.allocated(2), resourced.released(2),
+      resourced.reallocated(4), resourced.shipped('f-1', 'wh-1', SKU1, 5), resourced.shipped('f-3', 'wh-3', SKU2, 6),
+    ],
+    'o-pickup': [pickup.pickupPlaced(), pickup.assessed('approve', 1), pickup.authorized(2), pickup.allocatedAtStore(3), pickup.released(3), pickup.ready(5), pickup.collected(9)],
   };
 })();
 
@@ -126,7 +170,9 @@ describe('orders projection', function () {
 
   it('gives every order after every event the status its decider gives it', () => {
     expect(statuses.filter((s) => s.row !== s.decider)).to.deep.equal([]);
-    expect(new Set(statuses.map((s) => s.row))).to.deep.equal(new Set(['received', 'on_hold', 'backordered', 'released', 'cancelled', 'rejected']));
+    expect(new Set(statuses.map((s) => s.row))).to.deep.equal(new Set([
+      'received', 'on_hold', 'backordered', 'released', 'cancelled', 'rejected', 'partially_shipped', 'shipped', 'delivered', 'ready_for_pickup', 'collected',
+    ]));
   });
 
   it('records the fraud result, the allocation with the transfers from each location, the release and the payment ledger', async () => {
@@ -135,8 +181,11 @@ describe('orders projection', function () {
       status: 'released',
       fraud: { score: 10, decision: 'approve', reasons: [{ code: 'new_customer', points: 10, detail: 'first order' }] },
       allocations: [
-        { locationId: 'wh-1', lines: [{ sku: 'SKU-1', quantity: 2 }], transfers: [] },
-        { locationId: 'wh-2', lines: [{ sku: 'SKU-2', quantity: 1 }], transfers: [{ from: 'wh-2', to: 'wh-1', lines: [{ sku: 'SKU-2', quantity: 1 }] }] },
+        { locationId: 'wh-1', lines: [{ sku: 'SKU-1', quantity: 2 }], status: 'reserved', allocationSeq: 0, transfers: [] },
+        {
+          locationId: 'wh-2', lines: [{ sku: 'SKU-2', quantity: 1 }], status: 'reserved', allocationSeq: 0,
+          transfers: [{ from: 'wh-2', to: 'wh-1', lines: [{ sku: 'SKU-2', quantity: 1 }] }],
+        },
       ],
       backorder: null, released_at: new Date(at(3)), cancelled_at: null, rejection: null,
       payment: { authorizationId: 'auth-1', authorized: 4498, captured: 4498 }, updated_at: new Date(at(4)),
@@ -158,6 +207,73 @@ describe('orders projection', function () {
     expect(await row('o-refunded')).to.deep.include({ status: 'cancelled', cancelled_at: new Date(at(3)), payment: { authorizationId: 'auth-1', authorized: 4498, captured: 4498, refunded: 4498 } });
     expect(await row('o-voided')).to.deep.include({ status: 'cancelled', payment: { authorizationId: 'auth-1', authorized: 4498, voided: true } });
     expect(await row('o-declined')).to.deep.include({ status: 'rejected', payment: { declined: { code: 'card_declined', detail: 'The card was declined' } } });
+  });
+
+  it('releases the allocations of a cancelled order', async () => {
+    expect((await row('o-voided')).allocations.map((a: { status: string }) => a.status)).to.deep.equal(['released', 'released']);
+  });
+
+  it('ships an order in parts, then delivers it, with each shipment and the allocation it fulfilled', async () => {
+    expect(statuses.filter((s) => s.orderId === 'o-split').map((s) => s.row).slice(-4)).to.deep.equal(['partially_shipped', 'shipped', 'shipped', 'delivered']);
+    expect(await row('o-split')).to.deep.include({
+      status: 'delivered',
+      shipments: [
+        { fulfilmentId: 'f-1', locationId: 'wh-1', lines: SKU1, shippedAt: at(5), deliveredAt: at(7) },
+        { fulfilmentId: 'f-2', locationId: 'wh-2', lines: SKU2, shippedAt: at(6), deliveredAt: at(8) },
+      ],
+    });
+    expect((await row('o-split')).allocations.map((a: { status: string; fulfilmentId?: string }) => [a.status, a.fulfilmentId])).to.deep.equal([['fulfilled', 'f-1'], ['fulfilled', 'f-2']]);
+  });
+
+  it('lists a re-sourced part as released and the part that replaced it as reserved, each fulfilled when it ships', async () => {
+    const history = HISTORIES['o-resourced'];
+    const reallocatedAt = history.findIndex((e) => e.type === 'OrderReallocated');
+    const halfway = await readModelWorld();
+    try {
+      await inBatches(halfway.knex, log.filter((e) => e.data.orderId === 'o-resourced').slice(0, reallocatedAt + 1), 100);
+      expect((await halfway.knex('orders').where({ order_id: 'o-resourced' }).first()).allocations).to.deep.equal([
+        { locationId: 'wh-1', lines: SKU1, status: 'reserved', allocationSeq: 0, transfers: [] },
+        { locationId: 'wh-2', lines: SKU2, status: 'released', allocationSeq: 0, transfers: [{ from: 'wh-2', to: 'wh-1', lines: SKU2 }] },
+        { locationId: 'wh-3', lines: SKU2, status: 'reserved', allocationSeq: 1, transfers: [] },
+      ]);
+    } finally {
+      await halfway.cleanup();
+    }
+    expect((await row('o-resourced')).allocations).to.deep.equal([
+      { locationId: 'wh-1', lines: SKU1, status: 'fulfilled', allocationSeq: 0, transfers: [], fulfilmentId: 'f-1' },
+      { locationId: 'wh-2', lines: SKU2, status: 'released', allocationSeq: 0, transfers: [{ from: 'wh-2', to: 'wh-1', lines: SKU2 }] },
+      { locationId: 'wh-3', lines: SKU2, status: 'fulfilled', allocationSeq: 1, transfers: [], fulfilmentId: 'f-3' },
+    ]);
+  });
+
+  it('holds a pickup ready at the counter with its code and expiry until it is collected', async () => {
+    expect(statuses.filter((s) => s.orderId === 'o-pickup').map((s) => s.row).slice(-3)).to.deep.equal(['released', 'ready_for_pickup', 'collected']);
+    expect(await row('o-pickup')).to.deep.include({
+      status: 'collected',
+      pickups: [{ fulfilmentId: 'f-s', locationId: 'store-1', code: '481516', readyAt: at(5), expiresAt: at(3605), collected: { lines: [...SKU1, ...SKU2], at: at(9) } }],
+      shipments: [],
+    });
+  });
+
+  it('writes a timeline entry for each fulfilment fact, without the pickup code', async () => {
+    const timeline = async (orderId: string) => (await oneByOne.knex('order_timeline').where({ order_id: orderId }).orderBy('position').select('type', 'details')).slice(-2);
+    expect(await timeline('o-pickup')).to.deep.equal([
+      { type: 'OrderReadyForPickup', details: { fulfilmentId: 'f-s', locationId: 'store-1', expiresAt: at(3605) } },
+      { type: 'OrderCollected', details: { fulfilmentId: 'f-s', locationId: 'store-1', lines: [...SKU1, ...SKU2] } },
+    ]);
+    expect(await timeline('o-split')).to.deep.equal([
+      { type: 'OrderFulfilmentDelivered', details: { fulfilmentId: 'f-1' } },
+      { type: 'OrderFulfilmentDelivered', details: { fulfilmentId: 'f-2' } },
+    ]);
+    const resourced = await oneByOne.knex('order_timeline').where({ order_id: 'o-resourced' }).orderBy('position').select('type', 'details');
+    expect(resourced.slice(-3)).to.deep.equal([
+      {
+        type: 'OrderReallocated',
+        details: { cause: 'rejected', why: 'wh-3 is the next cheapest', cost: 300, allocationSeq: 1, released: [{ locationId: 'wh-2', lines: SKU2 }], locations: ['wh-3'] },
+      },
+      { type: 'OrderFulfilmentShipped', details: { fulfilmentId: 'f-1', locationId: 'wh-1', lines: SKU1 } },
+      { type: 'OrderFulfilmentShipped', details: { fulfilmentId: 'f-3', locationId: 'wh-3', lines: SKU2 } },
+    ]);
   });
 
   it('keeps each order\'s timeline in log order', async () => {
@@ -189,5 +305,34 @@ describe('orders projection', function () {
     await oneByOne.knex.transaction((trx) => ordersProjection.apply(stray, trx)).catch((e) => { err = e; });
     expect(err).to.be.instanceOf(UnappliableEvent);
     expect(await oneByOne.knex('order_timeline').where({ order_id: 'o-unknown' }).count('* as n').first()).to.deep.equal({ n: 0 });
+  });
+});
+
+describe('migration 012-order-fulfilment on orders allocated before it', () => {
+  let db: Awaited<ReturnType<typeof isolatedSchema>>;
+  let knex: Knex;
+  const migration = schemaMigrations.find((m) => m.name === '012-order-fulfilment')!;
+  before(async () => {
+    db = await isolatedSchema('rm');
+    knex = createKnex(db);
+    await migrate(knex, 'oms_migrations', schemaMigrations.filter((m) => m !== migration), db.schema);
+  });
+  after(async () => { await knex.destroy(); await db.drop(); });
+
+  it('marks the allocations of open orders reserved and of closed ones released, all from the first allocation', async () => {
+    const allocations = [{ locationId: 'wh-1', lines: SKU1, transfers: [] }, { locationId: 'wh-2', lines: SKU2, transfers: [{ from: 'wh-2', to: 'wh-1', lines: SKU2 }] }];
+    const order = (orderId: string, position: number, closed: Record<string, unknown>) => ({
+      order_id: orderId, placed_position: position, status: 'released', channel: 'web', customer_id: 'c-1', customer: {}, lines: JSON.stringify([...SKU1, ...SKU2]),
+      currency: 'USD', total: 1, delivery: {}, payment_method: 'prepaid', placed_by: 'k', placed_at: NOW, updated_at: NOW, allocations: JSON.stringify(allocations), ...closed,
+    });
+    await knex('orders').insert([
+      order('o-open', 1, {}), order('o-cancelled', 2, { cancelled_at: NOW }), order('o-rejected', 3, { rejection: { cause: 'fraud' } }),
+      { ...order('o-none', 4, {}), allocations: JSON.stringify([]) },
+    ]);
+    await migrate(knex, 'oms_migrations', schemaMigrations, db.schema);
+    const after = new Map((await knex('orders').select('order_id', 'allocations', 'pickups')).map((r) => [r.order_id, r]));
+    expect(after.get('o-open').allocations).to.deep.equal(allocations.map((a) => ({ ...a, status: 'reserved', allocationSeq: 0 })));
+    for (const id of ['o-cancelled', 'o-rejected']) expect(after.get(id).allocations).to.deep.equal(allocations.map((a) => ({ ...a, status: 'released', allocationSeq: 0 })));
+    expect(after.get('o-none')).to.deep.include({ allocations: [], pickups: [] });
   });
 });

@@ -1,7 +1,8 @@
 import type { Command, Decider } from '../decider.js';
-import { ConflictError, NotFoundError } from '../../platform/errors.js';
-import type { FraudAssessment, OrderAllocation, OrderEvent, PlacedOrder, ReviewDecision, SkuQuantity, SourcingExplanation } from './order.events.js';
-import { evolve, fraudApproved, initialState, isClosed, type Order, type PlacedState } from './order.state.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../platform/errors.js';
+import type { FraudAssessment, OrderAllocation, OrderEvent, PlacedOrder, Reallocation, ReviewDecision, SkuQuantity, SourcingExplanation } from './order.events.js';
+import { evolve, fraudApproved, hasHandedOver, initialState, isClosed, type Order, type PlacedState } from './order.state.js';
+import { handedOverUnits, lastAllocationSeq, reservedAt, unitsBySku } from './order-progress.js';
 import { authorize, capture, decline, paymentSecured, refund, voidAuthorization, type PaymentCommand } from './payment-ledger.js';
 
 export type PlaceOrderData = Omit<PlacedOrder, 'total' | 'placedAt'>;
@@ -13,6 +14,11 @@ export type OrderCommand =
   | Command<'ReviewOrder', { orderId: string; decision: ReviewDecision; note?: string; reviewer: string }>
   | Command<'RecordAllocation', OrderAllocation & SourcingExplanation & { orderId: string; cost: number }>
   | Command<'RecordBackorder', SourcingExplanation & { orderId: string; missing: SkuQuantity[] }>
+  | Command<'RecordReallocation', Reallocation>
+  | Command<'RecordFulfilmentShipped', { orderId: string; fulfilmentId: string; locationId: string; lines: SkuQuantity[] }>
+  | Command<'RecordFulfilmentDelivered', { orderId: string; fulfilmentId: string }>
+  | Command<'RecordReadyForPickup', { orderId: string; fulfilmentId: string; locationId: string; code: string; readyAt: string; expiresAt: string }>
+  | Command<'RecordCollection', { orderId: string; fulfilmentId: string; lines: SkuQuantity[] }>
   | PaymentCommand;
 
 export const orderStream = (orderId: string): string => `order-${orderId}`;
@@ -47,6 +53,7 @@ const cancelOrder: Decide<'CancelOrder'> = (command, state) => {
   const o = placed(state, command.data.orderId);
   if (o.cancellation) return [];
   if (o.rejection) throw new ConflictError('order.rejected', `Order ${o.order.orderId} was already rejected (${o.rejection.cause})`);
+  if (hasHandedOver(o)) throw new ConflictError('order.already_shipped', `Part of order ${o.order.orderId} has shipped or been collected`);
   return [{ type: 'OrderCancelled', data: { orderId: o.order.orderId, reason: command.data.reason, at: command.metadata.now } }];
 };
 
@@ -95,6 +102,97 @@ const recordBackorder: Decide<'RecordBackorder'> = (command, state) => {
   return [{ type: 'OrderBackordered', data: { orderId, missing, why, candidates, at: command.metadata.now } }];
 };
 
+// What the order's fulfilments did: recorded whatever has become of the order since (the units
+// have left, or wait at the counter), each fact once.
+
+/** Lines of whole, positive quantities. */
+function checkLines(lines: SkuQuantity[], what: string): void {
+  if (lines.length === 0 || lines.some((l) => !Number.isInteger(l.quantity) || l.quantity <= 0)) {
+    throw new ValidationError('order.invalid_lines', `${what} needs lines of whole, positive quantities`);
+  }
+}
+
+function mustBeReleased(o: PlacedState): void {
+  if (!o.released) throw new ConflictError('order.not_released', `Order ${o.order.orderId} has not been released to fulfilment`);
+}
+
+/** No more units of a SKU are shipped and collected than the order has. */
+function withinOrdered(o: PlacedState, lines: SkuQuantity[]): void {
+  const handed = handedOverUnits(o.progress);
+  const ordered = new Map(unitsBySku(o.order.lines).map((l) => [l.sku, l.quantity]));
+  for (const l of unitsBySku(lines)) {
+    const after = (handed.get(l.sku) ?? 0) + l.quantity;
+    const has = ordered.get(l.sku) ?? 0;
+    if (after > has) throw new ConflictError('order.more_than_ordered', `That would hand over ${after} units of ${l.sku}; order ${o.order.orderId} has ${has}`);
+  }
+}
+
+const recordReallocation: Decide<'RecordReallocation'> = (command, state) => {
+  const o = placed(state, command.data.orderId);
+  const { orderId, released, allocations, transfers, allocationSeq, cost, why, candidates, cause } = command.data;
+  if (!Number.isInteger(allocationSeq) || allocationSeq < 1) throw new ValidationError('order.invalid_allocation_seq', 'A re-allocation is numbered from 1');
+  if (o.allocation && allocationSeq <= lastAllocationSeq(o.progress)) return [];   // a retried re-sourcing
+  if (o.cancellation) throw new ConflictError('order.cancelled', 'The order was cancelled: its reservations must be released');
+  if (o.rejection) throw new ConflictError('order.rejected', 'The order was rejected: its reservations must be released');
+  if (!o.allocation) throw new ConflictError('order.not_allocated', `Order ${orderId} has no allocation to change`);
+  const next = lastAllocationSeq(o.progress) + 1;
+  if (allocationSeq !== next) throw new ConflictError('order.reallocation_out_of_order', `Order ${orderId} expects re-allocation ${next}, not ${allocationSeq}`);
+  for (const r of released) {
+    const held = reservedAt(o.progress, r.locationId);
+    for (const l of unitsBySku(r.lines)) {
+      if (l.quantity > (held.get(l.sku) ?? 0)) {
+        throw new ConflictError('order.release_exceeds_allocation', `Order ${orderId} holds ${held.get(l.sku) ?? 0} of ${l.sku} at ${r.locationId}, not ${l.quantity}`);
+      }
+    }
+  }
+  const units = (lines: SkuQuantity[]) => JSON.stringify(unitsBySku(lines).sort((a, b) => a.sku.localeCompare(b.sku)));
+  if (released.length === 0 || units(released.flatMap((r) => r.lines)) !== units(allocations.flatMap((a) => a.lines))) {
+    throw new ConflictError('order.reallocation_unbalanced', 'A re-allocation holds elsewhere exactly the units it releases');
+  }
+  return [{ type: 'OrderReallocated', data: { orderId, released, allocations, transfers, allocationSeq, cost, why, candidates, cause, at: command.metadata.now } }];
+};
+
+const recordFulfilmentShipped: Decide<'RecordFulfilmentShipped'> = (command, state) => {
+  const o = placed(state, command.data.orderId);
+  const { orderId, fulfilmentId, locationId, lines } = command.data;
+  if (o.progress.shipments.some((s) => s.fulfilmentId === fulfilmentId)) return [];
+  if (o.handovers.includes(fulfilmentId)) throw new ConflictError('order.fulfilment_collected', `Fulfilment ${fulfilmentId} was collected, not shipped`);
+  checkLines(lines, 'A shipment');
+  mustBeReleased(o);
+  withinOrdered(o, lines);
+  return [{ type: 'OrderFulfilmentShipped', data: { orderId, fulfilmentId, locationId, lines, at: command.metadata.now } }];
+};
+
+const recordFulfilmentDelivered: Decide<'RecordFulfilmentDelivered'> = (command, state) => {
+  const o = placed(state, command.data.orderId);
+  const { orderId, fulfilmentId } = command.data;
+  const shipment = o.progress.shipments.find((s) => s.fulfilmentId === fulfilmentId);
+  if (!shipment) throw new ConflictError('order.fulfilment_not_shipped', `Fulfilment ${fulfilmentId} of order ${orderId} has not shipped`);
+  if (shipment.deliveredAt !== null) return [];
+  return [{ type: 'OrderFulfilmentDelivered', data: { orderId, fulfilmentId, at: command.metadata.now } }];
+};
+
+const recordReadyForPickup: Decide<'RecordReadyForPickup'> = (command, state) => {
+  const o = placed(state, command.data.orderId);
+  const { orderId, fulfilmentId, locationId, code, readyAt, expiresAt } = command.data;
+  if (o.progress.pickups.some((x) => x.fulfilmentId === fulfilmentId)) return [];
+  if (o.order.delivery.method !== 'pickup') throw new ConflictError('order.not_pickup', `Order ${orderId} is shipped, not collected`);
+  mustBeReleased(o);
+  return [{ type: 'OrderReadyForPickup', data: { orderId, fulfilmentId, locationId, code, readyAt, expiresAt, at: command.metadata.now } }];
+};
+
+const recordCollection: Decide<'RecordCollection'> = (command, state) => {
+  const o = placed(state, command.data.orderId);
+  const { orderId, fulfilmentId, lines } = command.data;
+  const pickup = o.progress.pickups.find((x) => x.fulfilmentId === fulfilmentId);
+  if (pickup?.collected) return [];
+  if (o.order.delivery.method !== 'pickup') throw new ConflictError('order.not_pickup', `Order ${orderId} is shipped, not collected`);
+  if (!pickup) throw new ConflictError('order.pickup_not_ready', `Fulfilment ${fulfilmentId} of order ${orderId} is not ready for pickup`);
+  checkLines(lines, 'A collection');
+  withinOrdered(o, lines);
+  return [{ type: 'OrderCollected', data: { orderId, fulfilmentId, locationId: pickup.locationId, lines, at: command.metadata.now } }];
+};
+
 const recordPaymentAuthorization: Decide<'RecordPaymentAuthorization'> = (command, state) => {
   const at = command.metadata.now;
   const o = placed(state, command.data.orderId);
@@ -118,6 +216,11 @@ const decisions: { [T in OrderCommand['type']]: Decide<T> } = {
   ReviewOrder: reviewOrder,
   RecordAllocation: recordAllocation,
   RecordBackorder: recordBackorder,
+  RecordReallocation: recordReallocation,
+  RecordFulfilmentShipped: recordFulfilmentShipped,
+  RecordFulfilmentDelivered: recordFulfilmentDelivered,
+  RecordReadyForPickup: recordReadyForPickup,
+  RecordCollection: recordCollection,
   RecordPaymentAuthorization: recordPaymentAuthorization,
   RecordPaymentDecline: recordPaymentDecline,
   RecordPaymentCapture: (command, state) => capture(placed(state, command.data.orderId), command.data, command.metadata.now),

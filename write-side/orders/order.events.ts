@@ -69,6 +69,21 @@ export interface SourcingExplanation {
 
 export type ReviewDecision = 'approve' | 'reject';
 
+/** Units of an order at one location. */
+export interface LocationLines { locationId: string; lines: SkuQuantity[] }
+
+/** Why part of an order was sourced again: its location refused the fulfilment, or could not pick all of it. */
+export type ReallocationCause = 'rejected' | 'short_pick';
+
+/**
+ * Part of an allocated order moved: `released` is no longer held at those locations, and
+ * `allocations` (with their transfers to a pickup store) newly holds the same units. The n-th
+ * re-allocation of an order has `allocationSeq` n (the first allocation is 0).
+ */
+export type Reallocation = OrderAllocation & SourcingExplanation & {
+  orderId: string; released: LocationLines[]; allocationSeq: number; cost: number; cause: ReallocationCause;
+};
+
 /** Why an order was rejected: by fraud scoring, by an operator's review, or by the payment gateway. */
 export type RejectionCause = 'fraud' | 'review' | 'payment_declined';
 
@@ -84,6 +99,11 @@ export type OrderEvent =
   | DomainEvent<'OrderRejected', { orderId: string; cause: RejectionCause; detail: string; at: string }>
   | DomainEvent<'PaymentAuthorized', { orderId: string; authorizationId: string; amount: number; currency: string; at: string }>
   | DomainEvent<'PaymentDeclined', { orderId: string; code: string; detail: string; at: string }>
+  | DomainEvent<'OrderReallocated', Reallocation & { at: string }>
+  | DomainEvent<'OrderFulfilmentShipped', { orderId: string; fulfilmentId: string; locationId: string; lines: SkuQuantity[]; at: string }>
+  | DomainEvent<'OrderFulfilmentDelivered', { orderId: string; fulfilmentId: string; at: string }>
+  | DomainEvent<'OrderReadyForPickup', { orderId: string; fulfilmentId: string; locationId: string; code: string; readyAt: string; expiresAt: string; at: string }>
+  | DomainEvent<'OrderCollected', { orderId: string; fulfilmentId: string; locationId: string; lines: SkuQuantity[]; at: string }>
   | DomainEvent<'PaymentCaptured', { orderId: string; captureId: string; amount: number; totalCaptured: number; at: string }>
   | DomainEvent<'PaymentVoided', { orderId: string; authorizationId: string; at: string }>
   | DomainEvent<'PaymentRefunded', { orderId: string; refundId: string; amount: number; totalRefunded: number; at: string }>;

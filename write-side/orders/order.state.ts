@@ -2,15 +2,18 @@ import type {
   FraudAssessment, FraudDecision, OrderAllocation, OrderEvent, PlacedOrder, RejectionCause, ReviewDecision, SkuQuantity,
 } from './order.events.js';
 import { evolveLedger, heldAtGateway, NO_PAYMENT, type PaymentLedger } from './payment-ledger.js';
+import { evolveProgress, handedOverUnits, NO_PROGRESS, progressFacts, type Progress, type ProgressFacts } from './order-progress.js';
 
 // An order's state, folded from its events, and what follows from it.
 
 /** Every status an order can be in. */
-export const ORDER_STATUSES = ['received', 'on_hold', 'backordered', 'released', 'cancelled', 'rejected'] as const;
+export const ORDER_STATUSES = [
+  'received', 'on_hold', 'backordered', 'released', 'ready_for_pickup', 'partially_shipped', 'shipped', 'delivered', 'collected', 'cancelled', 'rejected',
+] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 /** The facts an order's status follows from: the order's state and the orders read model both hold them. */
-export interface StatusFacts {
+export interface StatusFacts extends ProgressFacts {
   cancelled: boolean;
   rejected: boolean;
   released: boolean;
@@ -23,12 +26,17 @@ export interface StatusFacts {
 }
 
 /**
- * The order's status, the one rule for it: closed first, then released, on fraud hold (scoring
- * asked for a review nobody has made yet), backordered, received.
+ * The order's status, the one rule for it: closed first; then, once every unit has shipped or
+ * been collected, collected (some at a counter), delivered (every shipment) or shipped; some of
+ * them, partially shipped; ready for pickup; then released, on fraud hold (scoring asked for a
+ * review nobody has made yet), backordered, received.
  */
 export function statusOf(f: StatusFacts): OrderStatus {
   if (f.cancelled) return 'cancelled';
   if (f.rejected) return 'rejected';
+  if (f.handedOver === 'all') return f.collected ? 'collected' : f.delivered ? 'delivered' : 'shipped';
+  if (f.handedOver === 'part') return 'partially_shipped';
+  if (f.readyForPickup) return 'ready_for_pickup';
   if (f.released) return 'released';
   if (f.fraudDecision === 'review' && !f.reviewed) return 'on_hold';
   if (f.backordered) return 'backordered';
@@ -40,6 +48,7 @@ export interface PlacedState {
   order: PlacedOrder;
   fraud: FraudAssessment | null;
   review: { decision: ReviewDecision; note?: string; reviewer: string; at: string } | null;
+  /** The first allocation, as recorded; where the units are now is in `progress.allocations`. */
   allocation: OrderAllocation | null;
   /** Lines no location could fill when the order was backordered; null once allocated. */
   missing: SkuQuantity[] | null;
@@ -47,6 +56,9 @@ export interface PlacedState {
   released: boolean;
   cancellation: { reason: string; at: string } | null;
   rejection: { cause: RejectionCause; detail: string; at: string } | null;
+  progress: Progress;
+  /** The fulfilments that shipped or were collected, in the order they did. */
+  handovers: string[];
 }
 
 export type Order = { status: 'none' } | PlacedState;
@@ -62,6 +74,9 @@ export function fraudApproved(o: PlacedState): boolean {
   return o.fraud?.decision === 'approve';
 }
 
+/** Something has shipped or been collected: the order can no longer be cancelled. */
+export const hasHandedOver = (o: PlacedState): boolean => handedOverUnits(o.progress).size > 0;
+
 /** What a closed order still holds at the gateway: an authorisation to void, or captured money to refund. */
 export function paymentToSettle(o: PlacedState): { void: string | null; refund: number } {
   return isClosed(o) ? heldAtGateway(o.payment) : { void: null, refund: 0 };
@@ -70,7 +85,7 @@ export function paymentToSettle(o: PlacedState): { void: string | null; refund: 
 function statusFacts(o: Omit<PlacedState, 'status'>): StatusFacts {
   return {
     cancelled: o.cancellation !== null, rejected: o.rejection !== null, released: o.released, fraudDecision: o.fraud?.decision ?? null,
-    reviewed: o.review !== null, backordered: o.missing !== null && o.allocation === null,
+    reviewed: o.review !== null, backordered: o.missing !== null && o.allocation === null, ...progressFacts(o.order.lines, o.progress),
   };
 }
 
@@ -83,16 +98,25 @@ export function evolve(state: Order, event: OrderEvent): Order {
   if (event.type === 'OrderPlaced') {
     return withFacts({
       order: event.data, fraud: null, review: null, allocation: null, missing: null, payment: NO_PAYMENT, released: false, cancellation: null, rejection: null,
+      progress: NO_PROGRESS, handovers: [],
     });
   }
   if (state.status === 'none') return state;
   switch (event.type) {
     case 'OrderCancelled':
-      return withFacts(state, { cancellation: { reason: event.data.reason, at: event.data.at } });
+      return withFacts(state, { cancellation: { reason: event.data.reason, at: event.data.at }, progress: evolveProgress(state.progress, event) });
     case 'OrderAllocated': {
       const { allocations, transfers } = event.data;
-      return withFacts(state, { allocation: { allocations, transfers }, missing: null });
+      return withFacts(state, { allocation: { allocations, transfers }, missing: null, progress: evolveProgress(state.progress, event) });
     }
+    case 'OrderReallocated':
+    case 'OrderFulfilmentDelivered':
+    case 'OrderReadyForPickup':
+      return withFacts(state, { progress: evolveProgress(state.progress, event) });
+    case 'OrderFulfilmentShipped':
+    case 'OrderCollected':
+      if (state.handovers.includes(event.data.fulfilmentId)) return state;
+      return withFacts(state, { progress: evolveProgress(state.progress, event), handovers: [...state.handovers, event.data.fulfilmentId] });
     case 'OrderBackordered':
       return withFacts(state, { allocation: null, missing: event.data.missing });
     case 'FraudAssessed': {
@@ -108,7 +132,7 @@ export function evolve(state: Order, event: OrderEvent): Order {
     case 'OrderReleased':
       return withFacts(state, { released: true });
     case 'OrderRejected':
-      return withFacts(state, { rejection: { cause: event.data.cause, detail: event.data.detail, at: event.data.at } });
+      return withFacts(state, { rejection: { cause: event.data.cause, detail: event.data.detail, at: event.data.at }, progress: evolveProgress(state.progress, event) });
     case 'PaymentAuthorized':
     case 'PaymentDeclined':
     case 'PaymentCaptured':

@@ -1,26 +1,11 @@
 import { ConflictError } from '../../platform/errors.js';
 import type { DomainEvent } from '../decider.js';
-import type { OrderAllocation, SkuQuantity, SourcingExplanation } from '../orders/order.events.js';
+import type { LocationLines, OrderAllocation, Reallocation, ReallocationCause, SkuQuantity } from '../orders/order.events.js';
 
 // Re-sourcing part of an order (a store rejected its fulfilment, or a pick came up short): what
 // is recorded on the order, and what the order's own record says it holds on each ledger.
 
-export type ReallocationCause = 'rejected' | 'short_pick';
-
-export interface LocationLines { locationId: string; lines: SkuQuantity[] }
-
-/**
- * Part of an order moved: `released` is no longer held at those locations, `allocations` is newly
- * reserved (with any `transfers` to the pickup store). The data of the order's RecordReallocation
- * command, and with `at` of its OrderReallocated event; `allocationSeq` is n for the n-th.
- */
-export interface Reallocation extends OrderAllocation, SourcingExplanation {
-  orderId: string;
-  released: LocationLines[];
-  allocationSeq: number;
-  cost: number;
-  cause: ReallocationCause;
-}
+export type { LocationLines, Reallocation, ReallocationCause };
 
 /**
  * What to re-source: `lines` planned again, never at the `exclude`d locations (nor where they are
