@@ -152,7 +152,7 @@ function timelineDetails(e: Change): Record<string, unknown> {
     case 'OrderCollected': return { fulfilmentId: e.data.fulfilmentId, locationId: e.data.locationId, lines: e.data.lines };
     case 'PaymentAuthorized': return { amount: e.data.amount };
     case 'PaymentDeclined': return { code: e.data.code, detail: e.data.detail };
-    case 'PaymentCaptured': return { amount: e.data.amount };
+    case 'PaymentCaptured': return { amount: e.data.amount, ...(e.data.fulfilmentId === undefined ? {} : { fulfilmentId: e.data.fulfilmentId }) };
     case 'PaymentVoided': return {};
     case 'PaymentRefunded': return { amount: e.data.amount };
     default: {

@@ -104,7 +104,8 @@ export type OrderEvent =
   | DomainEvent<'OrderFulfilmentDelivered', { orderId: string; fulfilmentId: string; at: string }>
   | DomainEvent<'OrderReadyForPickup', { orderId: string; fulfilmentId: string; locationId: string; code: string; readyAt: string; expiresAt: string; at: string }>
   | DomainEvent<'OrderCollected', { orderId: string; fulfilmentId: string; locationId: string; lines: SkuQuantity[]; at: string }>
-  | DomainEvent<'PaymentCaptured', { orderId: string; captureId: string; amount: number; totalCaptured: number; at: string }>
+  /** `fulfilmentId`: the shipment (or collection) this capture is its share for; absent for a capture of the whole order. */
+  | DomainEvent<'PaymentCaptured', { orderId: string; captureId: string; amount: number; totalCaptured: number; fulfilmentId?: string; at: string }>
   | DomainEvent<'PaymentVoided', { orderId: string; authorizationId: string; at: string }>
   | DomainEvent<'PaymentRefunded', { orderId: string; refundId: string; amount: number; totalRefunded: number; at: string }>;
 
