@@ -21,6 +21,7 @@ export interface JobRoute {
 }
 
 const orderJob = (e: Recorded) => ({ orderId: (e.data as { orderId: string }).orderId, eventId: e.id, eventType: e.type, position: e.position });
+const fulfilmentJob = (e: Recorded) => ({ ...orderJob(e), fulfilmentId: (e.data as { fulfilmentId: string }).fulfilmentId });
 const skuJob = (e: Recorded) => ({ sku: (e.data as { sku: string }).sku, eventId: e.id, position: e.position });
 
 /** Stock events after which a backordered order might be filled. */
@@ -29,8 +30,9 @@ const STOCK_FREED = ['StockReceived', 'StockReturned', 'StockTransferredIn', 'St
 /**
  * The order lifecycle's effects. A placed order is scored and its card authorised; a cancelled
  * or rejected one settles its payment (void or refund) and its stock (the sourcing process);
- * with the `on_release` capture policy a released order is captured. Customers hear of each
- * step that concerns them.
+ * with the `on_release` capture policy a released order is captured, with `on_shipment` each
+ * fulfilment that ships or is collected captures its share. Customers hear of each step that
+ * concerns them.
  */
 export function jobRoutes(options: { captureOnRelease?: boolean } = {}): JobRoute[] {
   return [
@@ -38,7 +40,9 @@ export function jobRoutes(options: { captureOnRelease?: boolean } = {}): JobRout
     { queue: QUEUES.payments, eventType: 'OrderPlaced', data: orderJob },
     { queue: QUEUES.payments, eventType: 'OrderCancelled', data: orderJob },
     { queue: QUEUES.payments, eventType: 'OrderRejected', data: orderJob },
-    ...(options.captureOnRelease ? [{ queue: QUEUES.payments, eventType: 'OrderReleased', data: orderJob }] : []),
+    ...(options.captureOnRelease
+      ? [{ queue: QUEUES.payments, eventType: 'OrderReleased', data: orderJob }]
+      : ['OrderFulfilmentShipped', 'OrderCollected'].map((eventType) => ({ queue: QUEUES.payments, eventType, data: fulfilmentJob }))),
     ...NOTIFYING_EVENTS.map(({ eventType }) => ({
       queue: QUEUES.notifications, eventType, when: (e: Recorded) => notificationJob(e) !== null, data: (e: Recorded) => ({ ...orderJob(e), ...notificationJob(e) }),
     })),

@@ -1,9 +1,10 @@
-import type { Job } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
 import { PaymentDeclined, type PaymentGateway } from '../payments/payment-gateway.port.js';
 import { placedOrder } from './placed-order.js';
 import type { WriteSide } from '../write-side/commands.js';
 import type { CommandMetadata } from '../write-side/decider.js';
 import { isClosed, paymentToSettle, type PlacedState } from '../write-side/orders/order.state.js';
+import { captureForShipment } from '../write-side/orders/payment-ledger.js';
 
 // Payment jobs: each calls the gateway under an idempotency key derived from the order (never from
 // the attempt), then records the answer on the order. A job killed between the two is retried:
@@ -12,6 +13,9 @@ import { isClosed, paymentToSettle, type PlacedState } from '../write-side/order
 export interface PaymentDeps { write: WriteSide; gateway: PaymentGateway; now(): Date }
 
 export type PaymentJob = Job<{ orderId: string; eventId: string; recovered?: boolean }>;
+
+/** A payment job about one fulfilment of the order: it shipped, or was collected. */
+export type ShipmentJob = Job<{ orderId: string; eventId: string; fulfilmentId: string }>;
 
 const metadata = (job: PaymentJob, deps: PaymentDeps, kind: string): CommandMetadata => ({
   now: deps.now().toISOString(), correlationId: job.data.orderId, causationId: job.data.eventId, actor: { kind: 'job', id: `payments/${kind}/${job.id}` },
@@ -78,6 +82,23 @@ export async function capturePayment(job: PaymentJob, deps: PaymentDeps): Promis
   if (isClosed(o) && !mayHaveReachedGateway(job)) return;
   const recorded = await recordCapture(o, job, deps);
   if (isClosed(recorded)) await settle(recorded, job, deps);
+}
+
+/**
+ * Captures what a fulfilment that shipped or was collected carries (the `on_shipment` capture
+ * policy), under a key of its own: each shipment its share, the last one the rest. The amount
+ * follows from the order's handovers alone, so a retry asks for the same one under the same key.
+ */
+export async function captureShipment(job: ShipmentJob, deps: PaymentDeps): Promise<void> {
+  const { orderId, fulfilmentId } = job.data;
+  if (!fulfilmentId) throw new UnrecoverableError(`capture job ${job.id} names no fulfilment`);
+  const o = await placedOrder(deps.write, orderId, { fresh: true });
+  if (isClosed(o) && !mayHaveReachedGateway(job)) return;
+  const amount = captureForShipment(o, fulfilmentId);
+  if (amount === 0) return;
+  const { captureId } = await deps.gateway.capture({ authorizationId: o.payment.authorizationId!, amount, idempotencyKey: `capture:${orderId}:${fulfilmentId}` });
+  const recorded = await deps.write.recordPayment({ type: 'RecordPaymentCapture', data: { orderId, captureId, amount, fulfilmentId }, metadata: metadata(job, deps, 'capture') });
+  if (recorded.state.status !== 'none' && isClosed(recorded.state)) await settle(recorded.state, job, deps);
 }
 
 /** The release capture, asked for (or asked again: the key is the order's) and recorded. */

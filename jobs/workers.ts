@@ -5,7 +5,7 @@ import type { Metrics } from '../platform/metrics.js';
 import { fillBackorders, type BackorderDeps } from './backorders.job.js';
 import { scoreOrderFraud, type FraudScoringDeps } from './fraud-scoring.job.js';
 import { notifyCustomer, type NotificationDeps } from './notifications.job.js';
-import { authorizePayment, capturePayment, settlePayment, type PaymentDeps, type PaymentJob } from './payments.job.js';
+import { authorizePayment, capturePayment, captureShipment, settlePayment, type PaymentDeps, type PaymentJob, type ShipmentJob } from './payments.job.js';
 import { prepareQueues, QUEUES, type QueueName } from './queues.js';
 
 export type WorkerDeps = FraudScoringDeps & BackorderDeps & PaymentDeps & NotificationDeps;
@@ -15,6 +15,8 @@ function paymentJob(job: PaymentJob, deps: PaymentDeps): Promise<void> {
   switch (job.name) {
     case 'OrderPlaced': return authorizePayment(job, deps);
     case 'OrderReleased': return capturePayment(job, deps);
+    case 'OrderFulfilmentShipped':
+    case 'OrderCollected': return captureShipment(job as ShipmentJob, deps);
     case 'OrderCancelled':
     case 'OrderRejected': return settlePayment(job, deps);
     default: throw new UnrecoverableError(`no payment job for ${job.name}`);

@@ -1,9 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { authorizePayment, capturePayment, settlePayment, type PaymentDeps } from '../../jobs/payments.job.js';
+import { jobRoutes } from '../../jobs/dispatcher.js';
+import { authorizePayment, capturePayment, captureShipment, settlePayment, type PaymentDeps } from '../../jobs/payments.job.js';
+import { QUEUES } from '../../jobs/queues.js';
+import { orderStream } from '../../write-side/orders/order.decider.js';
+import type { SkuQuantity } from '../../write-side/orders/order.events.js';
+import type { Recorded } from '../../write-side/to-domain.js';
 import {
   GatewayUnavailable, PaymentDeclined, type AuthorizeRequest, type CaptureRequest, type PaymentGateway, type RefundRequest, type VoidRequest,
 } from '../../payments/payment-gateway.port.js';
-import { meta } from '../support/given-when-then.js';
+import { meta, NOW } from '../support/given-when-then.js';
 import { aJob, jobWorld } from '../support/job-world.js';
 import { failure } from '../support/failure.js';
 
@@ -226,6 +232,119 @@ describe('payment jobs', () => {
         { operation: 'capture', authorizationId: 'auth-0', amount: 5000, idempotencyKey: `capture:${orderId}:release` },
       ]);
       expect(await world.eventTypes(orderId)).to.deep.equal(['OrderPlaced', 'PaymentAuthorized', 'FraudAssessed', 'OrderAllocated', 'OrderReleased', 'PaymentCaptured']);
+    });
+  });
+
+  describe('capturing what ships or is collected (on_shipment)', () => {
+    const SKU1 = [{ sku: 'SKU-1', quantity: 2 }];
+    const SKU2 = [{ sku: 'SKU-2', quantity: 1 }];
+    /** A released card order of 2 x SKU-1 at 2500 and 1 x SKU-2 at 1000, 6000 in all, allocated at two warehouses. */
+    const released = async (overrides: Parameters<typeof world.placeOrder>[0] = {}) => {
+      const orderId = await world.placeOrder({ lines: [{ sku: 'SKU-1', quantity: 2, unitPrice: 2500 }, { sku: 'SKU-2', quantity: 1, unitPrice: 1000 }], ...overrides });
+      await authorizePayment(await placedJob(orderId), deps);
+      await world.write.recordFraudAssessment(orderId, { score: 0, decision: 'approve', reasons: [] }, meta());
+      await world.write.recordAllocation({
+        orderId, allocations: [{ locationId: 'wh-1', lines: SKU1 }, { locationId: 'wh-2', lines: SKU2 }], transfers: [], cost: 1, why: 'test', candidates: [],
+      }, meta());
+      return orderId;
+    };
+    const jobFor = async (orderId: string, type: 'OrderFulfilmentShipped' | 'OrderCollected', fulfilmentId: string, attempts: { made?: number } = {}) =>
+      aJob(type, { ...(await world.eventOf(orderId, type)), fulfilmentId }, attempts);
+    /** Records the fulfilment shipped and answers the capture job its event starts. */
+    const ship = async (orderId: string, fulfilmentId: string, locationId: string, lines: SkuQuantity[]) => {
+      await world.write.recordOrderFulfilment({ type: 'RecordFulfilmentShipped', data: { orderId, fulfilmentId, locationId, lines }, metadata: meta() });
+      return jobFor(orderId, 'OrderFulfilmentShipped', fulfilmentId);
+    };
+    const captures = () => gateway.calls.filter((c) => c.operation === 'capture').map((c) => [c.idempotencyKey, (c as { amount: number }).amount]);
+
+    it('captures each shipment\'s share under its own key as it ships, the last one the rest, adding up to the total', async () => {
+      const orderId = await released();
+      const first = await ship(orderId, 'f-1', 'wh-1', SKU1);
+      await captureShipment(first, deps);
+      expect(await payment(orderId)).to.include({ captured: 5000 });
+      const second = await ship(orderId, 'f-2', 'wh-2', SKU2);
+      await captureShipment(second, deps);
+      await captureShipment(first, deps);
+      await captureShipment(second, deps);
+      expect(captures()).to.deep.equal([[`capture:${orderId}:f-1`, 5000], [`capture:${orderId}:f-2`, 1000]]);
+      const recorded = (await world.events(orderId)).filter((e) => e.type === 'PaymentCaptured').map((e) => e.data);
+      expect(recorded.map((d) => (d as { fulfilmentId: string }).fulfilmentId)).to.deep.equal(['f-1', 'f-2']);
+      expect(await payment(orderId)).to.include({ authorized: 6000, captured: 6000 });
+    });
+
+    it('captures the same amounts when the last shipment\'s job runs first', async () => {
+      const orderId = await released();
+      const first = await ship(orderId, 'f-1', 'wh-1', SKU1);
+      const second = await ship(orderId, 'f-2', 'wh-2', SKU2);
+      await captureShipment(second, deps);
+      await captureShipment(first, deps);
+      expect(captures()).to.deep.equal([[`capture:${orderId}:f-2`, 1000], [`capture:${orderId}:f-1`, 5000]]);
+      expect(await payment(orderId)).to.include({ captured: 6000 });
+    });
+
+    it('asks again under the same key for the same amount when the answer was lost, and records the capture once', async () => {
+      const orderId = await released();
+      const first = await ship(orderId, 'f-1', 'wh-1', SKU1);
+      gateway.next('capture', { lose: true });
+      expect(await failure(captureShipment(first, deps))).to.be.instanceOf(GatewayUnavailable);
+      await captureShipment(await ship(orderId, 'f-2', 'wh-2', SKU2), deps);
+      await captureShipment(await jobFor(orderId, 'OrderFulfilmentShipped', 'f-1', { made: 1 }), deps);
+      expect(captures()).to.deep.equal([[`capture:${orderId}:f-1`, 5000], [`capture:${orderId}:f-2`, 1000], [`capture:${orderId}:f-1`, 5000]]);
+      expect((await world.eventTypes(orderId)).filter((t) => t === 'PaymentCaptured')).to.have.length(2);
+      expect(await payment(orderId)).to.include({ captured: 6000 });
+    });
+
+    it('captures a pickup order in full when it is collected', async () => {
+      await world.write.registerLocation({ locationId: 'store-1', name: 'Store 1', type: 'store', geo: { lat: 51.3, lon: 12.4 }, canShip: false, canPickup: true }, meta());
+      const orderId = await released({ delivery: { method: 'pickup', locationId: 'store-1' } });
+      await world.write.recordOrderFulfilment({
+        type: 'RecordReadyForPickup', data: { orderId, fulfilmentId: 'f-s', locationId: 'store-1', code: '4815', readyAt: NOW, expiresAt: NOW }, metadata: meta(),
+      });
+      await world.write.recordOrderFulfilment({ type: 'RecordCollection', data: { orderId, fulfilmentId: 'f-s', lines: [...SKU1, ...SKU2] }, metadata: meta() });
+      await captureShipment(await jobFor(orderId, 'OrderCollected', 'f-s'), deps);
+      expect(captures()).to.deep.equal([[`capture:${orderId}:f-s`, 6000]]);
+      expect(await payment(orderId)).to.include({ captured: 6000 });
+    });
+
+    it('captures nothing for an order not paid by card, or one captured whole on release', async () => {
+      const cash = await released({ payment: { method: 'cash_on_delivery' } });
+      await captureShipment(await ship(cash, 'f-1', 'wh-1', SKU1), deps);
+      const onRelease = await released();
+      await capturePayment(aJob('OrderReleased', await world.eventOf(onRelease, 'OrderReleased')), deps);
+      await captureShipment(await ship(onRelease, 'f-1', 'wh-1', SKU1), deps);
+      expect(captures()).to.deep.equal([[`capture:${onRelease}:release`, 6000]]);
+      expect(await world.eventTypes(cash)).to.not.include('PaymentCaptured');
+    });
+
+    it('leaves alone a shipment recorded after the order was cancelled, whose authorisation settling voids', async () => {
+      const orderId = await released();
+      await world.write.cancelOrder(orderId, 'changed my mind', meta());
+      await captureShipment(await ship(orderId, 'f-1', 'wh-1', SKU1), deps);
+      await settlePayment(aJob('OrderCancelled', await world.eventOf(orderId, 'OrderCancelled')), deps);
+      expect(gateway.calls.map((c) => [c.operation, c.idempotencyKey])).to.deep.equal([['authorize', `authorize:${orderId}`], ['void', `void:${orderId}`]]);
+    });
+
+    it('refunds what the shipments captured, and voids nothing, when an order closes after part of it shipped', async () => {
+      const orderId = await released();
+      await captureShipment(await ship(orderId, 'f-1', 'wh-1', SKU1), deps);
+      // CancelOrder refuses this now; an order closed before that rule may still be in the log.
+      await world.store.append(orderStream(orderId), [{ id: randomUUID(), type: 'OrderCancelled', data: { orderId, reason: 'closed before the rule', at: NOW }, metadata: {} }], 'any');
+      await settlePayment(aJob('OrderCancelled', await world.eventOf(orderId, 'OrderCancelled')), deps);
+      expect(gateway.calls.filter((c) => c.operation === 'refund')).to.deep.equal([
+        { operation: 'refund', authorizationId: 'auth-0', amount: 5000, idempotencyKey: `refund:${orderId}:closed` },
+      ]);
+      expect(gateway.keys('void')).to.deep.equal([]);
+      expect(await payment(orderId)).to.include({ authorized: 6000, captured: 5000, refunded: 5000 });
+    });
+
+    it('is routed from shipments and collections, naming the fulfilment, unless capturing on release', () => {
+      const shipped = { id: 'e-1', type: 'OrderFulfilmentShipped', data: { orderId: 'o-1', fulfilmentId: 'f-1' }, position: 7 } as unknown as Recorded;
+      const onShipment = jobRoutes().filter((r) => r.queue === QUEUES.payments).map((r) => r.eventType);
+      expect(onShipment).to.include.members(['OrderFulfilmentShipped', 'OrderCollected']).and.not.include('OrderReleased');
+      expect(jobRoutes().find((r) => r.eventType === 'OrderFulfilmentShipped')!.data(shipped)).to.deep.include({ orderId: 'o-1', fulfilmentId: 'f-1', eventId: 'e-1' });
+      const onRelease = jobRoutes({ captureOnRelease: true }).filter((r) => r.queue === QUEUES.payments).map((r) => r.eventType);
+      expect(onRelease).to.include('OrderReleased');
+      expect(onRelease).to.not.include('OrderFulfilmentShipped').and.not.include('OrderCollected');
     });
   });
 });
