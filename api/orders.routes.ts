@@ -32,8 +32,8 @@ export function orderRoutes(deps: ApiDeps): Router {
   router.get('/orders/:orderId', allow('client', 'operator', 'analyst'), async (ctx) => {
     const orderId = orderIdParam(ctx.params.orderId);
     const position = await readModelPosition(deps.knex, 'orders', minPositionOf(ctx));
-    const found = await findOrder(deps.knex, orderId);
     const p = principalOf(ctx);
+    const found = await findOrder(deps.knex, orderId, { role: p.role, keyId: p.keyId });
     // A client sees only the orders placed with its own key; others are as if absent.
     if (!found || (p.role === 'client' && found.placedBy !== p.keyId)) throw notFound(orderId);
     ctx.body = { ...found.view, position };

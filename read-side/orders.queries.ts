@@ -2,12 +2,14 @@ import { createHash } from 'node:crypto';
 import DataLoader from 'dataloader';
 import type { Knex } from 'knex';
 import type { Payment, PlacedOrder } from '../write-side/orders/order.events.js';
+import type { AllocationPart, PickupRecord, ShipmentRecord } from '../write-side/orders/order-progress.js';
 import { paymentStatus } from '../write-side/orders/payment-ledger.js';
 
 export interface OrderRow {
   order_id: string; placed_position: number; status: string; channel: string; source: string | null; external_id: string | null;
   customer: unknown; lines: unknown; currency: string; total: number; delivery: unknown; payment_method: Payment['method'];
-  fraud: { score: number; decision: string; reasons: unknown[] } | null; allocations: unknown[]; backorder: unknown; shipments: unknown[]; returns: unknown[];
+  fraud: { score: number; decision: string; reasons: unknown[] } | null; allocations: AllocationPart[]; backorder: unknown; shipments: ShipmentRecord[];
+  pickups: PickupRecord[]; returns: unknown[];
   placed_by: string; placed_at: Date; updated_at: Date; customer_id: string;
   review: unknown; rejection: unknown;
   payment: { authorizationId?: string; authorized?: number; captured?: number; refunded?: number; voided?: boolean; declined?: { code: string; detail: string } };
@@ -32,7 +34,21 @@ export async function ordersOnHold(knex: Knex, limit: number) {
   return rows.map((row) => ({ ...summary(row), fraud: row.fraud, lines: row.lines, delivery: row.delivery }));
 }
 
-export async function findOrder(knex: Knex, orderId: string) {
+/** Who is reading an order: the pickup code is shown only to operators and to the client whose key placed it. */
+export interface OrderViewer { role: string; keyId: string }
+
+/** The pickup waiting at the counter (or the last one, once collected), for a viewer who may collect it or hand it over. */
+function pickupView(row: OrderRow, viewer: OrderViewer) {
+  const mayCollect = viewer.role === 'operator' || viewer.role === 'admin' || (viewer.role === 'client' && viewer.keyId === row.placed_by);
+  const pickup = row.pickups.find((x) => x.collected === null) ?? row.pickups.at(-1);
+  return mayCollect && pickup ? { code: pickup.code, readyAt: pickup.readyAt, expiresAt: pickup.expiresAt } : null;
+}
+
+const shipmentView = (s: ShipmentRecord) => ({
+  shipmentId: s.fulfilmentId, fulfilmentId: s.fulfilmentId, locationId: s.locationId, lines: s.lines, shippedAt: s.shippedAt, deliveredAt: s.deliveredAt,
+});
+
+export async function findOrder(knex: Knex, orderId: string, viewer: OrderViewer) {
   const row = await knex<OrderRow>('orders').where({ order_id: orderId }).first();
   if (!row) return null;
   const timeline = await knex('order_timeline').where({ order_id: orderId }).orderBy('position').select('at', 'type', 'details');
@@ -49,7 +65,8 @@ export async function findOrder(knex: Knex, orderId: string) {
       fraud: row.fraud,
       allocations: row.allocations,
       backorder: row.backorder,
-      shipments: row.shipments,
+      shipments: row.shipments.map(shipmentView),
+      pickup: pickupView(row, viewer),
       returns: row.returns,
       updatedAt: row.updated_at.toISOString(),
       timeline: timeline.map((t: { at: Date; type: string; details: Record<string, unknown> }) => ({ at: t.at.toISOString(), type: t.type, ...t.details })),
