@@ -1,8 +1,10 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import { CarrierRefused, type Carrier, type PackageSpec, type Quote, type RateRequest } from '../carriers/carrier.port.js';
-import { chooseRate, shopRates, type CarrierChoice, type RateShoppingRules, type Speed } from '../carriers/rate-shopping.js';
+import { CarrierRefused, type Carrier, type PackageSpec, type RateRequest } from '../carriers/carrier.port.js';
+import { chooseRate, shopRates, type RateShoppingRules, type Speed } from '../carriers/rate-shopping.js';
 import type { CommandMetadata } from '../write-side/decider.js';
 import type { Delivery } from '../write-side/orders/order.events.js';
+import type { CarrierDecision, ShipmentLabel } from '../write-side/fulfilments/fulfilment.events.js';
+import type { WriteSide } from '../write-side/commands.js';
 
 // Buying a packed fulfilment's label. The carrier is chosen once and the choice recorded on the
 // fulfilment before anything is bought: a retry (a lost answer, a worker killed mid-call) buys
@@ -11,14 +13,7 @@ import type { Delivery } from '../write-side/orders/order.events.js';
 // nothing of the first purchase: a second label. Two runs at once both record a choice; the
 // first recorded holds, and both buy by it.
 
-/** The carrier chosen for a fulfilment, with what the label is bought for: fixed once recorded. */
-export interface CarrierDecision { quote: Quote; choice: CarrierChoice; from: RateRequest['from']; readyAt: string }
-
-/** The shape of the design's ShipmentLabel (write-side/fulfilments/fulfilment.events.ts). */
-export interface ShipmentLabel {
-  shipmentId: string; carrierId: string; service: string; trackingNumber: string; labelUrl: string;
-  cost: number; currency: string; estimatedDelivery: string; choice: CarrierChoice;
-}
+export type { CarrierDecision, ShipmentLabel };
 
 /** What the job needs of a fulfilment, from the write side. */
 export interface LabelFulfilment {
@@ -90,4 +85,23 @@ async function choose(f: LabelFulfilment, speed: Speed, request: RateRequest, de
     throw new UnrecoverableError(`no carrier can take fulfilment ${f.fulfilmentId}: ${choice.why}`);
   }
   return deps.recordCarrierChoice(f.fulfilmentId, { quote: chosen, choice, from: request.from, readyAt: request.readyAt }, metadata);
+}
+
+/** The label job's view of a fulfilment, from the write side: the fulfilment, its order's currency and its location as it is now. */
+export function labelFulfilmentFrom(write: WriteSide): LabelDeps['loadFulfilment'] {
+  return async (fulfilmentId) => {
+    const f = await write.loadFulfilment(fulfilmentId);
+    if (f.status === 'none') return undefined;
+    const order = await write.loadOrder(f.orderId);
+    const location = await write.location(f.locationId);
+    const base = f.status === 'cancelled' ? f.was : f;
+    return {
+      fulfilmentId, orderId: f.orderId, kind: f.kind, status: f.status, delivery: f.delivery,
+      currency: order.status === 'none' ? 'EUR' : order.order.currency,
+      packages: 'packages' in base ? base.packages : [],
+      location: { locationId: location.locationId, geo: location.geo, cutoffHour: location.cutoffHour },
+      ...('carrierDecision' in base && base.carrierDecision ? { carrierDecision: base.carrierDecision } : {}),
+      ...('label' in base ? { label: base.label } : {}),
+    };
+  };
 }

@@ -41,7 +41,7 @@ const CHANGING = ['fulfilment_id', 'status', 'lines', 'packages', 'shipment', 'c
 
 export const fulfilmentsProjection: Projection<FulfilmentEvent> = {
   name: 'fulfilments',
-  handles: ['FulfilmentCreated', 'FulfilmentPicked', 'FulfilmentRejected', 'FulfilmentPacked', 'FulfilmentLabelled', 'FulfilmentShipped', 'ShipmentTracked',
+  handles: ['FulfilmentCreated', 'FulfilmentPicked', 'FulfilmentRejected', 'FulfilmentPacked', 'FulfilmentCarrierChosen', 'FulfilmentLabelled', 'FulfilmentShipped', 'ShipmentTracked',
     'FulfilmentReadyForPickup', 'FulfilmentCollected', 'FulfilmentExpired', 'FulfilmentCancelled'] satisfies FulfilmentEvent['type'][],
 
   async apply(event, trx) {
@@ -128,6 +128,7 @@ function fold(row: Changing, e: Change): Changing {
     case 'FulfilmentCollected': return { ...r, pickup: r.pickup && { ...r.pickup, collectedAt: at } };
     case 'FulfilmentExpired': return { ...r, pickup: r.pickup && { ...r.pickup, expiredAt: at } };
     case 'FulfilmentCancelled': return { ...r, cancellation: { reason: e.data.reason, at } };
+    case 'FulfilmentCarrierChosen': return r;
     default: {
       const unknown: never = e;
       void unknown;
@@ -143,6 +144,10 @@ function timelineDetails(e: Recorded<FulfilmentEvent>): Record<string, unknown> 
     case 'FulfilmentPicked': return { picked: e.data.picked, short: e.data.short };
     case 'FulfilmentRejected': return { reason: e.data.reason, lines: e.data.lines };
     case 'FulfilmentPacked': return { packages: e.data.packages.length };
+    case 'FulfilmentCarrierChosen': {
+      const { quote, choice } = e.data.decision;
+      return { carrierId: quote.carrierId, service: quote.service, amount: quote.amount, why: choice.why, unavailable: choice.unavailable };
+    }
     case 'FulfilmentLabelled': {
       const { carrierId, service, trackingNumber, cost, choice } = e.data.label;
       return { carrierId, service, trackingNumber, cost, why: choice.why };

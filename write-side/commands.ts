@@ -4,7 +4,7 @@ import { NotFoundError, ValidationError } from '../platform/errors.js';
 import { CommandHandler } from './command-handler.js';
 import type { CommandMetadata } from './decider.js';
 import { fulfilmentDecider, fulfilmentIdFor, fulfilmentStream, type CreateFulfilmentData, type FulfilmentCommand } from './fulfilments/fulfilment.decider.js';
-import type { FulfilmentEvent, FulfilmentLine, PackageSpec, ShipmentLabel, TrackingUpdate } from './fulfilments/fulfilment.events.js';
+import type { CarrierDecision, FulfilmentEvent, FulfilmentLine, PackageSpec, ShipmentLabel, TrackingUpdate } from './fulfilments/fulfilment.events.js';
 import type { ExistingFulfilment, Fulfilment } from './fulfilments/fulfilment.state.js';
 import { available, stockDecider, stockStream, type StockCommand, type StockLedger } from './inventory/stock.decider.js';
 import { locationDecider, locationStream, type LocationCommand } from './locations/location.decider.js';
@@ -167,6 +167,13 @@ export function createWriteSide(store: EventStore) {
 
     packFulfilment(fulfilmentId: string, packages: PackageSpec[], metadata: CommandMetadata) {
       return onFulfilment({ type: 'PackFulfilment', data: { fulfilmentId, packages }, metadata });
+    },
+
+    /** Records the carrier a packed fulfilment's label is to be bought from; the first one recorded holds, and is answered. */
+    async recordCarrierChoice(fulfilmentId: string, decision: CarrierDecision, metadata: CommandMetadata): Promise<CarrierDecision> {
+      const r = await onFulfilment({ type: 'RecordCarrierChoice', data: { fulfilmentId, decision }, metadata });
+      const f = r.fulfilment;
+      return 'carrierDecision' in f && f.carrierDecision ? f.carrierDecision : decision;
     },
 
     /** Records the label a carrier job bought; the same label again records nothing. */

@@ -3,7 +3,7 @@ import { ConflictError, NotFoundError, ValidationError, type FieldError } from '
 import type { Command, Decider } from '../decider.js';
 import type { Delivery } from '../orders/order.events.js';
 import {
-  SHIPMENT_STATUSES, type FulfilmentEvent, type FulfilmentKind, type FulfilmentLine, type PackageSpec, type ShipmentLabel, type TrackingUpdate,
+  SHIPMENT_STATUSES, type CarrierDecision, type FulfilmentEvent, type FulfilmentKind, type FulfilmentLine, type PackageSpec, type ShipmentLabel, type TrackingUpdate,
 } from './fulfilment.events.js';
 import {
   evolve, heldLines, initialState, knownUpdate, movesOn, type ExistingFulfilment, type Fulfilment, type OpenFulfilment,
@@ -20,6 +20,7 @@ export type FulfilmentCommand =
   | Command<'RecordPick', Id & { lines: FulfilmentLine[] }>
   | Command<'RejectFulfilment', Id & { reason: string }>
   | Command<'PackFulfilment', Id & { packages: PackageSpec[] }>
+  | Command<'RecordCarrierChoice', Id & { decision: CarrierDecision }>
   | Command<'RecordLabel', Id & { label: ShipmentLabel }>
   | Command<'ShipFulfilment', Id>
   | Command<'RecordTracking', Id & { update: TrackingUpdate }>
@@ -133,6 +134,17 @@ const packFulfilment: Decide<'PackFulfilment'> = (command, state) => {
   return [{ type: 'FulfilmentPacked', data: { ...ids(f, command.metadata.now), packages } }];
 };
 
+/** The first carrier choice recorded for a packed fulfilment holds; another one later records nothing. */
+const recordCarrierChoice: Decide<'RecordCarrierChoice'> = (command, state) => {
+  const f = existing(state, command.data.fulfilmentId);
+  mustShip(f);
+  if ('carrierDecision' in f && f.carrierDecision) return [];
+  if ('label' in f) return [];
+  refuseEnded(f);
+  if (f.status !== 'packed') throw new ConflictError('fulfilment.not_packed', `Fulfilment ${f.fulfilmentId} is ${f.status}, not packed`);
+  return [{ type: 'FulfilmentCarrierChosen', data: { ...ids(f, command.metadata.now), decision: command.data.decision } }];
+};
+
 const recordLabel: Decide<'RecordLabel'> = (command, state) => {
   const f = existing(state, command.data.fulfilmentId);
   mustShip(f);
@@ -228,6 +240,7 @@ const decisions: { [T in FulfilmentCommand['type']]: Decide<T> } = {
   RecordPick: recordPick,
   RejectFulfilment: rejectFulfilment,
   PackFulfilment: packFulfilment,
+  RecordCarrierChoice: recordCarrierChoice,
   RecordLabel: recordLabel,
   ShipFulfilment: shipFulfilment,
   RecordTracking: recordTracking,

@@ -28,6 +28,18 @@ export interface ShipmentLabel {
   choice: CarrierChoice;
 }
 
+/**
+ * The carrier a packed fulfilment's label is bought from, with what it is bought for, recorded
+ * before anything is bought: a retried purchase asks the same carrier the same thing under the
+ * same key, so a lost answer or a killed worker never buys a second label elsewhere.
+ */
+export interface CarrierDecision {
+  quote: Quote;
+  choice: CarrierChoice;
+  from: { locationId: string; geo: { lat: number; lon: number }; cutoffHour: number };
+  readyAt: string;
+}
+
 export const SHIPMENT_STATUSES = ['label_created', 'in_transit', 'out_for_delivery', 'delivered', 'exception', 'returned_to_sender'] as const;
 export type ShipmentStatus = (typeof SHIPMENT_STATUSES)[number];
 
@@ -50,6 +62,7 @@ export type FulfilmentEvent =
   /** `lines`: what the fulfilment still held at the location, to be sourced elsewhere. */
   | DomainEvent<'FulfilmentRejected', Ids & { reason: string; lines: FulfilmentLine[] }>
   | DomainEvent<'FulfilmentPacked', Ids & { packages: PackageSpec[] }>
+  | DomainEvent<'FulfilmentCarrierChosen', Ids & { decision: CarrierDecision }>
   | DomainEvent<'FulfilmentLabelled', Ids & { label: ShipmentLabel }>
   | DomainEvent<'FulfilmentShipped', Ids & { lines: FulfilmentLine[]; trackingNumber: string; carrierId: string }>
   /** Every new update is kept; `moved` says whether it moved the shipment's status on (an update older than the newest known does not). */

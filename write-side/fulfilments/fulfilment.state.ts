@@ -1,6 +1,6 @@
 import type { Delivery } from '../orders/order.events.js';
 import type {
-  FulfilmentEvent, FulfilmentEventType, FulfilmentKind, FulfilmentLine, PackageSpec, ShipmentLabel, ShipmentStatus, TrackingUpdate,
+  CarrierDecision, FulfilmentEvent, FulfilmentEventType, FulfilmentKind, FulfilmentLine, PackageSpec, ShipmentLabel, ShipmentStatus, TrackingUpdate,
 } from './fulfilment.events.js';
 
 // A fulfilment's state, folded from its events, and what follows from it.
@@ -19,6 +19,7 @@ export const STATUS_AFTER = {
   FulfilmentPicked: 'picking',
   FulfilmentRejected: 'rejected',
   FulfilmentPacked: 'packed',
+  FulfilmentCarrierChosen: null,
   FulfilmentLabelled: 'labelled',
   FulfilmentShipped: 'shipped',
   ShipmentTracked: null,
@@ -45,7 +46,7 @@ interface Created {
   createdAt: string;
 }
 interface Picked extends Created { pick: { picked: FulfilmentLine[]; short: FulfilmentLine[]; at: string } }
-interface Packed extends Picked { packages: PackageSpec[] }
+interface Packed extends Picked { packages: PackageSpec[]; carrierDecision?: CarrierDecision }
 interface Labelled extends Packed { label: ShipmentLabel; tracking: KnownUpdate[] }
 interface Ready extends Picked { pickup: { code: string; readyAt: string; expiresAt: string } }
 
@@ -134,6 +135,9 @@ export function evolve(state: Fulfilment, event: FulfilmentEvent): Fulfilment {
     case 'FulfilmentPacked':
       if (state.status !== 'picking') return state;
       return { ...state, status: STATUS_AFTER.FulfilmentPacked, packages: event.data.packages };
+    case 'FulfilmentCarrierChosen':
+      if (state.status !== 'packed' || state.carrierDecision) return state;
+      return { ...state, carrierDecision: event.data.decision };
     case 'FulfilmentLabelled':
       if (state.status !== 'packed') return state;
       return { ...state, status: STATUS_AFTER.FulfilmentLabelled, label: event.data.label, tracking: [] };
