@@ -31,7 +31,10 @@ import { SandboxGateway } from './payments/sandbox-gateway.js';
 import { WebhookNotifier } from './notifications/webhook-notifier.js';
 import { batchedOutbox } from './notifications/outbox.js';
 import { batchedStockedAt } from './read-side/inventory.queries.js';
-import { fulfilmentsCreatedToday } from './read-side/fulfilments.queries.js';
+import { fulfilmentsCreatedToday, staleShipments } from './read-side/fulfilments.queries.js';
+import { labelFulfilmentFrom } from './jobs/labels.job.js';
+import { fulfilmentProcess } from './write-side/fulfilments/fulfilment.process.js';
+import { ProcessManagerRunner } from './write-side/process-manager.js';
 import type { Carrier } from './carriers/carrier.port.js';
 import { createSandboxCarriers } from './carriers/sandbox-carriers.js';
 
@@ -126,6 +129,10 @@ export async function startService(config: Config, log: Logger): Promise<Service
     const sourcing = new SourcingProcess(store, derived, allocator, log, { gatherMs: GATHER_MS.sourcing });
     await sourcing.start();
     stops.push(() => sourcing.stop());
+    // Fulfilment follows the log beside sourcing, on a turn of its own.
+    const fulfilment = new ProcessManagerRunner(store, derived, fulfilmentProcess({ write, allocator, log }), log, { gatherMs: GATHER_MS.sourcing });
+    await fulfilment.start();
+    stops.push(() => fulfilment.stop());
   }
 
   if (config.roles.includes('jobs')) {
@@ -134,13 +141,23 @@ export async function startService(config: Config, log: Logger): Promise<Service
     reconcileRedis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
     const dispatcher = new Dispatcher(store, derived, queues, reconcileRedis, log, {
       metrics, gatherMs: GATHER_MS.dispatcher, routes: jobRoutes({ captureOnRelease: config.paymentCapture === 'on_release' }),
-      onRedisReset: () => prepareQueues(queues),
+      onRedisReset: () => prepareQueues(queues, { trackingPollEveryMs: config.tracking.pollEveryMs }),
     });
     await dispatcher.start();
     const notifier = config.notifyWebhook && new WebhookNotifier(config.notifyWebhook.url, config.notifyWebhook.secret);
+    const now = () => new Date();
     const workers: Worker[] = await startWorkers(redis, config.queuePrefix, config.jobConcurrency, queues, {
-      write, allocator, knex, rules: config.fraud, now: () => new Date(), velocity: batchedVelocity(knex), gateway, notifier, outbox: batchedOutbox(knex),
-    }, log, metrics, { lockDuration: config.jobLockMs, stalledInterval: config.jobLockMs });
+      write, allocator, knex, rules: config.fraud, now, velocity: batchedVelocity(knex), gateway, notifier, outbox: batchedOutbox(knex),
+      labels: {
+        carriers, loadFulfilment: labelFulfilmentFrom(write), recordCarrierChoice: write.recordCarrierChoice,
+        recordLabel: async (id, label, metadata) => { await write.recordLabel(id, label, metadata); },
+        rules: { standardMaxDays: config.carriers.standardMaxDays, preferences: config.carriers.preferences }, quoteTimeoutMs: config.carriers.quoteTimeoutMs, now,
+      },
+      tracking: {
+        carriers, now, staleShipments: (limit) => staleShipments(knex, { olderThanMs: config.tracking.pollAfterMs, now: now(), limit }),
+        recordTracking: async (id, update, metadata) => { await write.recordTracking(id, update, metadata); },
+      },
+    }, log, metrics, { lockDuration: config.jobLockMs, stalledInterval: config.jobLockMs, trackingPollEveryMs: config.tracking.pollEveryMs });
     stops.push(async () => {
       await dispatcher.stop();
       await Promise.all(workers.map((w) => w.close()));
@@ -151,7 +168,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   if (config.roles.includes('api')) {
     const api = createApp({
       write, allocator, knex, log, metrics, queues, apiKeys: config.apiKeys, eventStoreKind: store.kind, pickupExpiryHours: config.pickupExpiryHours,
-      carriers, carrierQuoteTimeoutMs: config.carriers.quoteTimeoutMs,
+      carriers, carrierQuoteTimeoutMs: config.carriers.quoteTimeoutMs, carrierWebhookSecrets: config.carriers.webhookSecrets,
       checks: {
         eventStore: () => store.ping(),
         readModels: async () => { await knex.raw('SELECT 1 FROM projection_checkpoints LIMIT 1'); },

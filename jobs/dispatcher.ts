@@ -46,6 +46,10 @@ export function jobRoutes(options: { captureOnRelease?: boolean } = {}): JobRout
     ...NOTIFYING_EVENTS.map(({ eventType }) => ({
       queue: QUEUES.notifications, eventType, when: (e: Recorded) => notificationJob(e) !== null, data: (e: Recorded) => ({ ...orderJob(e), ...notificationJob(e) }),
     })),
+    // A packed fulfilment's label is a carrier job; a pickup at the counter expires by a job due at its expiry.
+    { queue: QUEUES.labels, eventType: 'FulfilmentPacked', data: fulfilmentJob },
+    { queue: QUEUES.pickups, eventType: 'FulfilmentReadyForPickup', runAt: (e: Recorded) => Date.parse((e.data as { expiresAt: string }).expiresAt),
+      data: (e: Recorded) => ({ ...fulfilmentJob(e), expiresAt: (e.data as { expiresAt: string }).expiresAt }) },
     ...STOCK_FREED.map((eventType) => ({ queue: QUEUES.backorders, eventType, data: skuJob })),
     { queue: QUEUES.backorders, eventType: 'OrderBackordered', data: orderJob },
   ];

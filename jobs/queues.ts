@@ -1,7 +1,13 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 
-export const QUEUES = { fraudScoring: 'fraud-scoring', backorders: 'backorders', payments: 'payments', notifications: 'notifications' } as const;
+export const QUEUES = {
+  fraudScoring: 'fraud-scoring', backorders: 'backorders', payments: 'payments', notifications: 'notifications',
+  labels: 'labels', tracking: 'tracking', pickups: 'pickups',
+} as const;
+
+/** How often shipments nobody has heard about are asked after at their carriers. */
+export const TRACKING_POLL_EVERY_MS = 60_000;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
 /** Retries with backoff; completed jobs are kept long enough to refuse a replayed enqueue of the same id. */
@@ -35,10 +41,14 @@ export async function addLogJobs(queues: Map<QueueName, Queue>, jobs: LogJob[]):
 
 /**
  * Settings the queues keep in Redis: made at start, and again when Redis has lost its data.
- * Backorders are filled one at a time across every worker process, so two never race for one order.
+ * Backorders are filled one at a time across every worker process, so two never race for one
+ * order; stale shipments are polled one run at a time.
  */
-export async function prepareQueues(queues: Map<QueueName, Queue>): Promise<void> {
+export async function prepareQueues(queues: Map<QueueName, Queue>, options: { trackingPollEveryMs?: number } = {}): Promise<void> {
   await queues.get(QUEUES.backorders)!.setGlobalConcurrency(1);
+  // Carriers miss webhooks: stale shipments are polled on a schedule kept in Redis (made again after a loss).
+  await queues.get(QUEUES.tracking)!.upsertJobScheduler('poll-stale-shipments', { every: options.trackingPollEveryMs ?? TRACKING_POLL_EVERY_MS }, { name: 'poll' });
+  await queues.get(QUEUES.tracking)!.setGlobalConcurrency(1);
 }
 
 /** One Queue per name; connection errors (Redis restarting) go to `onError` rather than the console. */

@@ -7,8 +7,12 @@ import { scoreOrderFraud, type FraudScoringDeps } from './fraud-scoring.job.js';
 import { notifyCustomer, type NotificationDeps } from './notifications.job.js';
 import { authorizePayment, capturePayment, captureShipment, settlePayment, type PaymentDeps, type PaymentJob, type ShipmentJob } from './payments.job.js';
 import { prepareQueues, QUEUES, type QueueName } from './queues.js';
+import { buyLabel, type LabelDeps } from './labels.job.js';
+import { expirePickup, type PickupExpiryDeps } from './pickup-expiry.job.js';
+import { pollTracking, type TrackingPollDeps } from './tracking-poll.job.js';
 
-export type WorkerDeps = FraudScoringDeps & BackorderDeps & PaymentDeps & NotificationDeps;
+export type WorkerDeps = FraudScoringDeps & BackorderDeps & PaymentDeps & NotificationDeps & PickupExpiryDeps
+  & { labels: LabelDeps; tracking: TrackingPollDeps };
 
 /** Payment jobs are named after the event that started them. */
 function paymentJob(job: PaymentJob, deps: PaymentDeps): Promise<void> {
@@ -25,13 +29,17 @@ function paymentJob(job: PaymentJob, deps: PaymentDeps): Promise<void> {
 
 /** The one place processors are wired to queues. */
 export async function startWorkers(connection: Redis, prefix: string, concurrency: number, queues: Map<QueueName, Queue>,
-  deps: WorkerDeps, log: Logger, metrics?: Metrics, options: Pick<WorkerOptions, 'lockDuration' | 'stalledInterval'> = {}): Promise<Worker[]> {
-  await prepareQueues(queues);
+  deps: WorkerDeps, log: Logger, metrics?: Metrics, settings: Pick<WorkerOptions, 'lockDuration' | 'stalledInterval'> & { trackingPollEveryMs?: number } = {}): Promise<Worker[]> {
+  const { trackingPollEveryMs, ...options } = settings;
+  await prepareQueues(queues, { trackingPollEveryMs });
   const workers = [
     new Worker(QUEUES.fraudScoring, (job) => scoreOrderFraud(job, deps), { ...options, connection, prefix, concurrency }),
     new Worker(QUEUES.payments, (job) => paymentJob(job, deps), { ...options, connection, prefix, concurrency }),
     new Worker(QUEUES.notifications, (job) => notifyCustomer(job, deps), { ...options, connection, prefix, concurrency }),
     new Worker(QUEUES.backorders, (job) => fillBackorders(job, deps), { ...options, connection, prefix, concurrency: 1 }),
+    new Worker(QUEUES.labels, (job) => buyLabel(job, deps.labels), { ...options, connection, prefix, concurrency }),
+    new Worker(QUEUES.tracking, (job) => pollTracking(job, deps.tracking), { ...options, connection, prefix, concurrency: 1 }),
+    new Worker(QUEUES.pickups, (job, token) => expirePickup(job, deps, token), { ...options, connection, prefix, concurrency }),
   ];
   for (const w of workers) {
     w.on('completed', () => metrics?.jobsFinished.inc({ queue: w.name, outcome: 'completed' }));

@@ -130,6 +130,8 @@ export interface Config {
   sourcing: SourcingCosts;
   /** How long a pickup waits at the counter before it expires and the order is cancelled. */
   pickupExpiryHours: number;
+  /** Shipments nobody has heard about for `pollAfterMs` are asked after at their carrier, every `pollEveryMs`. */
+  tracking: { pollAfterMs: number; pollEveryMs: number };
   carriers: CarrierSettings;
 }
 
@@ -178,7 +180,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sandboxLatencyMs: int(env.SANDBOX_GATEWAY_LATENCY_MS, 30, 'SANDBOX_GATEWAY_LATENCY_MS'),
     notifyWebhook: webhook(env.NOTIFY_WEBHOOK_URL, env.NOTIFY_WEBHOOK_SECRET),
     jobLockMs: Math.max(1000, int(env.JOB_LOCK_MS, 30_000, 'JOB_LOCK_MS')),
-    pickupExpiryHours: Math.max(1, int(env.PICKUP_EXPIRY_HOURS, 72, 'PICKUP_EXPIRY_HOURS')),
+    pickupExpiryHours: positive(env.PICKUP_EXPIRY_HOURS, 72, 'PICKUP_EXPIRY_HOURS'),
+    tracking: {
+      pollAfterMs: Math.max(1000, int(env.TRACKING_POLL_AFTER_MS, 6 * 3600_000, 'TRACKING_POLL_AFTER_MS')),
+      pollEveryMs: Math.max(1000, int(env.TRACKING_POLL_EVERY_MS, 60_000, 'TRACKING_POLL_EVERY_MS')),
+    },
     sourcing: env.SOURCING_COSTS ? { ...DEFAULT_SOURCING_COSTS, ...parseJson<SourcingCosts>(env.SOURCING_COSTS, 'SOURCING_COSTS') } : DEFAULT_SOURCING_COSTS,
     carriers: carrierSettings(env, nodeEnv),
   };
@@ -271,6 +277,14 @@ function webhook(url: string | undefined, secret: string | undefined): { url: st
 
 function list(raw: string): string[] {
   return raw.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/** A positive number, fractions allowed (a test's pickup may expire in seconds). */
+function positive(raw: string | undefined, fallback: number, name: string): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!(n > 0) || !Number.isFinite(n)) throw new ConfigError(`${name} must be a positive number`);
+  return n;
 }
 
 function int(raw: string | undefined, fallback: number, name: string): number {

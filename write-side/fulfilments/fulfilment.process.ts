@@ -1,0 +1,144 @@
+import type { Logger } from '../../platform/logger.js';
+import type { WriteSide } from '../commands.js';
+import type { CommandMetadata } from '../decider.js';
+import type { OrderEvent, SkuQuantity } from '../orders/order.events.js';
+import type { PlacedState } from '../orders/order.state.js';
+import type { ProcessManager } from '../process-manager.js';
+import type { Allocator } from '../sourcing/allocator.js';
+import type { ReallocationCause } from '../sourcing/reallocation.js';
+import type { Recorded } from '../to-domain.js';
+import { fulfilmentIdFor } from './fulfilment.decider.js';
+import type { FulfilmentEvent } from './fulfilment.events.js';
+
+type Event = Recorded<OrderEvent | FulfilmentEvent>;
+
+/**
+ * Fulfilment as a process manager on the log, one order at a time. A released order gets one
+ * fulfilment per allocated location, and a re-allocated part one of its own; a cancelled order's
+ * open fulfilments are cancelled. What a location does moves the stock and the order on: a reject
+ * or a short pick re-sources those lines elsewhere (a short pick first writes the missing units
+ * off where they were not found), a shipment or a collection takes the units off the ledger and
+ * is recorded on the order (whose capture job follows), a delivery, a pickup ready or collected is
+ * recorded on the order, and a pickup not collected in time cancels the order (not_collected).
+ * Every step is a command whose outcome, once it holds, appends nothing, so a reaction run again
+ * after a crash does nothing twice.
+ */
+export function fulfilmentProcess(deps: { write: WriteSide; allocator: Allocator; log: Logger; now?: () => Date }): ProcessManager {
+  const name = 'fulfilment';
+  const { write, allocator } = deps;
+
+  /** Re-sources what a location gave back, under the re-allocation this event already made if it made one. */
+  async function resource(e: Event & { data: { orderId: string; fulfilmentId: string; locationId: string } }, lines: SkuQuantity[], cause: ReallocationCause,
+    metadata: CommandMetadata, context: { afterCrash: boolean; signal: AbortSignal }): Promise<void> {
+    const { orderId, locationId } = e.data;
+    const order = await write.loadOrder(orderId, { fresh: true });
+    if (order.status === 'none') return;
+    const fulfilment = await write.loadFulfilment(e.data.fulfilmentId);
+    const fromSeq = fulfilment.status === 'none' ? 0 : fulfilment.allocationSeq;
+    const record = await write.loadSourcingRecord(orderId);
+    const done = record.reallocations.find((r) => r.cause === cause && r.allocationSeq > fromSeq
+      && r.released.some((x) => x.locationId === locationId && sameLines(x.lines, lines)));
+    const allocationSeq = done?.allocationSeq ?? record.reallocations.reduce((n, r) => Math.max(n, r.allocationSeq), 0) + 1;
+    const outcome = await allocator.reallocate(orderId, { allocationSeq, lines, exclude: [locationId], release: [{ locationId, lines }], cause }, metadata, context);
+    if (outcome.outcome === 'unfillable') {
+      deps.log.warn({ orderId, fulfilmentId: e.data.fulfilmentId, missing: outcome.missing, why: outcome.why }, 'lines given back by a location cannot be sourced anywhere else; they stay held where they were');
+    }
+  }
+
+  return {
+    name,
+    handles: ['OrderReleased', 'OrderReallocated', 'OrderCancelled', 'FulfilmentPicked', 'FulfilmentRejected', 'FulfilmentShipped',
+      'ShipmentTracked', 'FulfilmentReadyForPickup', 'FulfilmentCollected', 'FulfilmentExpired'] satisfies Event['type'][],
+    keyOf: (e) => (e.data as { orderId: string }).orderId,
+    async react(raw, context) {
+      const e = raw as Event;
+      const orderId = (e.data as { orderId: string }).orderId;
+      const metadata: CommandMetadata = {
+        now: (deps.now?.() ?? new Date()).toISOString(), correlationId: orderId, causationId: e.id, actor: { kind: 'system', id: name },
+      };
+      context.signal.throwIfAborted();
+      switch (e.type) {
+        case 'OrderReleased':
+        case 'OrderReallocated': {
+          const order = await write.loadOrder(orderId, { fresh: true });
+          if (order.status === 'none') return;
+          const seq = e.type === 'OrderReleased' ? 0 : e.data.allocationSeq;
+          for (const part of partsToFulfil(order, seq)) {
+            await write.createFulfilment({
+              orderId, locationId: part.locationId, kind: order.order.delivery.method, lines: part.lines, delivery: order.order.delivery, allocationSeq: seq,
+            }, metadata);
+          }
+          return;
+        }
+        case 'OrderCancelled': {
+          const order = await write.loadOrder(orderId, { fresh: true });
+          if (order.status === 'none') return;
+          const ids = new Set(order.progress.allocations.map((p) => fulfilmentIdFor(orderId, p.allocationSeq, p.locationId)));
+          for (const id of ids) {
+            const f = await write.loadFulfilment(id);
+            if (f.status !== 'none' && !['shipped', 'collected', 'expired', 'rejected', 'cancelled'].includes(f.status)) {
+              await write.cancelFulfilment(id, e.data.reason, metadata);
+            }
+          }
+          return;
+        }
+        case 'FulfilmentPicked':
+          if (e.data.short.length === 0) return;
+          for (const l of e.data.short) {
+            await write.onLedger({ type: 'WriteOffShortPick', data: { sku: l.sku, locationId: e.data.locationId, orderId, fulfilmentId: e.data.fulfilmentId, quantity: l.quantity }, metadata });
+          }
+          await resource(e, e.data.short, 'short_pick', metadata, context);
+          return;
+        case 'FulfilmentRejected':
+          await resource(e, e.data.lines, 'rejected', metadata, context);
+          return;
+        case 'FulfilmentShipped':
+        case 'FulfilmentCollected': {
+          const { fulfilmentId, locationId, lines } = e.data;
+          for (const l of lines) {
+            await write.onLedger({ type: 'ShipReservedStock', data: { sku: l.sku, locationId, orderId, quantity: l.quantity }, metadata }).catch(alreadyShipped);
+          }
+          await write.recordOrderFulfilment(e.type === 'FulfilmentShipped'
+            ? { type: 'RecordFulfilmentShipped', data: { orderId, fulfilmentId, locationId, lines }, metadata }
+            : { type: 'RecordCollection', data: { orderId, fulfilmentId, lines }, metadata });
+          return;
+        }
+        case 'ShipmentTracked':
+          if (e.data.moved && e.data.status === 'delivered') {
+            await write.recordOrderFulfilment({ type: 'RecordFulfilmentDelivered', data: { orderId, fulfilmentId: e.data.fulfilmentId }, metadata });
+          }
+          return;
+        case 'FulfilmentReadyForPickup': {
+          const { fulfilmentId, locationId, code, readyAt, expiresAt } = e.data;
+          await write.recordOrderFulfilment({ type: 'RecordReadyForPickup', data: { orderId, fulfilmentId, locationId, code, readyAt, expiresAt }, metadata });
+          return;
+        }
+        case 'FulfilmentExpired':
+          await write.cancelOrder(orderId, 'not_collected', metadata);
+          return;
+        default:
+      }
+    },
+  };
+}
+
+/**
+ * The parts of an allocation that become fulfilments: every location's part of a ship order; the
+ * pickup store's own part of a pickup order (what transfers to the store is not a fulfilment of
+ * its own yet).
+ */
+function partsToFulfil(order: PlacedState, seq: number): { locationId: string; lines: SkuQuantity[] }[] {
+  const parts = order.progress.allocations.filter((p) => p.allocationSeq === seq);
+  const { delivery } = order.order;
+  return delivery.method === 'pickup' ? parts.filter((p) => p.locationId === delivery.locationId) : parts;
+}
+
+/** A shipment's units taken off the ledger before a crash: the ledger refuses taking them again, which is the outcome wanted. */
+function alreadyShipped(err: unknown): void {
+  if ((err as { code?: string }).code !== 'stock.not_reserved') throw err;
+}
+
+function sameLines(a: SkuQuantity[], b: SkuQuantity[]): boolean {
+  const key = (lines: SkuQuantity[]) => JSON.stringify([...lines].sort((x, y) => x.sku.localeCompare(y.sku)).map((l) => [l.sku, l.quantity]));
+  return key(a) === key(b);
+}
