@@ -13,6 +13,7 @@ import { locationRoutes } from './locations.routes.js';
 import { orderRoutes } from './orders.routes.js';
 import { jobRoutes } from './jobs.routes.js';
 import { fulfilmentRoutes } from './fulfilments.routes.js';
+import { trackingRoutes } from './tracking.routes.js';
 import { problemDetails } from './problem.middleware.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -78,8 +79,8 @@ export function createApp(deps: ApiDeps): Api {
     await next();
   });
 
-  const open = healthRoutes(deps);
-  app.use(open.routes());
+  // Signed by the carrier rather than by an API key.
+  for (const router of [healthRoutes(deps), trackingRoutes(deps)]) app.use(router.routes());
   app.use(authenticate(deps.apiKeys));
   app.use(idempotency(deps.knex));
   for (const router of [locationRoutes(deps), inventoryRoutes(deps), orderRoutes(deps), fulfilmentRoutes(deps), carrierRoutes(deps), jobRoutes(deps)]) {

@@ -23,6 +23,8 @@ export interface ApiDeps {
   carriers: readonly Carrier[];
   /** A carrier that has not quoted by then is listed as unavailable. */
   carrierQuoteTimeoutMs: number;
+  /** Each carrier's secret its tracking webhooks are signed with (CARRIER_WEBHOOK_SECRETS). */
+  carrierWebhookSecrets: ReadonlyMap<string, string>;
   checks: { eventStore(): Promise<void>; readModels(): Promise<void>; queue(): Promise<void> };
   /** How long a pickup waits at the counter (PICKUP_EXPIRY_HOURS). */
   pickupExpiryHours: number;

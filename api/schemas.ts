@@ -1,4 +1,5 @@
 import Type, { type TLiteral, type TObject } from 'typebox';
+import { SHIPMENT_STATUSES, type ShipmentStatus } from '../write-side/fulfilments/fulfilment.events.js';
 import { CHANNELS, type Delivery, type Payment } from '../write-side/orders/order.events.js';
 
 // Request bodies as JSON Schema (validated by ajv, published in the OpenAPI document) with
@@ -158,6 +159,15 @@ export const PackageSpecSchema = Type.Object({
 }, strict);
 export const PackFulfilmentBody = Type.Object({ packages: Type.Array(PackageSpecSchema, { minItems: 1, maxItems: 50 }) }, strict);
 
+export const TrackingUpdateBody = Type.Object({
+  trackingNumber: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' }),
+  status: Type.Unsafe<ShipmentStatus>({ type: 'string', enum: [...SHIPMENT_STATUSES] }),
+  at: Type.String({ format: 'date-time', description: "the carrier's time of the scan" }),
+  detail: Type.Optional(Text(500)),
+  location: Type.Optional(Text(200)),
+}, strict);
+
+export type TrackingUpdateBody = Type.Static<typeof TrackingUpdateBody>;
 export type PickBody = Type.Static<typeof PickBody>;
 export type RejectFulfilmentBody = Type.Static<typeof RejectFulfilmentBody>;
 export type CollectBody = Type.Static<typeof CollectBody>;

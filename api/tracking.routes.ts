@@ -1,0 +1,38 @@
+import Router from '@koa/router';
+import { fulfilmentByTracking } from '../read-side/fulfilments.queries.js';
+import { shipmentStatus } from '../write-side/fulfilments/fulfilment.state.js';
+import { NotFoundError, UnauthorizedError } from '../platform/errors.js';
+import type { ApiDeps } from './deps.js';
+import { verifyCarrierSignature } from './carrier-signature.js';
+import { bodyOf, idParam } from './http.js';
+import { TrackingUpdateBody } from './schemas.js';
+import { compile } from './validation.js';
+
+const checkUpdate = compile<TrackingUpdateBody>(TrackingUpdateBody);
+
+/**
+ * Carriers post tracking updates here, signed with their secret instead of an API key. A bad or
+ * missing signature or a stale timestamp is 401 and writes nothing; the same update twice is one
+ * event; an older one is kept in the history without moving the status back.
+ */
+export function trackingRoutes(deps: ApiDeps): Router {
+  const router = new Router({ strict: true, sensitive: true });
+
+  router.post('/carriers/:carrierId/tracking', async (ctx) => {
+    const carrierId = idParam(ctx, 'carrierId');
+    const rawBody = (ctx.request as unknown as { rawBody?: string }).rawBody ?? '';
+    const verdict = verifyCarrierSignature({
+      secret: deps.carrierWebhookSecrets.get(carrierId), signature: ctx.get('X-Carrier-Signature'), timestamp: ctx.get('X-Carrier-Timestamp'), rawBody, now: new Date(),
+    });
+    if (!verdict.ok) throw new UnauthorizedError('carrier.bad_signature', `The tracking update is not signed by ${carrierId}: ${verdict.reason}`);
+    const update = checkUpdate(bodyOf(ctx));
+    const shipment = await fulfilmentByTracking(deps.knex, carrierId, update.trackingNumber);
+    if (!shipment) throw new NotFoundError('shipment.unknown_tracking_number', `No shipment of ${carrierId} has tracking number ${update.trackingNumber}`);
+    const r = await deps.write.recordTracking(shipment.fulfilmentId, { carrierId, ...update }, {
+      now: new Date().toISOString(), correlationId: shipment.orderId, causationId: ctx.state.requestId, requestId: ctx.state.requestId, actor: { kind: 'api', id: carrierId, role: 'carrier' },
+    });
+    ctx.body = { trackingNumber: update.trackingNumber, recorded: r.events.length > 0, status: shipmentStatus(r.fulfilment), position: r.position };
+  });
+
+  return router;
+}

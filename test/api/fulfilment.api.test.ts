@@ -1,0 +1,181 @@
+import { createHmac } from 'node:crypto';
+import { expect } from 'chai';
+import { sandboxLabels } from '../../carriers/sandbox-carriers.js';
+import { sandboxRecords } from '../../payments/sandbox-gateway.js';
+import { anOrderBody, eventually, KEYS, NO_FRAUD_HOLDS, startHarness, type Harness } from '../support/service-harness.js';
+import { uniqueName } from '../support/test-env.js';
+
+// From release to the doorstep, through the API and the real jobs: fulfilments per location,
+// pick, pack, a label bought by the carrier job, the handover, captures per shipment, tracking by
+// signed webhook, re-routing a store's reject and a short pick, and pickup in store.
+
+const ADDRESS = { line1: '1 Main St', city: 'Hamburg', postalCode: '20095', country: 'DE', geo: { lat: 53.55, lon: 10.0 } };
+
+describe('fulfilment, carriers and pickup (API)', function () {
+  this.timeout(60_000);
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ ...NO_FRAUD_HOLDS, SANDBOX_CARRIER_LATENCY_MS: '5', SANDBOX_GATEWAY_LATENCY_MS: '5', PICKUP_EXPIRY_HOURS: '0.0006' });
+    const locations = [
+      { id: 'wh-hh', type: 'warehouse', geo: { lat: 53.6, lon: 10.0 }, canPickup: false },
+      { id: 'wh-muc', type: 'warehouse', geo: { lat: 48.1, lon: 11.6 }, canPickup: false },
+      { id: 'store-hh', type: 'store', geo: { lat: 53.55, lon: 9.99 }, canPickup: true },
+    ];
+    for (const l of locations) {
+      const r = await h.call('PUT', `/locations/${l.id}`, { key: KEYS.operator, body: { name: l.id, type: l.type, geo: l.geo, canShip: true, canPickup: l.canPickup, handlingCost: l.type === 'store' ? 400 : 100 } });
+      expect(r.status).to.be.oneOf([200, 201]);
+    }
+  });
+  after(async () => { await h.stop(); });
+
+  const op = { key: KEYS.operator };
+  async function receive(sku: string, locationId: string, quantity: number): Promise<void> {
+    const r = await h.call('POST', '/inventory/receipts', { ...op, body: { sku, locationId, quantity } });
+    expect(r.status).to.equal(201);
+    await h.call('GET', `/inventory/${sku}?minPosition=${r.body.position}`, op);
+  }
+  async function place(lines: { sku: string; quantity: number; unitPrice: number }[], delivery: unknown = { method: 'ship', speed: 'standard', address: ADDRESS }): Promise<string> {
+    const r = await h.call('POST', '/orders', { key: KEYS.client, body: anOrderBody({ customer: { id: uniqueName('c') }, lines, delivery }) });
+    expect(r.status).to.equal(201);
+    return r.body.orderId;
+  }
+  const order = async (id: string) => (await h.call('GET', `/orders/${id}`, op)).body;
+  const until = <T>(probe: () => Promise<T | undefined>) => eventually(probe, 30_000, 50);
+  async function fulfilmentsOf(orderId: string, count: number): Promise<any[]> {
+    return until(async () => {
+      const page = (await h.call('GET', '/fulfilments?limit=200', op)).body.fulfilments.filter((f: { orderId: string }) => f.orderId === orderId);
+      return page.length >= count ? page : undefined;
+    });
+  }
+  const fulfilment = async (id: string) => (await h.call('GET', `/fulfilments/${id}`, op)).body;
+  const whenStatus = (id: string, status: string) => until(async () => { const f = await fulfilment(id); return f.status === status ? f : undefined; });
+  async function pickAndPack(f: { fulfilmentId: string; lines: { sku: string; quantity: number }[] }): Promise<any> {
+    const lines = f.lines.map((l) => ({ sku: l.sku, quantity: l.quantity }));
+    expect((await h.call('POST', `/fulfilments/${f.fulfilmentId}/pick`, { ...op, body: { lines } })).status).to.equal(200);
+    const packed = await h.call('POST', `/fulfilments/${f.fulfilmentId}/pack`, { ...op, body: { packages: [{ weightGrams: 1200, lengthCm: 30, widthCm: 20, heightCm: 10, lines }] } });
+    expect(packed.status).to.equal(202);
+    return whenStatus(f.fulfilmentId, 'labelled');
+  }
+  function signed(carrierId: string, body: unknown, secret = `dev-${carrierId}-webhook-secret`, at = Math.floor(Date.now() / 1000)) {
+    const raw = JSON.stringify(body);
+    const signature = createHmac('sha256', secret).update(`${at}.${raw}`).digest('hex');
+    return { key: null, raw, headers: { 'content-type': 'application/json', 'x-carrier-timestamp': String(at), 'x-carrier-signature': `sha256=${signature}` } };
+  }
+
+  it('ships one location end to end: released, picked, packed, labelled, shipped (captured), delivered by webhook', async () => {
+    const sku = uniqueName('SKU').slice(0, 40);
+    await receive(sku, 'wh-hh', 10);
+    const id = await place([{ sku, quantity: 2, unitPrice: 1500 }]);
+    const [f] = await fulfilmentsOf(id, 1);
+    expect(f).to.include({ locationId: 'wh-hh', status: 'pending' });
+    const labelled = await pickAndPack(f);
+    expect(labelled.shipment).to.include({ status: 'label_created' });
+    expect(labelled.shipment.choice.quotes.length).to.be.at.least(2);
+    expect((await sandboxLabels(h.service.knex, f.fulfilmentId))).to.have.length(1);
+    expect((await h.call('POST', `/fulfilments/${f.fulfilmentId}/ship`, op)).status).to.equal(200);
+    const shipped = await until(async () => { const o = await order(id); return o.status === 'shipped' && o.payment.status === 'captured' ? o : undefined; });
+    expect(shipped.payment).to.include({ captured: 3000 });
+    const cancel = await h.call('POST', `/orders/${id}/cancel`, { key: KEYS.client, body: { reason: 'too late' } });
+    expect(cancel.status).to.equal(409);
+    const { carrierId, trackingNumber } = labelled.shipment;
+    const update = { trackingNumber, status: 'delivered', at: new Date().toISOString() };
+    expect((await h.call('POST', `/carriers/${carrierId}/tracking`, signed(carrierId, update))).status).to.equal(200);
+    const delivered = await until(async () => { const o = await order(id); return o.status === 'delivered' ? o : undefined; });
+    expect(delivered.status).to.equal('delivered');
+    const stock = (await h.call('GET', `/inventory/${sku}`, op)).body;
+    expect(stock.totals).to.include({ onHand: 8, reserved: 0 });
+  });
+
+  it('refuses tracking updates that are unsigned, badly signed, stale or for unknown tracking numbers, and records the same update once', async () => {
+    const sku = uniqueName('SKU').slice(0, 40);
+    await receive(sku, 'wh-hh', 5);
+    const id = await place([{ sku, quantity: 1, unitPrice: 1000 }]);
+    const [f] = await fulfilmentsOf(id, 1);
+    const { shipment } = await pickAndPack(f);
+    const update = { trackingNumber: shipment.trackingNumber, status: 'in_transit', at: new Date().toISOString() };
+    const path = `/carriers/${shipment.carrierId}/tracking`;
+    expect((await h.call('POST', path, { key: null, body: update })).status).to.equal(401);
+    expect((await h.call('POST', path, signed(shipment.carrierId, update, 'wrong-secret'))).status).to.equal(401);
+    expect((await h.call('POST', path, signed(shipment.carrierId, update, undefined, Math.floor(Date.now() / 1000) - 600))).status).to.equal(401);
+    expect((await h.call('POST', path, signed(shipment.carrierId, { ...update, trackingNumber: 'NOPE123' }))).status).to.equal(404);
+    const first = await h.call('POST', path, signed(shipment.carrierId, update));
+    const again = await h.call('POST', path, signed(shipment.carrierId, update));
+    expect([first.body.recorded, again.body.recorded]).to.deep.equal([true, false]);
+    const older = { ...update, status: 'label_created', at: new Date(Date.now() - 3600_000).toISOString() };
+    expect((await h.call('POST', path, signed(shipment.carrierId, older))).status).to.equal(200);
+    const seen = await until(async () => { const x = await fulfilment(f.fulfilmentId); return x.shipment.events.length === 2 ? x : undefined; });
+    expect(seen.shipment.status).to.equal('in_transit');
+  });
+
+  it('splits an order across two locations: partially shipped, then shipped, captures summing to the total', async () => {
+    const a = uniqueName('SKUA').slice(0, 40);
+    const b = uniqueName('SKUB').slice(0, 40);
+    await receive(a, 'wh-hh', 3);
+    await receive(b, 'wh-muc', 3);
+    const id = await place([{ sku: a, quantity: 1, unitPrice: 1000 }, { sku: b, quantity: 1, unitPrice: 2500 }]);
+    const both = await fulfilmentsOf(id, 2);
+    const [first, second] = both.sort((x, y) => x.locationId.localeCompare(y.locationId));
+    await pickAndPack(first);
+    await h.call('POST', `/fulfilments/${first.fulfilmentId}/ship`, op);
+    await until(async () => ((await order(id)).status === 'partially_shipped' ? true : undefined));
+    await pickAndPack(second);
+    await h.call('POST', `/fulfilments/${second.fulfilmentId}/ship`, op);
+    const done = await until(async () => { const o = await order(id); return o.status === 'shipped' && o.payment.captured === 3500 ? o : undefined; });
+    expect(done.payment).to.include({ authorized: 3500, captured: 3500 });
+    expect((await sandboxRecords(h.service.knex, id)).authorizations[0]).to.include({ captured: 3500 });
+  });
+
+  it('re-routes a store\'s reject to the next best location, and re-sources a short pick after writing the missing units off', async () => {
+    const sku = uniqueName('SKU').slice(0, 40);
+    await receive(sku, 'store-hh', 4);
+    await receive(sku, 'wh-muc', 4);
+    const id = await place([{ sku, quantity: 2, unitPrice: 1000 }]);
+    const [f] = await fulfilmentsOf(id, 1);
+    expect(f.locationId).to.equal('store-hh');
+    expect((await h.call('POST', `/fulfilments/${f.fulfilmentId}/reject`, { ...op, body: { reason: 'too busy' } })).status).to.equal(200);
+    const moved = await until(async () => {
+      const all = (await h.call('GET', '/fulfilments?limit=200', op)).body.fulfilments.filter((x: { orderId: string; status: string; fulfilmentId: string }) => x.orderId === id && x.status === 'pending' && x.fulfilmentId !== f.fulfilmentId);
+      return all.length === 1 ? all[0] : undefined;
+    });
+    expect(moved.locationId).to.equal('wh-muc');
+    // A short pick at wh-muc: one unit found; the other is written off and sourced elsewhere (nowhere has it but the store that refused).
+    expect((await h.call('POST', `/fulfilments/${moved.fulfilmentId}/pick`, { ...op, body: { lines: [{ sku, quantity: 1 }] } })).status).to.equal(200);
+    await until(async () => {
+      const stock = (await h.call('GET', `/inventory/${sku}`, op)).body;
+      const muc = stock.locations.find((l: { locationId: string }) => l.locationId === 'wh-muc');
+      return muc && muc.onHand === 3 ? true : undefined;
+    });
+    const o = await order(id);
+    expect(o.allocations.map((x: { locationId: string; status: string }) => `${x.locationId}:${x.status}`)).to.include('store-hh:released');
+  });
+
+  it('pickup in store: ready with a code, a wrong code refused, collected with the right one (captured)', async () => {
+    const sku = uniqueName('SKU').slice(0, 40);
+    await receive(sku, 'store-hh', 3);
+    const id = await place([{ sku, quantity: 1, unitPrice: 2000 }], { method: 'pickup', locationId: 'store-hh' });
+    const [f] = await fulfilmentsOf(id, 1);
+    expect(f.kind).to.equal('pickup');
+    await h.call('POST', `/fulfilments/${f.fulfilmentId}/pick`, { ...op, body: { lines: [{ sku, quantity: 1 }] } });
+    expect((await h.call('POST', `/fulfilments/${f.fulfilmentId}/ready`, op)).status).to.equal(200);
+    const ready = await until(async () => { const o = (await h.call('GET', `/orders/${id}`, { key: KEYS.client })).body; return o.status === 'ready_for_pickup' && o.pickup ? o : undefined; });
+    const code = ready.pickup.code as string;
+    const wrong = code === '000000' ? '111111' : '000000';
+    expect((await h.call('POST', `/fulfilments/${f.fulfilmentId}/collect`, { ...op, body: { code: wrong } })).status).to.equal(409);
+    expect((await h.call('POST', `/fulfilments/${f.fulfilmentId}/collect`, { ...op, body: { code } })).status).to.equal(200);
+    const collected = await until(async () => { const o = await order(id); return o.status === 'collected' && o.payment.status === 'captured' ? o : undefined; });
+    expect(collected.payment.captured).to.equal(2000);
+  });
+
+  it('pickup not collected by its expiry: the order is cancelled (not_collected), its stock back, its payment voided', async () => {
+    const sku = uniqueName('SKU').slice(0, 40);
+    await receive(sku, 'store-hh', 2);
+    const id = await place([{ sku, quantity: 1, unitPrice: 2000 }], { method: 'pickup', locationId: 'store-hh' });
+    const [f] = await fulfilmentsOf(id, 1);
+    await h.call('POST', `/fulfilments/${f.fulfilmentId}/pick`, { ...op, body: { lines: [{ sku, quantity: 1 }] } });
+    await h.call('POST', `/fulfilments/${f.fulfilmentId}/ready`, op);
+    const cancelled = await until(async () => { const o = await order(id); return o.status === 'cancelled' && o.payment.status === 'voided' ? o : undefined; });
+    expect(cancelled.timeline.find((t: { type: string }) => t.type === 'OrderCancelled').reason).to.equal('not_collected');
+    await until(async () => ((await h.call('GET', `/inventory/${sku}`, op)).body.totals.reserved === 0 ? true : undefined));
+    expect((await fulfilment(f.fulfilmentId)).status).to.equal('expired');
+  });
+});
