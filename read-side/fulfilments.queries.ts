@@ -20,6 +20,12 @@ function summary(row: FulfilmentRow) {
   };
 }
 
+/** The carriers' side of an order's shipments (label, choice, status, tracking history), by fulfilment. */
+export async function shipmentsOfOrder(knex: Knex, orderId: string): Promise<Map<string, ReturnType<typeof shipmentView>>> {
+  const rows = await knex<FulfilmentRow>('fulfilments').where({ order_id: orderId }).whereNotNull('shipment').select('fulfilment_id', 'shipment');
+  return new Map(rows.map((r) => [r.fulfilment_id, shipmentView(r.shipment!)]));
+}
+
 /** The shipment as the contract shows it: its tracking history in carrier time. */
 function shipmentView(s: StoredShipment) {
   const events = [...s.events].sort((a, b) => Date.parse(a.at) - Date.parse(b.at)).map(({ moved: _moved, ...u }) => u);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import DataLoader from 'dataloader';
 import type { Knex } from 'knex';
+import { shipmentsOfOrder } from './fulfilments.queries.js';
 import type { Payment, PlacedOrder } from '../write-side/orders/order.events.js';
 import type { AllocationPart, PickupRecord, ShipmentRecord } from '../write-side/orders/order-progress.js';
 import { paymentStatus } from '../write-side/orders/payment-ledger.js';
@@ -52,6 +53,7 @@ export async function findOrder(knex: Knex, orderId: string, viewer: OrderViewer
   const row = await knex<OrderRow>('orders').where({ order_id: orderId }).first();
   if (!row) return null;
   const timeline = await knex('order_timeline').where({ order_id: orderId }).orderBy('position').select('at', 'type', 'details');
+  const carried = row.shipments.length > 0 ? await shipmentsOfOrder(knex, orderId) : new Map();
   return {
     placedBy: row.placed_by,
     view: {
@@ -65,7 +67,8 @@ export async function findOrder(knex: Knex, orderId: string, viewer: OrderViewer
       fraud: row.fraud,
       allocations: row.allocations,
       backorder: row.backorder,
-      shipments: row.shipments.map(shipmentView),
+      // What the order records of each handover, with what its fulfilment knows of the label and tracking.
+      shipments: row.shipments.map((s) => ({ ...carried.get(s.fulfilmentId), ...shipmentView(s) })),
       pickup: pickupView(row, viewer),
       returns: row.returns,
       updatedAt: row.updated_at.toISOString(),

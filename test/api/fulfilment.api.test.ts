@@ -80,8 +80,9 @@ describe('fulfilment, carriers and pickup (API)', function () {
     const { carrierId, trackingNumber } = labelled.shipment;
     const update = { trackingNumber, status: 'delivered', at: new Date().toISOString() };
     expect((await h.call('POST', `/carriers/${carrierId}/tracking`, signed(carrierId, update))).status).to.equal(200);
-    const delivered = await until(async () => { const o = await order(id); return o.status === 'delivered' ? o : undefined; });
-    expect(delivered.status).to.equal('delivered');
+    const delivered = await until(async () => { const o = await order(id); return o.status === 'delivered' && o.shipments[0]?.status === 'delivered' ? o : undefined; });
+    expect(delivered.shipments[0]).to.include({ fulfilmentId: f.fulfilmentId, carrierId, trackingNumber, locationId: 'wh-hh' });
+    expect(delivered.shipments[0].events.map((e: { status: string }) => e.status)).to.deep.equal(['delivered']);
     const stock = (await h.call('GET', `/inventory/${sku}`, op)).body;
     expect(stock.totals).to.include({ onHand: 8, reserved: 0 });
   });
