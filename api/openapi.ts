@@ -1,6 +1,8 @@
 import {
-  AdjustmentBody, AvailabilityBody, CancelOrderBody, PlaceOrderBody, PutLocationBody, ReceiptBody, ReviewOrderBody, SafetyStockBody, ShippingRatesBody, TransferBody,
+  AdjustmentBody, AvailabilityBody, CancelOrderBody, CollectBody, PackFulfilmentBody, PickBody, PlaceOrderBody, PutLocationBody, ReceiptBody, RejectFulfilmentBody,
+  ReviewOrderBody, SafetyStockBody, ShippingRatesBody, TrackingUpdateBody, TransferBody,
 } from './schemas.js';
+import { FULFILMENT_STATUSES } from '../write-side/fulfilments/fulfilment.state.js';
 
 // The OpenAPI document for what the service serves; request schemas are the ones the API validates with.
 
@@ -80,6 +82,45 @@ export const openApiDocument = {
     '/fraud/reviews': {
       get: { summary: 'Orders on fraud hold, oldest first, with score and reasons (operator)',
         parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500 } }, minPosition], responses: { 200: ok('orders, position'), ...errors } },
+    },
+    '/fulfilments': {
+      get: { summary: 'A location\'s fulfilment queue, oldest first (operator)',
+        parameters: [{ name: 'locationId', in: 'query', schema: { type: 'string' } }, { name: 'status', in: 'query', schema: { type: 'string', enum: [...FULFILMENT_STATUSES] } },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200 } }, { name: 'after', in: 'query', schema: { type: 'integer', minimum: 0 }, description: '`next` of the previous page' }, minPosition],
+        responses: { 200: ok('fulfilments, next, position'), ...errors } },
+    },
+    '/fulfilments/{fulfilmentId}': {
+      get: { summary: 'One fulfilment with its lines, packages, shipment (label, choice, tracking) and timeline (operator)', parameters: [path('fulfilmentId'), minPosition],
+        responses: { 200: ok('Fulfilment'), 404: problem, ...errors } },
+    },
+    '/fulfilments/{fulfilmentId}/pick': {
+      post: { summary: 'Record what was picked; fewer units than asked is a short pick: written off there and sourced elsewhere (operator)', parameters: [path('fulfilmentId'), idempotencyKey],
+        requestBody: body(PickBody), responses: { 200: ok('fulfilmentId, status, position'), 404: problem, ...errors } },
+    },
+    '/fulfilments/{fulfilmentId}/reject': {
+      post: { summary: 'The location cannot do it: its reservation is released and the lines are sourced to the next best location (operator)', parameters: [path('fulfilmentId'), idempotencyKey],
+        requestBody: body(RejectFulfilmentBody), responses: { 200: ok('fulfilmentId, status, position'), 404: problem, ...errors } },
+    },
+    '/fulfilments/{fulfilmentId}/pack': {
+      post: { summary: 'Record the packages; a carrier job rate-shops and buys the label (operator)', parameters: [path('fulfilmentId'), idempotencyKey],
+        requestBody: body(PackFulfilmentBody), responses: { 202: ok('fulfilmentId, status, position'), 404: problem, ...errors } },
+    },
+    '/fulfilments/{fulfilmentId}/ship': {
+      post: { summary: 'Handed to the carrier: the units leave the ledger, the card is captured for the shipment\'s share (operator)', parameters: [path('fulfilmentId'), idempotencyKey],
+        responses: { 200: ok('fulfilmentId, status, position'), 404: problem, ...errors } },
+    },
+    '/fulfilments/{fulfilmentId}/ready': {
+      post: { summary: 'A pickup is waiting at the counter: the customer is sent a pickup code; it expires after PICKUP_EXPIRY_HOURS (operator)', parameters: [path('fulfilmentId'), idempotencyKey],
+        responses: { 200: ok('fulfilmentId, status, position'), 404: problem, ...errors } },
+    },
+    '/fulfilments/{fulfilmentId}/collect': {
+      post: { summary: 'The customer collects with the pickup code (a wrong code is 409); the card is captured (operator)', parameters: [path('fulfilmentId'), idempotencyKey],
+        requestBody: body(CollectBody), responses: { 200: ok('fulfilmentId, status, position'), 404: problem, ...errors } },
+    },
+    '/carriers/{carrierId}/tracking': {
+      post: { summary: 'A carrier\'s tracking update, signed with its secret: X-Carrier-Signature: sha256=<HMAC-SHA256 of "<X-Carrier-Timestamp>.<raw body>">', security: [],
+        parameters: [path('carrierId'), { name: 'X-Carrier-Timestamp', in: 'header', required: true, schema: { type: 'string' } }, { name: 'X-Carrier-Signature', in: 'header', required: true, schema: { type: 'string' } }],
+        requestBody: body(TrackingUpdateBody), responses: { 200: ok('trackingNumber, recorded, status, position'), 400: problem, 401: problem, 404: problem, 413: problem, 503: problem } },
     },
     '/carriers': {
       get: { summary: 'The carriers configured, each with its services and their transit days in the nearest zone (operator)', responses: { 200: ok('carriers'), ...errors } },

@@ -125,13 +125,16 @@ export const AvailabilityBody = Type.Object({
   delivery: DeliverySchema,
 }, strict);
 
-export const PackageBody = Type.Object({
+const packageSize = {
   weightGrams: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
   lengthCm: Type.Integer({ minimum: 1, maximum: 1000 }),
   widthCm: Type.Integer({ minimum: 1, maximum: 1000 }),
   heightCm: Type.Integer({ minimum: 1, maximum: 1000 }),
-  lines: Type.Optional(Type.Array(Type.Object({ sku: ClientId('SKU'), quantity: Type.Integer({ minimum: 1, maximum: 100_000 }) }, strict), { maxItems: 500 })),
-}, strict);
+};
+const PackageLines = Type.Array(Type.Object({ sku: ClientId('SKU'), quantity: Type.Integer({ minimum: 1, maximum: 100_000 }) }, strict), { minItems: 1, maxItems: 500 });
+
+/** A parcel to quote for: its lines are optional. */
+export const PackageBody = Type.Object({ ...packageSize, lines: Type.Optional(PackageLines) }, strict);
 
 export const ShippingRatesBody = Type.Object({
   from: ClientId('the location the parcels leave from'),
@@ -150,13 +153,8 @@ export const PickBody = Type.Object({ lines: FulfilmentLines }, strict);
 export const RejectFulfilmentBody = Type.Object({ reason: Text(500) }, strict);
 export const CollectBody = Type.Object({ code: Type.String({ pattern: '^[0-9]{6}$', description: 'the pickup code the customer was sent' }) }, strict);
 
-export const PackageSpecSchema = Type.Object({
-  weightGrams: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
-  lengthCm: Type.Integer({ minimum: 1, maximum: 1000 }),
-  widthCm: Type.Integer({ minimum: 1, maximum: 1000 }),
-  heightCm: Type.Integer({ minimum: 1, maximum: 1000 }),
-  lines: Type.Array(Type.Object({ sku: ClientId('SKU'), quantity: Type.Integer({ minimum: 1, maximum: 100_000 }) }, strict), { minItems: 1, maxItems: 500 }),
-}, strict);
+/** A parcel packed: what it holds. */
+export const PackageSpecSchema = Type.Object({ ...packageSize, lines: PackageLines }, strict);
 export const PackFulfilmentBody = Type.Object({ packages: Type.Array(PackageSpecSchema, { minItems: 1, maxItems: 50 }) }, strict);
 
 export const TrackingUpdateBody = Type.Object({
