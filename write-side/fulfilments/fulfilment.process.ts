@@ -88,6 +88,8 @@ export function fulfilmentProcess(deps: { write: WriteSide; allocator: Allocator
             await write.onLedger({ type: 'WriteOffShortPick', data: { sku: l.sku, locationId: e.data.locationId, orderId, fulfilmentId: e.data.fulfilmentId, quantity: l.quantity }, metadata });
           }
           await resource(e, e.data.short, 'short_pick', metadata, context);
+          // Nothing at all was found: the fulfilment holds nothing more and has nothing to pack.
+          if (e.data.picked.length === 0) await write.cancelFulfilment(e.data.fulfilmentId, 'nothing found to pick; sourced elsewhere', metadata);
           return;
         case 'FulfilmentRejected':
           await resource(e, e.data.lines, 'rejected', metadata, context);
