@@ -1,3 +1,4 @@
+import { AppError, ConcurrencyError } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import type { WriteSide } from '../commands.js';
 import type { CommandMetadata } from '../decider.js';
@@ -51,77 +52,87 @@ export function fulfilmentProcess(deps: { write: WriteSide; allocator: Allocator
       'ShipmentTracked', 'FulfilmentReadyForPickup', 'FulfilmentCollected', 'FulfilmentExpired'] satisfies Event['type'][],
     keyOf: (e) => (e.data as { orderId: string }).orderId,
     async react(raw, context) {
-      const e = raw as Event;
-      const orderId = (e.data as { orderId: string }).orderId;
-      const metadata: CommandMetadata = {
-        now: (deps.now?.() ?? new Date()).toISOString(), correlationId: orderId, causationId: e.id, actor: { kind: 'system', id: name },
-      };
-      context.signal.throwIfAborted();
-      switch (e.type) {
-        case 'OrderReleased':
-        case 'OrderReallocated': {
-          const order = await write.loadOrder(orderId, { fresh: true });
-          if (order.status === 'none') return;
-          const seq = e.type === 'OrderReleased' ? 0 : e.data.allocationSeq;
-          for (const part of partsToFulfil(order, seq)) {
-            await write.createFulfilment({
-              orderId, locationId: part.locationId, kind: order.order.delivery.method, lines: part.lines, delivery: order.order.delivery, allocationSeq: seq,
-            }, metadata);
-          }
-          return;
-        }
-        case 'OrderCancelled': {
-          const order = await write.loadOrder(orderId, { fresh: true });
-          if (order.status === 'none') return;
-          const ids = new Set(order.progress.allocations.map((p) => fulfilmentIdFor(orderId, p.allocationSeq, p.locationId)));
-          for (const id of ids) {
-            const f = await write.loadFulfilment(id);
-            if (f.status !== 'none' && !['shipped', 'collected', 'expired', 'rejected', 'cancelled'].includes(f.status)) {
-              await write.cancelFulfilment(id, e.data.reason, metadata);
-            }
-          }
-          return;
-        }
-        case 'FulfilmentPicked':
-          if (e.data.short.length === 0) return;
-          for (const l of e.data.short) {
-            await write.onLedger({ type: 'WriteOffShortPick', data: { sku: l.sku, locationId: e.data.locationId, orderId, fulfilmentId: e.data.fulfilmentId, quantity: l.quantity }, metadata });
-          }
-          await resource(e, e.data.short, 'short_pick', metadata, context);
-          // Nothing at all was found: the fulfilment holds nothing more and has nothing to pack.
-          if (e.data.picked.length === 0) await write.cancelFulfilment(e.data.fulfilmentId, 'nothing found to pick; sourced elsewhere', metadata);
-          return;
-        case 'FulfilmentRejected':
-          await resource(e, e.data.lines, 'rejected', metadata, context);
-          return;
-        case 'FulfilmentShipped':
-        case 'FulfilmentCollected': {
-          const { fulfilmentId, locationId, lines } = e.data;
-          for (const l of lines) {
-            await write.onLedger({ type: 'ShipReservedStock', data: { sku: l.sku, locationId, orderId, quantity: l.quantity }, metadata }).catch(alreadyShipped);
-          }
-          await write.recordOrderFulfilment(e.type === 'FulfilmentShipped'
-            ? { type: 'RecordFulfilmentShipped', data: { orderId, fulfilmentId, locationId, lines }, metadata }
-            : { type: 'RecordCollection', data: { orderId, fulfilmentId, lines }, metadata });
-          return;
-        }
-        case 'ShipmentTracked':
-          if (e.data.moved && e.data.status === 'delivered') {
-            await write.recordOrderFulfilment({ type: 'RecordFulfilmentDelivered', data: { orderId, fulfilmentId: e.data.fulfilmentId }, metadata });
-          }
-          return;
-        case 'FulfilmentReadyForPickup': {
-          const { fulfilmentId, locationId, code, readyAt, expiresAt } = e.data;
-          await write.recordOrderFulfilment({ type: 'RecordReadyForPickup', data: { orderId, fulfilmentId, locationId, code, readyAt, expiresAt }, metadata });
-          return;
-        }
-        case 'FulfilmentExpired':
-          await write.cancelOrder(orderId, 'not_collected', metadata);
-          return;
-        default:
+      try {
+        await reactTo(raw as Event, context);
+      } catch (err) {
+        // A rule refusing the step (a 4xx of the domain) will refuse it again on every retry, and a
+        // reaction that throws halts the turn for every order: log it for operators and move on.
+        if (!(err instanceof AppError) || err instanceof ConcurrencyError) throw err;
+        deps.log.error({ err, eventId: raw.id, type: raw.type, position: raw.position, orderId: (raw.data as { orderId?: string }).orderId }, 'fulfilment step refused; left for an operator');
       }
     },
   };
+
+  async function reactTo(e: Event, context: { afterCrash: boolean; signal: AbortSignal }): Promise<void> {
+    const orderId = (e.data as { orderId: string }).orderId;
+    const metadata: CommandMetadata = {
+      now: (deps.now?.() ?? new Date()).toISOString(), correlationId: orderId, causationId: e.id, actor: { kind: 'system', id: name },
+    };
+    context.signal.throwIfAborted();
+    switch (e.type) {
+      case 'OrderReleased':
+      case 'OrderReallocated': {
+        const order = await write.loadOrder(orderId, { fresh: true });
+        if (order.status === 'none') return;
+        const seq = e.type === 'OrderReleased' ? 0 : e.data.allocationSeq;
+        for (const part of partsToFulfil(order, seq)) {
+          await write.createFulfilment({
+            orderId, locationId: part.locationId, kind: order.order.delivery.method, lines: part.lines, delivery: order.order.delivery, allocationSeq: seq,
+          }, metadata);
+        }
+        return;
+      }
+      case 'OrderCancelled': {
+        const order = await write.loadOrder(orderId, { fresh: true });
+        if (order.status === 'none') return;
+        const ids = new Set(order.progress.allocations.map((p) => fulfilmentIdFor(orderId, p.allocationSeq, p.locationId)));
+        for (const id of ids) {
+          const f = await write.loadFulfilment(id);
+          if (f.status !== 'none' && !['shipped', 'collected', 'expired', 'rejected', 'cancelled'].includes(f.status)) {
+            await write.cancelFulfilment(id, e.data.reason, metadata);
+          }
+        }
+        return;
+      }
+      case 'FulfilmentPicked':
+        if (e.data.short.length === 0) return;
+        for (const l of e.data.short) {
+          await write.onLedger({ type: 'WriteOffShortPick', data: { sku: l.sku, locationId: e.data.locationId, orderId, fulfilmentId: e.data.fulfilmentId, quantity: l.quantity }, metadata });
+        }
+        await resource(e, e.data.short, 'short_pick', metadata, context);
+        // Nothing at all was found: the fulfilment holds nothing more and has nothing to pack.
+        if (e.data.picked.length === 0) await write.cancelFulfilment(e.data.fulfilmentId, 'nothing found to pick; sourced elsewhere', metadata);
+        return;
+      case 'FulfilmentRejected':
+        await resource(e, e.data.lines, 'rejected', metadata, context);
+        return;
+      case 'FulfilmentShipped':
+      case 'FulfilmentCollected': {
+        const { fulfilmentId, locationId, lines } = e.data;
+        for (const l of lines) {
+          await write.onLedger({ type: 'ShipReservedStock', data: { sku: l.sku, locationId, orderId, quantity: l.quantity }, metadata }).catch(alreadyShipped);
+        }
+        await write.recordOrderFulfilment(e.type === 'FulfilmentShipped'
+          ? { type: 'RecordFulfilmentShipped', data: { orderId, fulfilmentId, locationId, lines }, metadata }
+          : { type: 'RecordCollection', data: { orderId, fulfilmentId, lines }, metadata });
+        return;
+      }
+      case 'ShipmentTracked':
+        if (e.data.moved && e.data.status === 'delivered') {
+          await write.recordOrderFulfilment({ type: 'RecordFulfilmentDelivered', data: { orderId, fulfilmentId: e.data.fulfilmentId }, metadata });
+        }
+        return;
+      case 'FulfilmentReadyForPickup': {
+        const { fulfilmentId, locationId, code, readyAt, expiresAt } = e.data;
+        await write.recordOrderFulfilment({ type: 'RecordReadyForPickup', data: { orderId, fulfilmentId, locationId, code, readyAt, expiresAt }, metadata });
+        return;
+      }
+      case 'FulfilmentExpired':
+        await write.cancelOrder(orderId, 'not_collected', metadata);
+        return;
+      default:
+    }
+  }
 }
 
 /**
