@@ -3,7 +3,7 @@ import Router from '@koa/router';
 import { findFulfilment, fulfilmentQueue } from '../read-side/fulfilments.queries.js';
 import { FULFILMENT_STATUSES } from '../write-side/fulfilments/fulfilment.state.js';
 import { readModelPosition } from '../read-side/positions.js';
-import { NotFoundError, ValidationError } from '../platform/errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../platform/errors.js';
 import type { ApiDeps } from './deps.js';
 import type { FulfilmentResult } from '../write-side/commands.js';
 import { allow } from './auth.js';
@@ -59,7 +59,16 @@ export function fulfilmentRoutes(deps: ApiDeps): Router {
   });
 
   router.post('/fulfilments/:id/ship', allow('operator'), async (ctx) => {
-    ctx.body = view(await deps.write.shipFulfilment(fulfilmentIdParam(ctx.params.id), commandMetadata(ctx)));
+    const id = fulfilmentIdParam(ctx.params.id);
+    // An order cancelled while its parcel waited for the carrier must not leave: its payment is being given back.
+    const f = await deps.write.loadFulfilment(id);
+    if (f.status !== 'none') {
+      const order = await deps.write.loadOrder(f.orderId, { fresh: true });
+      if (order.status !== 'none' && (order.cancellation || order.rejection)) {
+        throw new ConflictError('order.closed', `Order ${f.orderId} was ${order.cancellation ? 'cancelled' : 'rejected'}: the parcel must not be handed over`);
+      }
+    }
+    ctx.body = view(await deps.write.shipFulfilment(id, commandMetadata(ctx)));
   });
 
   router.post('/fulfilments/:id/ready', allow('operator'), async (ctx) => {

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import { fulfilmentByTracking } from '../read-side/fulfilments.queries.js';
 import { shipmentStatus } from '../write-side/fulfilments/fulfilment.state.js';
-import { NotFoundError, UnauthorizedError } from '../platform/errors.js';
+import { ConflictError, NotFoundError, UnauthorizedError } from '../platform/errors.js';
 import type { ApiDeps } from './deps.js';
 import { verifyCarrierSignature } from './carrier-signature.js';
 import { bodyOf, idParam } from './http.js';
@@ -9,6 +9,8 @@ import { TrackingUpdateBody } from './schemas.js';
 import { compile } from './validation.js';
 
 const checkUpdate = compile<TrackingUpdateBody>(TrackingUpdateBody);
+/** A fulfilment in one of these has ended: its shipment takes no more tracking. */
+const ENDED = new Set(['fulfilment.cancelled', 'fulfilment.rejected', 'fulfilment.expired', 'fulfilment.already_collected']);
 
 /**
  * Carriers post tracking updates here, signed with their secret instead of an API key. A bad or
@@ -30,7 +32,15 @@ export function trackingRoutes(deps: ApiDeps): Router {
     if (!shipment) throw new NotFoundError('shipment.unknown_tracking_number', `No shipment of ${carrierId} has tracking number ${update.trackingNumber}`);
     const r = await deps.write.recordTracking(shipment.fulfilmentId, { carrierId, ...update }, {
       now: new Date().toISOString(), correlationId: shipment.orderId, causationId: ctx.state.requestId, requestId: ctx.state.requestId, actor: { kind: 'api', id: carrierId, role: 'carrier' },
+    }).catch((err: unknown) => {
+      // A shipment whose fulfilment ended (cancelled, say) takes no more updates; the carrier hears it was received, so it stops sending.
+      if (err instanceof ConflictError && ENDED.has(err.code)) return null;
+      throw err;
     });
+    if (r === null) {
+      ctx.body = { trackingNumber: update.trackingNumber, recorded: false, status: null, position: null };
+      return;
+    }
     ctx.body = { trackingNumber: update.trackingNumber, recorded: r.events.length > 0, status: shipmentStatus(r.fulfilment), position: r.position };
   });
 

@@ -115,6 +115,14 @@ describe('stock ledger decider', () => {
       expect(state.reservations.toJS()).to.deep.equal({ 'o-1': 3 });
       given(history).when({ type: 'ShipReservedStock', data: { ...key, orderId: 'o-2', quantity: 1 }, metadata: m }).thenThrows(ConflictError, 'stock.not_reserved');
     });
+
+    it('takes a shipment off once: the same fulfilment handed over again takes nothing, another of the order\'s takes its own', () => {
+      const shipped = { type: 'StockShipped' as const, data: { ...at, orderId: 'o-1', quantity: 2, fulfilmentId: 'f-1' } };
+      given(history).when({ type: 'ShipReservedStock', data: { ...key, orderId: 'o-1', quantity: 2, fulfilmentId: 'f-1' }, metadata: m }).then([shipped]);
+      given([...history, shipped]).when({ type: 'ShipReservedStock', data: { ...key, orderId: 'o-1', quantity: 2, fulfilmentId: 'f-1' }, metadata: m }).then([]);
+      given([...history, shipped]).when({ type: 'ShipReservedStock', data: { ...key, orderId: 'o-1', quantity: 3, fulfilmentId: 'f-2' }, metadata: m })
+        .then([{ type: 'StockShipped', data: { ...at, orderId: 'o-1', quantity: 3, fulfilmentId: 'f-2' } }]);
+    });
   });
 
   describe('an order holding units here that is to hold more (a re-sourced part sent where it already has some)', () => {

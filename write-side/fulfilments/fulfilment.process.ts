@@ -9,6 +9,7 @@ import type { Allocator } from '../sourcing/allocator.js';
 import type { ReallocationCause } from '../sourcing/reallocation.js';
 import type { Recorded } from '../to-domain.js';
 import { fulfilmentIdFor } from './fulfilment.decider.js';
+import { shipmentStatus } from './fulfilment.state.js';
 import type { FulfilmentEvent } from './fulfilment.events.js';
 
 type Event = Recorded<OrderEvent | FulfilmentEvent>;
@@ -94,34 +95,47 @@ export function fulfilmentProcess(deps: { write: WriteSide; allocator: Allocator
         }
         return;
       }
-      case 'FulfilmentPicked':
+      case 'FulfilmentPicked': {
         if (e.data.short.length === 0) return;
+        const order = await write.loadOrder(orderId, { fresh: true });
+        // A closed order's stock was released as it closed: there is nothing left to write off against it or to source.
+        if (order.status === 'none' || order.cancellation || order.rejection) return;
         for (const l of e.data.short) {
           await write.onLedger({ type: 'WriteOffShortPick', data: { sku: l.sku, locationId: e.data.locationId, orderId, fulfilmentId: e.data.fulfilmentId, quantity: l.quantity }, metadata });
         }
         await resource(e, e.data.short, 'short_pick', metadata, context);
         // Nothing at all was found: the fulfilment holds nothing more and has nothing to pack.
-        if (e.data.picked.length === 0) await write.cancelFulfilment(e.data.fulfilmentId, 'nothing found to pick; sourced elsewhere', metadata);
+        if (e.data.picked.length === 0 && (await write.loadFulfilment(e.data.fulfilmentId)).status === 'picking') {
+          await write.cancelFulfilment(e.data.fulfilmentId, 'nothing found to pick; sourced elsewhere', metadata);
+        }
         return;
+      }
       case 'FulfilmentRejected':
-        await resource(e, e.data.lines, 'rejected', metadata, context);
+        if (e.data.lines.length > 0) await resource(e, e.data.lines, 'rejected', metadata, context);
         return;
       case 'FulfilmentShipped':
       case 'FulfilmentCollected': {
         const { fulfilmentId, locationId, lines } = e.data;
         for (const l of lines) {
-          await write.onLedger({ type: 'ShipReservedStock', data: { sku: l.sku, locationId, orderId, quantity: l.quantity }, metadata }).catch(alreadyShipped);
+          await write.onLedger({ type: 'ShipReservedStock', data: { sku: l.sku, locationId, orderId, quantity: l.quantity, fulfilmentId }, metadata });
         }
         await write.recordOrderFulfilment(e.type === 'FulfilmentShipped'
           ? { type: 'RecordFulfilmentShipped', data: { orderId, fulfilmentId, locationId, lines }, metadata }
           : { type: 'RecordCollection', data: { orderId, fulfilmentId, lines }, metadata });
-        return;
-      }
-      case 'ShipmentTracked':
-        if (e.data.moved && e.data.status === 'delivered') {
-          await write.recordOrderFulfilment({ type: 'RecordFulfilmentDelivered', data: { orderId, fulfilmentId: e.data.fulfilmentId }, metadata });
+        // The carrier may have reported the delivery before the handover was recorded.
+        if (e.type === 'FulfilmentShipped' && shipmentStatus(await write.loadFulfilment(fulfilmentId)) === 'delivered') {
+          await write.recordOrderFulfilment({ type: 'RecordFulfilmentDelivered', data: { orderId, fulfilmentId }, metadata });
         }
         return;
+      }
+      case 'ShipmentTracked': {
+        if (!e.data.moved || e.data.status !== 'delivered') return;
+        // Delivered before the handover was recorded on the order: recorded when it is (FulfilmentShipped above).
+        const order = await write.loadOrder(orderId, { fresh: true });
+        if (order.status === 'none' || !order.progress.shipments.some((x) => x.fulfilmentId === e.data.fulfilmentId)) return;
+        await write.recordOrderFulfilment({ type: 'RecordFulfilmentDelivered', data: { orderId, fulfilmentId: e.data.fulfilmentId }, metadata });
+        return;
+      }
       case 'FulfilmentReadyForPickup': {
         const { fulfilmentId, locationId, code, readyAt, expiresAt } = e.data;
         await write.recordOrderFulfilment({ type: 'RecordReadyForPickup', data: { orderId, fulfilmentId, locationId, code, readyAt, expiresAt }, metadata });
@@ -144,11 +158,6 @@ function partsToFulfil(order: PlacedState, seq: number): { locationId: string; l
   const parts = order.progress.allocations.filter((p) => p.allocationSeq === seq);
   const { delivery } = order.order;
   return delivery.method === 'pickup' ? parts.filter((p) => p.locationId === delivery.locationId) : parts;
-}
-
-/** A shipment's units taken off the ledger before a crash: the ledger refuses taking them again, which is the outcome wanted. */
-function alreadyShipped(err: unknown): void {
-  if ((err as { code?: string }).code !== 'stock.not_reserved') throw err;
 }
 
 function sameLines(a: SkuQuantity[], b: SkuQuantity[]): boolean {

@@ -13,7 +13,8 @@ export type StockEvent =
   | DomainEvent<'StockAdjusted', At & { delta: number; reason: string; orderId?: string; fulfilmentId?: string }>
   | DomainEvent<'StockReserved', At & { orderId: string; quantity: number }>
   | DomainEvent<'StockReservationReleased', At & { orderId: string; quantity: number; reason: string }>
-  | DomainEvent<'StockShipped', At & { orderId: string; quantity: number }>
+  /** `fulfilmentId`: the shipment the units left with (absent on events recorded before fulfilments). */
+  | DomainEvent<'StockShipped', At & { orderId: string; quantity: number; fulfilmentId?: string }>
   | DomainEvent<'StockTransferredOut', At & { transferId: string; to: string; quantity: number }>
   | DomainEvent<'StockTransferredIn', At & { transferId: string; from: string; quantity: number }>
   | DomainEvent<'StockReturned', At & { quantity: number; reference: string }>
@@ -33,7 +34,7 @@ export type StockCommand =
   | Command<'ReleaseReservation', Key & { orderId: string; reason: string; keep?: number }>
   /** Writes off units a fulfilment found missing on the shelf, with the order's reservation of them. */
   | Command<'WriteOffShortPick', Key & { orderId: string; fulfilmentId: string; quantity: number }>
-  | Command<'ShipReservedStock', Key & { orderId: string; quantity: number }>
+  | Command<'ShipReservedStock', Key & { orderId: string; quantity: number; fulfilmentId?: string }>
   | Command<'TransferStockOut', Key & { transferId: string; to: string; quantity: number }>
   | Command<'TransferStockIn', Key & { transferId: string; from: string; quantity: number }>
   | Command<'ReturnStock', Key & { quantity: number; reference: string }>
@@ -51,6 +52,8 @@ export interface StockLedger {
   transfersIn: ImmutableMap<string, string>;
   /** Fulfilments whose short pick has been written off here, so a repeated write-off records nothing. */
   shortPicks: ImmutableSet<string>;
+  /** Shipments already taken off this ledger (`fulfilmentId`), so a repeated handover takes nothing twice. */
+  shipped: ImmutableSet<string>;
 }
 
 export const stockStream = (sku: string, locationId: string): string => `stock-${sku}@${locationId}`;
@@ -62,7 +65,7 @@ export const available = (s: StockLedger): number => Math.max(0, s.onHand - s.re
 export const MAX_ON_HAND = 1_000_000_000_000;
 
 export const stockDecider: Decider<StockLedger, StockCommand, StockEvent> = {
-  initialState: { onHand: 0, reserved: 0, quarantined: 0, safetyStock: 0, reservations: ImmutableMap(), transfersIn: ImmutableMap(), shortPicks: ImmutableSet() },
+  initialState: { onHand: 0, reserved: 0, quarantined: 0, safetyStock: 0, reservations: ImmutableMap(), transfersIn: ImmutableMap(), shortPicks: ImmutableSet(), shipped: ImmutableSet() },
 
   evolve(state, event) {
     switch (event.type) {
@@ -78,7 +81,10 @@ export const stockDecider: Decider<StockLedger, StockCommand, StockEvent> = {
       case 'StockReservationReleased':
         return { ...state, reserved: state.reserved - event.data.quantity, reservations: less(state.reservations, event.data.orderId, event.data.quantity) };
       case 'StockShipped':
-        return { ...state, onHand: state.onHand - event.data.quantity, reserved: state.reserved - event.data.quantity, reservations: less(state.reservations, event.data.orderId, event.data.quantity) };
+        return {
+          ...state, onHand: state.onHand - event.data.quantity, reserved: state.reserved - event.data.quantity, reservations: less(state.reservations, event.data.orderId, event.data.quantity),
+          shipped: event.data.fulfilmentId === undefined ? state.shipped : state.shipped.add(event.data.fulfilmentId),
+        };
       case 'StockTransferredOut':
         return { ...state, onHand: state.onHand - event.data.quantity };
       case 'StockTransferredIn':
@@ -155,11 +161,12 @@ export const stockDecider: Decider<StockLedger, StockCommand, StockEvent> = {
         ];
       }
       case 'ShipReservedStock': {
-        const { orderId, quantity } = command.data;
+        const { orderId, quantity, fulfilmentId } = command.data;
         positive(quantity);
+        if (fulfilmentId !== undefined && state.shipped.has(fulfilmentId)) return [];          // this shipment already left
         const held = state.reservations.get(orderId, 0);
         if (quantity > held) throw new ConflictError('stock.not_reserved', `Order ${orderId} holds ${held} of ${sku} at ${locationId}, not ${quantity}`);
-        return [{ type: 'StockShipped', data: { ...at, orderId, quantity } }];
+        return [{ type: 'StockShipped', data: { ...at, orderId, quantity, ...(fulfilmentId === undefined ? {} : { fulfilmentId }) } }];
       }
       case 'TransferStockOut': {
         const { transferId, to, quantity } = command.data;
