@@ -166,11 +166,16 @@ const LOCATIONS = [
 ];
 const SKUS = 200;
 
+/** A call to the service with the operator's key. */
+function asOperator(url: string, method: string, path: string, body?: unknown): Promise<Response> {
+  return fetch(`${url}${path}`, {
+    method, headers: { authorization: 'Bearer bench-ops', 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
 /** A network of five locations with every SKU in stock, through the API. */
 async function seedNetwork(url: string, db: pg.Client, schema: string, withJobs = true): Promise<void> {
-  const call = (method: string, path: string, body: unknown) => fetch(`${url}${path}`, {
-    method, headers: { authorization: 'Bearer bench-ops', 'content-type': 'application/json' }, body: JSON.stringify(body),
-  });
+  const call = (method: string, path: string, body: unknown) => asOperator(url, method, path, body);
   for (const l of LOCATIONS) {
     await call('PUT', `/locations/${l.id}`, { name: l.id, type: l.type, geo: l.geo, canShip: true, canPickup: l.canPickup, handlingCost: 150 });
   }
