@@ -6,7 +6,12 @@ declare module 'autocannon' {
     amount?: number;
     pipelining?: number;
     headers?: Record<string, string>;
-    requests?: { method?: string; path?: string; headers?: Record<string, string>; setupRequest?(req: Record<string, unknown>): Record<string, unknown> }[];
+    requests?: {
+      method?: string; path?: string; headers?: Record<string, string>;
+      /** `context` is the request's own (one request per sequence), shared with its onResponse. */
+      setupRequest?(req: Record<string, unknown>, context: Record<string, unknown>): Record<string, unknown>;
+      onResponse?(status: number, body: string, context: Record<string, unknown>): void;
+    }[];
     overallRate?: number;
   }
   interface Histogram { average: number; p50: number; p90: number; p99: number; max: number }

@@ -7,7 +7,10 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import { v7 as uuid } from 'uuid';
 import { openPostgresEventStore } from '../event-store/postgres/postgres-event-store.js';
+import { sandboxLabelCounts } from '../carriers/sandbox-carriers.js';
+import { signature } from '../notifications/webhook-notifier.js';
 import { sandboxAuthorizationCounts } from '../payments/sandbox-gateway.js';
+import { loadConfig, SANDBOX_CARRIER_IDS } from '../platform/config.js';
 import { createKnex, ensureDatabase } from '../platform/db.js';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -20,6 +23,8 @@ const run = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const BASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/oms_bench';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** What the sandbox carriers sign their tracking webhooks with, as the service is told. */
+const WEBHOOK_SECRETS = new Map<string, string>(SANDBOX_CARRIER_IDS.map((id) => [id, `bench-${id}-webhook-secret`]));
 
 interface Row { figure: string; value: string; baseline?: string }
 const rows: Row[] = [];
@@ -110,6 +115,7 @@ async function withService<T>(roles: string | string[], work: (svc: Running) => 
   const env = {
     ...process.env, DATABASE_URL: BASE_URL, DATABASE_SCHEMA: s.schema, HOST: '127.0.0.1', REDIS_URL,
     QUEUE_PREFIX: `bench-${s.schema}`, OMS_API_KEYS: 'bench-key:client,bench-ops:operator', LOG_LEVEL: 'warn', PG_POOL_SIZE: '16',
+    CARRIER_WEBHOOK_SECRETS: [...WEBHOOK_SECRETS].map(([id, secret]) => `${id}:${secret}`).join(','),
   };
   const children = (Array.isArray(roles) ? roles : [roles]).map((r, i) => spawn(process.execPath,
     [...(process.env.BENCH_NODE_OPTIONS?.split(' ').filter(Boolean) ?? []), 'dist/main.js'],
@@ -344,6 +350,189 @@ async function pipelineBench(): Promise<void> {
   rows.push({ figure: '  confirmations sent', value: fmt(r.twice.confirmed) });
 }
 
+/** Waits until the given queues hold no job waiting, running or due later. */
+async function jobsDone(schema: string, names: string[], ms = 120_000): Promise<void> {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const queues = names.map((name) => new Queue(name, { connection: redis, prefix: `bench-${schema}` }));
+  try {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      const counts = await Promise.all(queues.map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'prioritized')));
+      if (counts.every((c) => c.waiting + c.active + c.delayed + c.prioritized === 0)) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`jobs still running in ${names.join(', ')}`);
+  } finally {
+    await Promise.all(queues.map((q) => q.close()));
+    redis.disconnect();
+  }
+}
+
+interface WorkItem { fulfilmentId: string; lines: { sku: string; quantity: number }[] }
+
+/** Every pending fulfilment, oldest first, as an operator lists them. */
+async function pendingFulfilments(url: string): Promise<WorkItem[]> {
+  const all: WorkItem[] = [];
+  for (let after: number | null = 0; after !== null;) {
+    const res = await asOperator(url, 'GET', `/fulfilments?status=pending&limit=200&after=${after}`);
+    if (!res.ok) throw new Error(`GET /fulfilments answered ${res.status}`);
+    const page = await res.json() as { fulfilments: WorkItem[]; next: number | null };
+    all.push(...page.fulfilments);
+    after = page.next;
+  }
+  return all;
+}
+
+const SCANNED_AT = ['Leipzig', 'Halle', 'Erfurt', 'Dresden', 'Magdeburg'];
+let scans = 0;
+let lastScanAt = 0;
+/**
+ * The next tracking update, signed by its carrier: the shipments in turn, each scan at an instant
+ * of its own (so none repeats another); `scan` names it as the log will (tracking number and time).
+ */
+function trackingUpdate(shipments: { carrierId: string; trackingNumber: string }[]): { path: string; headers: Record<string, string>; body: string; scan: string } {
+  const { carrierId, trackingNumber } = shipments[scans % shipments.length];
+  lastScanAt = Math.max(Date.now(), lastScanAt + 1);
+  const at = new Date(lastScanAt).toISOString();
+  const body = JSON.stringify({ trackingNumber, status: 'in_transit', at, location: SCANNED_AT[scans % SCANNED_AT.length] });
+  scans++;
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  return {
+    path: `/carriers/${carrierId}/tracking`, body, scan: `${trackingNumber}@${at}`,
+    headers: { 'content-type': 'application/json', 'x-carrier-timestamp': timestamp, 'x-carrier-signature': `sha256=${signature(WEBHOOK_SECRETS.get(carrierId)!, timestamp, body)}` },
+  };
+}
+
+/**
+ * Warehouse execution and tracking. FULFILMENT_ORDERS orders (500 per BENCH_SECONDS by default)
+ * are placed and released first, not measured. Then 32 operator clients pick (every line) and
+ * pack (one package) every pending fulfilment over the API, and the carrier jobs buy their labels
+ * at the sandbox carriers (latency as configured): fulfilments labelled per second from the first
+ * pick to the last label in the log, pack -> labelled p50/p99, and the labels the carriers hold
+ * (exactly one per fulfilment). Then carriers post tracking updates for those shipments from 32
+ * clients, each update distinct and signed, at the API process alone (the other roles in a second
+ * process): the rate, its p50/p99, and one ShipmentTracked event per 2xx answer.
+ * BENCH_TOPOLOGY runs it on the processes given instead.
+ */
+async function fulfilmentBench(): Promise<void> {
+  const orders = Math.max(32, Number(process.env.FULFILMENT_ORDERS ?? 500 * SECONDS));
+  const topology = (process.env.BENCH_TOPOLOGY ?? 'api;projections,sourcing,jobs').split(';');
+  const latencyMs = loadConfig(process.env).carriers.sandbox.latencyMs;
+  const base32 = await pgbenchInserts(32);
+  const r = await withService(topology, async ({ url, schema, db }) => {
+    const q = async (sql: string, params: unknown[] = []) => (await db.query(sql.replaceAll('$s', schema), params)).rows[0];
+    await seedNetwork(url, db, schema);
+    // Not measured: the orders placed, released and confirmed, their fulfilments listed.
+    const placed = await autocannon({ ...ordersLoad(url, 32, pipelineOrder), amount: orders });
+    const wait = async (done: () => Promise<boolean>, what: string) => {
+      for (const deadline = Date.now() + 300_000; !(await done());) {
+        if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    };
+    await wait(async () => {
+      const r = await q(`SELECT count(*)::int AS n, count(*) FILTER (WHERE status NOT IN ('released', 'rejected', 'cancelled'))::int AS open FROM $s.orders`);
+      return r.n >= placed['2xx'] && r.open === 0;
+    }, 'the orders to be released');
+    const released = Number((await q(`SELECT count(*) AS n FROM $s.orders WHERE status = 'released'`)).n);
+    await wait(async () => Number((await q(`SELECT count(*) AS n FROM $s.fulfilments`)).n) >= released, 'the fulfilments of the released orders');
+    await jobsDone(schema, [QUEUES.fraudScoring, QUEUES.payments, QUEUES.notifications]);
+    const work = await pendingFulfilments(url);
+    const { p: start } = await q(`SELECT coalesce(max(global_position), 0) AS p FROM $s.events`);
+
+    // 32 operators, each a client that picks a fulfilment (every line), packs it (one package) and
+    // takes the next: one autocannon each, as its `amount` would split pick-pack pairs between connections.
+    let next = 0;
+    let packed = 0;
+    const lines = (context: Record<string, unknown>) => (context.f as WorkItem).lines.map(({ sku, quantity }) => ({ sku, quantity }));
+    const operator = (share: number) => autocannon({
+      url, connections: 1, amount: 2 * share,
+      headers: { authorization: 'Bearer bench-ops', 'content-type': 'application/json' },
+      requests: [
+        {
+          method: 'POST',
+          setupRequest: (req: Record<string, unknown>, context: Record<string, unknown>) => {
+            const f = context.f = work[next++];
+            return { ...req, path: `/fulfilments/${f.fulfilmentId}/pick`, body: JSON.stringify({ lines: lines(context) }) };
+          },
+        },
+        {
+          method: 'POST',
+          setupRequest: (req: Record<string, unknown>, context: Record<string, unknown>) => ({
+            ...req, path: `/fulfilments/${(context.f as WorkItem).fulfilmentId}/pack`,
+            body: JSON.stringify({ packages: [{ weightGrams: 1200, lengthCm: 30, widthCm: 20, heightCm: 10, lines: lines(context) }] }),
+          }),
+          onResponse: (status: number) => { if (status === 202) packed++; },
+        },
+      ],
+    });
+    const clients = Math.min(32, work.length);
+    const operators = await Promise.all(Array.from({ length: clients }, (_, i) => operator(Math.floor(work.length / clients) + (i < work.length % clients ? 1 : 0))));
+    const non2xx = operators.reduce((n, o) => n + o.non2xx + o.errors + o.timeouts, 0);
+    // Watched on the fulfilments read model, once a second: scanning the log while it is measured would slow what it measures.
+    const labelling = Date.now() + 120_000;
+    while (Number((await q(`SELECT count(*) AS n FROM $s.fulfilments WHERE status = 'labelled'`)).n) < packed && Date.now() < labelling) {
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const log = await q(`
+      WITH picked AS (SELECT min(recorded_at) AS at FROM $s.events WHERE type = 'FulfilmentPicked' AND global_position > $1),
+           packed AS (SELECT stream_id, recorded_at FROM $s.events WHERE type = 'FulfilmentPacked' AND global_position > $1),
+           labelled AS (SELECT stream_id, min(recorded_at) AS at, count(*) AS n FROM $s.events WHERE type = 'FulfilmentLabelled' AND global_position > $1 GROUP BY stream_id)
+      SELECT count(*)::int AS packed, count(l.at)::int AS labelled, count(*) FILTER (WHERE l.n > 1)::int AS twice,
+             extract(epoch FROM max(l.at) - (SELECT at FROM picked)) AS span,
+             extract(epoch FROM max(p.recorded_at) - (SELECT at FROM picked)) AS packing,
+             percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM l.at - p.recorded_at)) AS p50,
+             percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM l.at - p.recorded_at)) AS p99
+        FROM packed p LEFT JOIN labelled l USING (stream_id)`, [start]);
+    const sandbox = createKnex({ databaseUrl: BASE_URL, schema, poolSize: 1 });
+    const labels = await sandboxLabelCounts(sandbox).finally(() => sandbox.destroy());
+    const perFulfilment = work.map((f) => labels.get(f.fulfilmentId) ?? 0);
+
+    const { rows: shipments } = await db.query(`SELECT carrier_id AS "carrierId", tracking_number AS "trackingNumber" FROM ${schema}.fulfilments
+      WHERE tracking_number IS NOT NULL ORDER BY created_position`);
+    if (shipments.length < 32) throw new Error(`only ${shipments.length} shipments to track`);
+    // The updates answered 2xx, to find in the log (requests still in flight when a run stops are answered to nobody).
+    const answered: string[] = [];
+    const trackingLoad = (duration: number) => ({
+      url, connections: 32, duration,
+      requests: [{
+        method: 'POST',
+        setupRequest: (req: Record<string, unknown>, context: Record<string, unknown>) => {
+          const { scan, ...update } = trackingUpdate(shipments);
+          context.scan = scan;
+          return { ...req, ...update };
+        },
+        onResponse: (status: number, _body: string, context: Record<string, unknown>) => { if (status >= 200 && status < 300) answered.push(context.scan as string); },
+      }],
+    });
+    await autocannon(trackingLoad(2));                                                          // warm-up
+    answered.length = 0;
+    const t = await autocannon(trackingLoad(SECONDS));
+    const { n: tracked } = await q(`SELECT count(*)::int AS n FROM $s.events
+      WHERE type = 'ShipmentTracked' AND (data->>'trackingNumber') || '@' || (data->>'at') = ANY($1)`, [answered]);
+
+    return {
+      listed: work.length, packed: log.packed as number, labelled: log.labelled as number, twice: log.twice as number, non2xx,
+      perSecond: log.labelled / Number(log.span), packedPerSecond: log.packed / Number(log.packing),
+      p50: Number(log.p50) * 1000, p99: Number(log.p99) * 1000,
+      unlabelled: perFulfilment.filter((n) => n === 0).length, labelledTwice: perFulfilment.filter((n) => n > 1).length,
+      tracking: { rate: t['2xx'] / t.duration, p50: t.latency.p50, p99: t.latency.p99, non2xx: t.non2xx, errors: t.errors + t.timeouts, answered: t['2xx'], tracked: tracked as number },
+    };
+  });
+  const baseline = `pgbench single-row inserts/s, 32 clients: ${fmt(base32)}`;
+  rows.push({ figure: `fulfilment, processes ${topology.join(' | ')}; sandbox carrier latency ${latencyMs} ms`, value: '' });
+  rows.push({ figure: '  fulfilments released -> labelled per second, 32 operators picking and packing', value: fmt(r.perSecond), baseline });
+  rows.push({ figure: '    picked and packed per second (first pick -> last pack)', value: fmt(r.packedPerSecond) });
+  rows.push({ figure: '    pack -> labelled p50 / p99 (ms)', value: `${Math.round(r.p50)} / ${Math.round(r.p99)}` });
+  rows.push({ figure: '    fulfilments listed / packed / labelled; non-2xx or errors', value: `${fmt(r.listed)} / ${fmt(r.packed)} / ${fmt(r.labelled)}; ${r.non2xx}` });
+  rows.push({ figure: '    lost (listed, never labelled) / labelled twice in the log', value: `${r.listed - r.labelled} / ${r.twice}` });
+  rows.push({ figure: '    labels at the carriers: fulfilments with none / more than one', value: `${r.unlabelled} / ${r.labelledTwice}` });
+  rows.push({ figure: `  tracking webhooks/s, 32 clients, API process (OMS_ROLES=${topology[0]})`, value: fmt(r.tracking.rate), baseline });
+  rows.push({ figure: '    latency p50 / p99 (ms)', value: `${r.tracking.p50} / ${r.tracking.p99}` });
+  rows.push({ figure: '    non-2xx / errors', value: `${r.tracking.non2xx} / ${r.tracking.errors}` });
+  rows.push({ figure: '    ShipmentTracked events for the updates answered 2xx / 2xx answers', value: `${fmt(r.tracking.tracked)} / ${fmt(r.tracking.answered)}` });
+}
+
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 async function main(): Promise<void> {
@@ -373,6 +562,7 @@ async function main(): Promise<void> {
   }
   if (!only || only === 'sourcing') await sourcingBench();
   if (!only || only === 'pipeline') await pipelineBench();
+  if (!only || only === 'fulfilment') await fulfilmentBench();
   console.log('');
   const w = Math.max(...rows.map((r) => r.figure.length));
   for (const r of rows) console.log(`${r.figure.padEnd(w)}  ${r.value.padStart(12)}${r.baseline ? `   (baseline: ${r.baseline})` : ''}`);
