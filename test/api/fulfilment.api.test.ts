@@ -1,15 +1,13 @@
-import { createHmac } from 'node:crypto';
 import { expect } from 'chai';
 import { sandboxLabels } from '../../carriers/sandbox-carriers.js';
 import { sandboxRecords } from '../../payments/sandbox-gateway.js';
-import { anOrderBody, eventually, KEYS, NO_FRAUD_HOLDS, startHarness, type Harness } from '../support/service-harness.js';
+import { journey, signed } from '../support/journey.js';
+import { KEYS, NO_FRAUD_HOLDS, startHarness, type Harness } from '../support/service-harness.js';
 import { uniqueName } from '../support/test-env.js';
 
 // From release to the doorstep, through the API and the real jobs: fulfilments per location,
 // pick, pack, a label bought by the carrier job, the handover, captures per shipment, tracking by
 // signed webhook, re-routing a store's reject and a short pick, and pickup in store.
-
-const ADDRESS = { line1: '1 Main St', city: 'Hamburg', postalCode: '20095', country: 'DE', geo: { lat: 53.55, lon: 10.0 } };
 
 describe('fulfilment, carriers and pickup (API)', function () {
   this.timeout(60_000);
@@ -29,38 +27,7 @@ describe('fulfilment, carriers and pickup (API)', function () {
   after(async () => { await h.stop(); });
 
   const op = { key: KEYS.operator };
-  async function receive(sku: string, locationId: string, quantity: number): Promise<void> {
-    const r = await h.call('POST', '/inventory/receipts', { ...op, body: { sku, locationId, quantity } });
-    expect(r.status).to.equal(201);
-    await h.call('GET', `/inventory/${sku}?minPosition=${r.body.position}`, op);
-  }
-  async function place(lines: { sku: string; quantity: number; unitPrice: number }[], delivery: unknown = { method: 'ship', speed: 'standard', address: ADDRESS }): Promise<string> {
-    const r = await h.call('POST', '/orders', { key: KEYS.client, body: anOrderBody({ customer: { id: uniqueName('c') }, lines, delivery }) });
-    expect(r.status).to.equal(201);
-    return r.body.orderId;
-  }
-  const order = async (id: string) => (await h.call('GET', `/orders/${id}`, op)).body;
-  const until = <T>(probe: () => Promise<T | undefined>) => eventually(probe, 30_000, 50);
-  async function fulfilmentsOf(orderId: string, count: number): Promise<any[]> {
-    return until(async () => {
-      const page = (await h.call('GET', '/fulfilments?limit=200', op)).body.fulfilments.filter((f: { orderId: string }) => f.orderId === orderId);
-      return page.length >= count ? page : undefined;
-    });
-  }
-  const fulfilment = async (id: string) => (await h.call('GET', `/fulfilments/${id}`, op)).body;
-  const whenStatus = (id: string, status: string) => until(async () => { const f = await fulfilment(id); return f.status === status ? f : undefined; });
-  async function pickAndPack(f: { fulfilmentId: string; lines: { sku: string; quantity: number }[] }): Promise<any> {
-    const lines = f.lines.map((l) => ({ sku: l.sku, quantity: l.quantity }));
-    expect((await h.call('POST', `/fulfilments/${f.fulfilmentId}/pick`, { ...op, body: { lines } })).status).to.equal(200);
-    const packed = await h.call('POST', `/fulfilments/${f.fulfilmentId}/pack`, { ...op, body: { packages: [{ weightGrams: 1200, lengthCm: 30, widthCm: 20, heightCm: 10, lines }] } });
-    expect(packed.status).to.equal(202);
-    return whenStatus(f.fulfilmentId, 'labelled');
-  }
-  function signed(carrierId: string, body: unknown, secret = `dev-${carrierId}-webhook-secret`, at = Math.floor(Date.now() / 1000)) {
-    const raw = JSON.stringify(body);
-    const signature = createHmac('sha256', secret).update(`${at}.${raw}`).digest('hex');
-    return { key: null, raw, headers: { 'content-type': 'application/json', 'x-carrier-timestamp': String(at), 'x-carrier-signature': `sha256=${signature}` } };
-  }
+  const { receive, place, order, until, fulfilmentsOf, fulfilment, pickAndPack } = journey({ call: (...args) => h.call(...args) });
 
   it('ships one location end to end: released, picked, packed, labelled, shipped (captured), delivered by webhook', async () => {
     const sku = uniqueName('SKU').slice(0, 40);
