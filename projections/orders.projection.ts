@@ -135,15 +135,16 @@ function timelineDetails(e: Change): Record<string, unknown> {
   switch (e.type) {
     case 'OrderCancelled': return { reason: e.data.reason };
     case 'FraudAssessed': return { score: e.data.score, decision: e.data.decision };
-    case 'OrderAllocated': return { why: e.data.why, cost: e.data.cost, locations: e.data.allocations.map((a) => a.locationId) };
-    case 'OrderBackordered': return { why: e.data.why, missing: e.data.missing };
+    // The candidates say why each location was or was not used (no stock, full today, excluded).
+    case 'OrderAllocated': return { why: e.data.why, cost: e.data.cost, locations: e.data.allocations.map((a) => a.locationId), candidates: e.data.candidates };
+    case 'OrderBackordered': return { why: e.data.why, missing: e.data.missing, candidates: e.data.candidates };
     case 'OrderHeld': return { reason: e.data.reason };
     case 'OrderReviewed': return { decision: e.data.decision, note: e.data.note ?? null, reviewer: e.data.reviewer };
     case 'OrderReleased': return {};
     case 'OrderRejected': return { cause: e.data.cause, detail: e.data.detail };
     case 'OrderReallocated': {
-      const { cause, why, cost, allocationSeq, released, allocations } = e.data;
-      return { cause, why, cost, allocationSeq, released, locations: allocations.map((a) => a.locationId) };
+      const { cause, why, cost, allocationSeq, released, allocations, candidates } = e.data;
+      return { cause, why, cost, allocationSeq, released, locations: allocations.map((a) => a.locationId), candidates };
     }
     case 'OrderFulfilmentShipped': return { fulfilmentId: e.data.fulfilmentId, locationId: e.data.locationId, lines: e.data.lines };
     case 'OrderFulfilmentDelivered': return { fulfilmentId: e.data.fulfilmentId };

@@ -19,6 +19,11 @@ import { anOrder } from '../write-side/order.decider.test.js';
 
 const at = (seconds: number) => new Date(Date.parse(NOW) + seconds * 1000).toISOString();
 const card: Payment = { method: 'card', token: 'tok_ok' };
+/** Why each location was or was not chosen, as sourcing records it. */
+const REALLOCATION_CANDIDATES = [
+  { locationId: 'wh-3', eligible: true, reason: 'can fill every line', distanceKm: 12, canFill: [{ sku: 'SKU-2', quantity: 1 }], cost: 300 },
+  { locationId: 'wh-4', eligible: false, reason: 'at daily capacity: 40 of 40 fulfilments today', distanceKm: 3, canFill: [] },
+];
 
 /** The events of one order, each at its own second. */
 function orderEvents(orderId: string) {
@@ -60,7 +65,7 @@ function orderEvents(orderId: string) {
       type: 'OrderReallocated',
       data: {
         orderId, released: [{ locationId: 'wh-2', lines: [{ sku: 'SKU-2', quantity: 1 }] }], allocations: [{ locationId: 'wh-3', lines: [{ sku: 'SKU-2', quantity: 1 }] }],
-        transfers: [], allocationSeq: 1, cost: 300, why: 'wh-3 is the next cheapest', candidates: [], cause: 'rejected', at: at(s),
+        transfers: [], allocationSeq: 1, cost: 300, why: 'wh-3 is the next cheapest', candidates: REALLOCATION_CANDIDATES, cause: 'rejected', at: at(s),
       },
     }),
     shipped: (fulfilmentId: string, locationId: string, lines: { sku: string; quantity: number }[], s: number): OrderEvent => ({
@@ -269,7 +274,10 @@ describe('orders projection', function () {
     expect(resourced.slice(-3)).to.deep.equal([
       {
         type: 'OrderReallocated',
-        details: { cause: 'rejected', why: 'wh-3 is the next cheapest', cost: 300, allocationSeq: 1, released: [{ locationId: 'wh-2', lines: SKU2 }], locations: ['wh-3'] },
+        details: {
+          cause: 'rejected', why: 'wh-3 is the next cheapest', cost: 300, allocationSeq: 1, released: [{ locationId: 'wh-2', lines: SKU2 }], locations: ['wh-3'],
+          candidates: REALLOCATION_CANDIDATES,
+        },
       },
       { type: 'OrderFulfilmentShipped', details: { fulfilmentId: 'f-1', locationId: 'wh-1', lines: SKU1 } },
       { type: 'OrderFulfilmentShipped', details: { fulfilmentId: 'f-3', locationId: 'wh-3', lines: SKU2 } },
