@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { sandboxLabels } from '../../carriers/sandbox-carriers.js';
 import { sandboxRecords } from '../../payments/sandbox-gateway.js';
-import { journey, signed } from '../support/journey.js';
+import { HAMBURG_ADDRESS as ADDRESS, journey, signed } from '../support/journey.js';
 import { KEYS, NO_FRAUD_HOLDS, startHarness, type Harness } from '../support/service-harness.js';
 import { uniqueName } from '../support/test-env.js';
 
@@ -91,6 +91,55 @@ describe('fulfilment, carriers and pickup (API)', function () {
     const done = await until(async () => { const o = await order(id); return o.status === 'shipped' && o.payment.captured === 3500 ? o : undefined; });
     expect(done.payment).to.include({ authorized: 3500, captured: 3500 });
     expect((await sandboxRecords(h.service.knex, id)).authorizations[0]).to.include({ captured: 3500 });
+  });
+
+  it('ships from a store: a ship order allocated at a store that ships is labelled, collected and shipped from there', async () => {
+    const sku = uniqueName('SKU').slice(0, 40);
+    await receive(sku, 'store-hh', 3);
+    await receive(sku, 'wh-muc', 3);
+    const id = await place([{ sku, quantity: 2, unitPrice: 1250 }]);
+    const [f] = await fulfilmentsOf(id, 1);
+    expect(f).to.include({ locationId: 'store-hh', kind: 'ship' });
+    const labelled = await pickAndPack(f);
+    expect(labelled.shipment).to.include({ locationId: 'store-hh', status: 'label_created' });
+    const [made] = await h.service.knex('sandbox_carrier_labels').where({ reference: f.fulfilmentId }).select('request');
+    expect(made.request.from.locationId, 'where the carrier collects the parcel').to.equal('store-hh');
+    expect((await h.call('POST', `/fulfilments/${f.fulfilmentId}/ship`, op)).status).to.equal(200);
+    const shipped = await until(async () => { const o = await order(id); return o.status === 'shipped' && o.payment.status === 'captured' ? o : undefined; });
+    expect(shipped.payment).to.include({ captured: 2500 });
+    expect(shipped.shipments.map((s: { locationId: string }) => s.locationId)).to.deep.equal(['store-hh']);
+    expect(shipped.allocations.map((a: { locationId: string; status: string }) => `${a.locationId}:${a.status}`)).to.deep.equal(['store-hh:fulfilled']);
+    const stock = await until(async () => {
+      const s = (await h.call('GET', `/inventory/${sku}`, op)).body;
+      return s.totals.onHand === 4 ? s : undefined;
+    });
+    const at = (locationId: string) => stock.locations.find((l: { locationId: string }) => l.locationId === locationId);
+    expect([at('store-hh'), at('wh-muc')].map((l) => [l.onHand, l.reserved])).to.deep.equal([[1, 0], [3, 0]]);
+  });
+
+  it('skips a location at its daily capacity: the order goes to the next best, and its allocation says why', async () => {
+    const capped = uniqueName('wh-cap').toLowerCase().replace(/_/g, '-').slice(0, 40);
+    const put = await h.call('PUT', `/locations/${capped}`, { ...op, body: { name: 'Capped DC', type: 'warehouse', geo: { lat: 53.56, lon: 10.01 }, canShip: true, canPickup: false, handlingCost: 50, dailyCapacity: 1 } });
+    expect(put.status).to.equal(201);
+    const sku = uniqueName('SKU').slice(0, 40);
+    await receive(sku, capped, 5);
+    await receive(sku, 'wh-muc', 5);
+    const shipTo = { method: 'ship', speed: 'standard', address: ADDRESS };
+    const planned = () => h.call('POST', '/availability', { ...op, body: { lines: [{ sku, quantity: 1 }], delivery: shipTo } }).then((r) => r.body);
+    // Sourcing sees locations and today's fulfilments as they were at most a second ago: wait for it to see the new one, then for it to see it full.
+    await until(async () => ((await planned()).plan[0]?.locationId === capped ? true : undefined));
+    const first = await place([{ sku, quantity: 1, unitPrice: 1000 }], shipTo);
+    expect((await fulfilmentsOf(first, 1))[0].locationId).to.equal(capped);
+    const full = await until(async () => { const p = await planned(); return p.plan[0]?.locationId === 'wh-muc' ? p : undefined; });
+    const reason = 'at daily capacity: 1 of 1 fulfilments today';
+    expect(full.candidates.find((c: { locationId: string }) => c.locationId === capped)).to.include({ eligible: false, reason });
+
+    const second = await place([{ sku, quantity: 1, unitPrice: 1000 }], shipTo);
+    expect((await fulfilmentsOf(second, 1))[0].locationId).to.equal('wh-muc');
+    const o = await order(second);
+    expect(o.allocations.map((a: { locationId: string; status: string }) => `${a.locationId}:${a.status}`)).to.deep.equal(['wh-muc:reserved']);
+    const allocated = o.timeline.find((t: { type: string }) => t.type === 'OrderAllocated');
+    expect(allocated.candidates.find((c: { locationId: string }) => c.locationId === capped)).to.include({ eligible: false, reason });
   });
 
   it('re-routes a store\'s reject to the next best location, and re-sources a short pick after writing the missing units off', async () => {
