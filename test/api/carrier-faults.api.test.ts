@@ -85,4 +85,26 @@ describe('shipments no carrier webhook reports, moved on by polling (API)', func
     expect(tracked.filter((t) => !t.actor.startsWith('tracking-poll/')), 'updates recorded by anything but the poll').to.deep.equal([]);
     expect(await webhooksSent(shipment.trackingNumber)).to.equal(0);
   });
+
+  it('a parcel delivered before it was marked shipped: fulfilment goes on for other orders, and the order is delivered once it ships', async () => {
+    const sku = uniqueName('SKU').slice(0, 40);
+    await receive(sku, 'wh-hh', 5);
+    const early = await place([{ sku, quantity: 1, unitPrice: 1000 }]);
+    const [f] = await fulfilmentsOf(early, 1);
+    await pickAndPack(f);
+    await until(async () => ((await fulfilment(f.fulfilmentId)).shipment.status === 'delivered' ? true : undefined));
+    const deliveredAt = (await h.service.store.readStream(fulfilmentStream(f.fulfilmentId)))
+      .find((e) => e.type === 'ShipmentTracked' && (e.data as { status: string }).status === 'delivered')!.position;
+    // The fulfilment process takes the delivery in (the order hears of it once the shipment is recorded) and goes on.
+    await until(async () => {
+      const row = await h.service.knex('dispatcher_checkpoints').where({ name: 'fulfilment' }).first('position');
+      return Number(row.position) >= deliveredAt ? true : undefined;
+    });
+    const next = await place([{ sku, quantity: 1, unitPrice: 1000 }]);
+    expect((await fulfilmentsOf(next, 1))[0]).to.include({ locationId: 'wh-hh', status: 'pending' });
+    expect((await order(early)).status).to.equal('released');
+    expect((await h.call('POST', `/fulfilments/${f.fulfilmentId}/ship`, op)).status).to.equal(200);
+    const delivered = await until(async () => { const o = await order(early); return o.status === 'delivered' ? o : undefined; });
+    expect(delivered.timeline.filter((t: { type: string }) => t.type === 'OrderFulfilmentDelivered')).to.have.length(1);
+  });
 });
