@@ -3,12 +3,14 @@ import { expect } from 'chai';
 import { sandboxLabelAttempts, sandboxLabelCounts, sandboxLabels } from '../../carriers/sandbox-carriers.js';
 import { SANDBOX_CARRIER_IDS } from '../../platform/config.js';
 import { journey, type FulfilmentSummary } from '../support/journey.js';
+import { ownRedis } from '../support/own-services.js';
 import { eventually, KEYS, NO_FRAUD_HOLDS, startHarness, type Harness } from '../support/service-harness.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from '../support/test-env.js';
 
 // Label purchases under faults, with the real services: a carrier that makes the label and loses
-// its answer, and a worker process killed with SIGKILL while purchases are in flight. The carriers'
-// own records must show exactly one label per packed fulfilment, the one the fulfilment is labelled with.
+// its answer, a worker process killed with SIGKILL while purchases are in flight, and Redis killed
+// and started empty while fulfilments are packed. The carriers' own records must show exactly one
+// label per packed fulfilment, the one the fulfilment is labelled with.
 
 const WAREHOUSE = { name: 'WH 1', type: 'warehouse', geo: { lat: 40, lon: -74 }, canShip: true, canPickup: false };
 
@@ -125,6 +127,47 @@ describe('label purchases under faults', function () {
     } finally {
       for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
       await h.stop();
+    }
+  });
+
+  it('Redis killed twice (SIGKILL, no persistence) and started empty while fulfilments are packed: every packed fulfilment gets exactly one label', async () => {
+    const redis = await ownRedis({ persist: false });
+    // Slow carriers: purchases under way when Redis goes are still under way when their jobs, lost, are handed to it again.
+    const h = await startHarness({
+      REDIS_URL: redis.url, ...NO_FRAUD_HOLDS, SANDBOX_GATEWAY_LATENCY_MS: '5', SANDBOX_CARRIER_LATENCY_MS: '1000', CARRIER_QUOTE_TIMEOUT_MS: '10000', JOB_LOCK_MS: '2000',
+    });
+    try {
+      const fulfilments = await fulfilmentsToPack(h, 60);
+      const j = journey(h);
+      const inFlight: number[] = [];
+      const outages: Promise<void>[] = [];
+      for (let wave = 0; wave < fulfilments.length; wave += 10) {
+        await Promise.all(fulfilments.slice(wave, wave + 10).map((f) => j.pickAndPackOnly(f)));
+        if (wave + 10 !== 20 && wave + 10 !== 40) continue;
+        await Promise.all(outages);
+        // Purchases of the waves packed so far are still waiting for their labels when Redis goes.
+        const statuses = await Promise.all(fulfilments.slice(0, wave + 10).map(async (f) => (await h.service.write.loadFulfilment(f.fulfilmentId)).status));
+        inFlight.push(statuses.filter((s) => s === 'packed').length);
+        await redis.kill('SIGKILL');
+        outages.push((async () => {
+          await new Promise((r) => setTimeout(r, 500));              // down for a moment while the next waves are packed
+          await redis.start();
+        })());
+      }
+      await Promise.all(outages);
+      expect(inFlight).to.have.length(2);
+      expect(inFlight.every((n) => n > 0), `fulfilments waiting for a label at each kill: ${inFlight}`).to.equal(true);
+      await oneLabelEach(h, fulfilments);
+      // The faults hit the purchases: some were asked for again (their jobs handed back to Redis) and answered with the label made.
+      const askedAgain: string[] = [];
+      for (const f of fulfilments) {
+        const [label] = await sandboxLabels(h.service.knex, f.fulfilmentId);
+        if (await sandboxLabelAttempts(h.service.knex, label.carrierId, `label:${f.fulfilmentId}`) > 1) askedAgain.push(f.fulfilmentId);
+      }
+      expect(askedAgain.length, 'purchases made again under the same key').to.be.at.least(1);
+    } finally {
+      await h.stop();
+      await redis.destroy();
     }
   });
 });
