@@ -4,15 +4,19 @@ import knexFactory from 'knex';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { QUEUES } from '../../jobs/queues.js';
+import { sandboxLabelCounts } from '../../carriers/sandbox-carriers.js';
 import { sandboxAuthorizationCounts, sandboxRecords } from '../../payments/sandbox-gateway.js';
 import { anOrderBody, apiClient, deleteQueueKeys, eventually, KEYS, NO_FRAUD_HOLDS, startHarness, TEST_API_KEYS, type Call, type Harness } from '../support/service-harness.js';
+import { parcelOf, type FulfilmentSummary } from '../support/journey.js';
 import { freePort, ownPostgres, ownRedis } from '../support/own-services.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from '../support/test-env.js';
 
 // Faults with the real services: a worker process killed with SIGKILL in the middle of payment
 // jobs, Redis restarted (persisted) or killed and started empty (not persisted), and PostgreSQL
-// crashed, each while orders go through. Every order must end in the right state, the sandbox
-// gateway's own records must show no payment authorised twice, and nothing may be lost or done twice.
+// crashed, each while orders go through (and, for PostgreSQL, while fulfilments are packed and
+// labelled). Every order must end in the right state, the sandbox gateway's own records must show
+// no payment authorised twice, the carriers' one label per packed fulfilment, and nothing may be
+// lost or done twice. test/jobs/label-faults.test.ts has the same faults for label purchases alone.
 
 /** Fraud rules that approve every order here: these tests are about payments and jobs. */
 
@@ -238,7 +242,7 @@ describe('faults', function () {
     }
   });
 
-  it('PostgreSQL crashed twice (pg_ctl -m immediate) while orders pour in: the service never exits, answers 503 meanwhile, and every acknowledged order ends right', async () => {
+  it('PostgreSQL crashed twice (pg_ctl -m immediate) while orders pour in and fulfilments are packed: the service never exits, answers 503 meanwhile, every acknowledged order ends right and every packed fulfilment has one label', async () => {
     const pgServer = await ownPostgres();
     const port = await freePort();
     const queuePrefix = uniqueName('oms-test');
@@ -247,6 +251,8 @@ describe('faults', function () {
       env: {
         ...process.env, DATABASE_URL: pgServer.url('oms'), REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: queuePrefix, PORT: String(port), HOST: '127.0.0.1',
         OMS_API_KEYS: TEST_API_KEYS, ...NO_FRAUD_HOLDS, SANDBOX_GATEWAY_LATENCY_MS: '5', JOB_LOCK_MS: '2000', LOG_LEVEL: 'warn', NODE_ENV: 'test',
+        // Slow carriers: a crash finds label purchases between the carrier making the label and the job recording it.
+        SANDBOX_CARRIER_LATENCY_MS: '400', CARRIER_QUOTE_TIMEOUT_MS: '10000',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -282,8 +288,29 @@ describe('faults', function () {
         }
       };
       const clients = Array.from({ length: 16 }, client);
-      for (const at of [150, 400]) {
-        await eventually(async () => (acknowledged.length >= at ? true : undefined), 60_000, 20);
+      // Operators pick and pack the released orders all along, so labels are being bought when PostgreSQL goes.
+      const packed = new Set<string>();
+      const taken = new Set<string>();
+      const packer = async () => {
+        while (placing) {
+          const page = await api.call('GET', '/fulfilments?status=pending&limit=50', { key: KEYS.operator, timeoutMs: 10_000 }).catch(() => undefined);
+          const pending: FulfilmentSummary[] = page?.status === 200 ? page.body.fulfilments.filter((f: FulfilmentSummary) => !taken.has(f.fulfilmentId)) : [];
+          for (const f of pending) {
+            taken.add(f.fulfilmentId);
+            const lines = f.lines.map((l) => ({ sku: l.sku, quantity: l.quantity }));
+            const picked = await api.call('POST', `/fulfilments/${f.fulfilmentId}/pick`, { key: KEYS.operator, body: { lines }, timeoutMs: 10_000 }).catch(() => undefined);
+            if (picked?.status !== 200) continue;
+            const r = await api.call('POST', `/fulfilments/${f.fulfilmentId}/pack`, { key: KEYS.operator, body: { packages: parcelOf(lines) }, timeoutMs: 10_000 }).catch(() => undefined);
+            if (r?.status === 202) packed.add(f.fulfilmentId);
+          }
+          if (pending.length === 0) await new Promise((r) => setTimeout(r, 100));
+        }
+      };
+      const packers = Array.from({ length: 2 }, packer);
+      const awaitingLabels: number[] = [];
+      for (const [at, packedBefore] of [[150, 20], [400, 60]]) {
+        await eventually(async () => (acknowledged.length >= at && packed.size >= packedBefore ? true : undefined), 60_000, 20);
+        awaitingLabels.push((await api.call('GET', '/fulfilments?status=packed&limit=200', { key: KEYS.operator })).body.fulfilments.length);
         await pgServer.crash();
         const refusedBefore = answers.get('503') ?? 0;
         await eventually(async () => ((answers.get('503') ?? 0) > refusedBefore ? true : undefined), 10_000, 20)
@@ -295,7 +322,7 @@ describe('faults', function () {
       }
       await eventually(async () => (acknowledged.length >= 600 ? true : undefined), 60_000, 20);
       placing = false;
-      await Promise.all(clients);
+      await Promise.all([...clients, ...packers]);
 
       expect(service.exitCode, `the service exited:\n${output.slice(-3000)}`).to.equal(null);
       expect([...answers.keys()].sort(), JSON.stringify(Object.fromEntries(answers))).to.deep.equal(['201', '503']);
@@ -313,6 +340,20 @@ describe('faults', function () {
       expect(twice.rows, 'events recorded twice on an order').to.deep.equal([]);
       const notified = await db('notifications').select('order_id', 'kind').count({ n: '*' }).groupBy('order_id', 'kind').having(db.raw('count(*) > 1'));
       expect(notified, 'notifications made twice').to.deep.equal([]);
+      // Every fulfilment packed ends labelled, with exactly one label at the carriers; none has two.
+      expect(awaitingLabels.every((n) => n > 0), `fulfilments waiting for a label at each crash: ${awaitingLabels}`).to.equal(true);
+      await eventually(async () => {
+        const [{ n }] = await db('fulfilments').whereIn('fulfilment_id', [...packed]).where({ status: 'labelled' }).count({ n: '*' });
+        return Number(n) === packed.size ? true : undefined;
+      }, 60_000, 250);
+      const labels = await sandboxLabelCounts(db);
+      expect([...packed].filter((id) => labels.get(id) !== 1), 'packed fulfilments without exactly one label').to.deep.equal([]);
+      expect([...labels].filter(([, n]) => n > 1), 'fulfilments labelled twice at the carriers').to.deep.equal([]);
+      const askedAgain = await db('sandbox_carrier_attempts').where('attempts', '>', 1).count({ n: '*' });
+      expect(Number(askedAgain[0].n), 'purchases made again under the same key after the carrier had made the label').to.be.at.least(1);
+      const labelledTwice = await db.raw(`SELECT stream_id, type, count(*)::int AS n FROM events WHERE stream_id LIKE 'fulfilment-%'
+        AND type IN ('FulfilmentCarrierChosen', 'FulfilmentLabelled') GROUP BY stream_id, type HAVING count(*) > 1 LIMIT 5`);
+      expect(labelledTwice.rows, 'choices or labels recorded twice').to.deep.equal([]);
       expect(service.exitCode).to.equal(null);
     } finally {
       service.kill('SIGTERM');
