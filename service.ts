@@ -45,7 +45,7 @@ export const PROJECTIONS = [locationsProjection, stockLevelsProjection, ordersPr
  * (transactions, round trips) are paid once for many events. Read models may lag this much more;
  * sourcing, which orders wait on, gathers least.
  */
-const GATHER_MS = { projections: 20, dispatcher: 10, sourcing: 5 };
+const GATHER_MS = { projections: 20, dispatcher: 10, sourcing: 5, fulfilment: 20 };
 
 export interface Service {
   config: Config;
@@ -130,7 +130,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     await sourcing.start();
     stops.push(() => sourcing.stop());
     // Fulfilment follows the log beside sourcing, on a turn of its own.
-    const fulfilment = new ProcessManagerRunner(store, derived, fulfilmentProcess({ write, allocator, log }), log, { gatherMs: GATHER_MS.sourcing });
+    const fulfilment = new ProcessManagerRunner(store, derived, fulfilmentProcess({ write, allocator, log }), log, { gatherMs: GATHER_MS.fulfilment });
     await fulfilment.start();
     stops.push(() => fulfilment.stop());
   }

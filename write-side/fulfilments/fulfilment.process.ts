@@ -73,9 +73,11 @@ export function fulfilmentProcess(deps: { write: WriteSide; allocator: Allocator
     switch (e.type) {
       case 'OrderReleased':
       case 'OrderReallocated': {
-        const order = await write.loadOrder(orderId, { fresh: true });
-        if (order.status === 'none') return;
+        // As last seen here is usually enough (this process often released it); read afresh when that state predates the allocation.
         const seq = e.type === 'OrderReleased' ? 0 : e.data.allocationSeq;
+        let order = await write.loadOrder(orderId);
+        if (order.status === 'none' || !order.progress.allocations.some((p) => p.allocationSeq === seq)) order = await write.loadOrder(orderId, { fresh: true });
+        if (order.status === 'none') return;
         for (const part of partsToFulfil(order, seq)) {
           await write.createFulfilment({
             orderId, locationId: part.locationId, kind: order.order.delivery.method, lines: part.lines, delivery: order.order.delivery, allocationSeq: seq,
