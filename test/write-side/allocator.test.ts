@@ -8,6 +8,7 @@ import { orderStream } from '../../write-side/orders/order.decider.js';
 import type { Delivery } from '../../write-side/orders/order.events.js';
 import { createAllocator, type ReallocationOutcome } from '../../write-side/sourcing/allocator.js';
 import type { Reallocation, ReallocationRequest } from '../../write-side/sourcing/reallocation.js';
+import type { WriteSide } from '../../write-side/commands.js';
 import { meta } from '../support/given-when-then.js';
 import { eventStoreWorld } from '../support/world.js';
 
@@ -16,20 +17,23 @@ const locations: LocationDetails[] = [
   { locationId: 'wh-2', name: 'WH 2', type: 'warehouse', geo: { lat: 48, lon: 11 }, canShip: true, canPickup: false, handlingCost: 100, active: true, cutoffHour: 16 },
 ];
 
+/** An allocator over these locations, every SKU stocked at each, none of them full. */
+function allocatorOn(write: WriteSide, at: LocationDetails[]) {
+  return createAllocator({
+    write,
+    locations: async () => at,
+    stockedAt: async (skus) => skus.flatMap((sku) => at.map((l) => ({ sku, locationId: l.locationId }))),
+    fulfilmentsToday: async () => new Map(),
+    costs: DEFAULT_SOURCING_COSTS,
+  });
+}
+
 describe('allocator', function () {
   let world: Awaited<ReturnType<typeof eventStoreWorld>>;
   beforeEach(async () => { world = await eventStoreWorld(); });
   afterEach(async () => { await world.cleanup(); });
 
-  function allocator() {
-    return createAllocator({
-      write: world.write,
-      locations: async () => locations,
-      stockedAt: async (skus) => skus.flatMap((sku) => locations.map((l) => ({ sku, locationId: l.locationId }))),
-      fulfilmentsToday: async () => new Map(),
-      costs: DEFAULT_SOURCING_COSTS,
-    });
-  }
+  const allocator = () => allocatorOn(world.write, locations);
 
   async function placeFor(quantity: number) {
     for (const l of locations) await world.write.onLedger({ type: 'ReceiveStock', data: { sku: 'A', locationId: l.locationId, quantity: 5 }, metadata: meta() });
@@ -154,15 +158,7 @@ describe('allocator re-sourcing part of an order', function () {
   });
   afterEach(async () => { await world.cleanup(); });
 
-  function allocator(locations: LocationDetails[]) {
-    return createAllocator({
-      write: world.write,
-      locations: async () => locations,
-      stockedAt: async (skus) => skus.flatMap((sku) => locations.map((l) => ({ sku, locationId: l.locationId }))),
-      fulfilmentsToday: async () => new Map(),
-      costs: DEFAULT_SOURCING_COSTS,
-    });
-  }
+  const allocator = (at: LocationDetails[]) => allocatorOn(world.write, at);
 
   const receive = (locationId: string, quantity: number, sku = 'A') => world.write.onLedger({ type: 'ReceiveStock', data: { sku, locationId, quantity }, metadata: meta() });
   const held = async (locationId: string, orderId: string, sku = 'A') => (await world.write.loadLedger(sku, locationId)).reservations.get(orderId, 0);
