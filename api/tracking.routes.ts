@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import { fulfilmentByTracking } from '../read-side/fulfilments.queries.js';
+import { batchedFulfilmentByTracking } from '../read-side/fulfilments.queries.js';
 import { shipmentStatus } from '../write-side/fulfilments/fulfilment.state.js';
 import { ConflictError, NotFoundError, UnauthorizedError } from '../platform/errors.js';
 import type { ApiDeps } from './deps.js';
@@ -19,6 +19,7 @@ const ENDED = new Set(['fulfilment.cancelled', 'fulfilment.rejected', 'fulfilmen
  */
 export function trackingRoutes(deps: ApiDeps): Router {
   const router = new Router({ strict: true, sensitive: true });
+  const shipmentOf = batchedFulfilmentByTracking(deps.knex);
 
   router.post('/carriers/:carrierId/tracking', async (ctx) => {
     const carrierId = idParam(ctx, 'carrierId');
@@ -28,7 +29,7 @@ export function trackingRoutes(deps: ApiDeps): Router {
     });
     if (!verdict.ok) throw new UnauthorizedError('carrier.bad_signature', `The tracking update is not signed by ${carrierId}: ${verdict.reason}`);
     const update = checkUpdate(bodyOf(ctx));
-    const shipment = await fulfilmentByTracking(deps.knex, carrierId, update.trackingNumber);
+    const shipment = await shipmentOf(carrierId, update.trackingNumber);
     if (!shipment) throw new NotFoundError('shipment.unknown_tracking_number', `No shipment of ${carrierId} has tracking number ${update.trackingNumber}`);
     const r = await deps.write.recordTracking(shipment.fulfilmentId, { carrierId, ...update }, {
       now: new Date().toISOString(), correlationId: shipment.orderId, causationId: ctx.state.requestId, requestId: ctx.state.requestId, actor: { kind: 'api', id: carrierId, role: 'carrier' },
