@@ -21,10 +21,11 @@ const metadata = (job: Job<{ eventId: string }>, deps: BackorderDeps, orderId: s
 });
 
 /**
- * Stock of a SKU became available: try its backordered orders in placement order. An order that
- * still cannot be filled whole keeps its place and the next one is tried. With an order id (it
- * was just backordered), try that order once more: stock may have arrived while it was being
- * backordered. Runs one at a time across all workers.
+ * Stock of a SKU became available: try its backordered orders in placement order (an allocated
+ * order whose given-back lines wait for stock has them re-allocated). An order that still cannot
+ * be filled whole keeps its place and the next one is tried. With an order id (it was just
+ * backordered), try that order once more: stock may have arrived while it was being backordered.
+ * Runs one at a time across all workers.
  */
 export async function fillBackorders(job: Job<{ sku?: string; orderId?: string; eventId: string; position: number; recovered?: boolean }>, deps: BackorderDeps): Promise<void> {
   const { sku, orderId, position } = job.data;

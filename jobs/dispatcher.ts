@@ -52,6 +52,8 @@ export function jobRoutes(options: { captureOnRelease?: boolean } = {}): JobRout
       data: (e: Recorded) => ({ ...fulfilmentJob(e), expiresAt: (e.data as { expiresAt: string }).expiresAt }) },
     ...STOCK_FREED.map((eventType) => ({ queue: QUEUES.backorders, eventType, data: skuJob })),
     { queue: QUEUES.backorders, eventType: 'OrderBackordered', data: orderJob },
+    // Lines given back and backordered may find stock that arrived while they were being re-sourced.
+    { queue: QUEUES.backorders, eventType: 'OrderReallocated', when: (e: Recorded) => (e.data as { backordered: unknown[] }).backordered.length > 0, data: orderJob },
   ];
 }
 

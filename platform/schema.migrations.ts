@@ -530,4 +530,12 @@ export const schemaMigrations: Migration[] = [
       `);
     },
   },
+  {
+    // Lines a location gave back (a reject, a short pick) that no other location could take wait
+    // for stock on the order: the order's progress holds them. Orders before this had none.
+    name: '014-order-backordered-lines',
+    async up(knex) {
+      await knex.raw(`ALTER TABLE orders ADD COLUMN backordered jsonb NOT NULL DEFAULT '[]';`);
+    },
+  },
 ];

@@ -1,7 +1,9 @@
 import type { Knex } from 'knex';
 import { addressKey, paymentFingerprint } from '../read-side/orders.queries.js';
 import type { FraudDecision, OrderEvent, OrderLine, PlacedOrder } from '../write-side/orders/order.events.js';
-import { evolveProgress, NO_PROGRESS, progressFacts, type AllocationPart, type PickupRecord, type ShipmentRecord } from '../write-side/orders/order-progress.js';
+import {
+  evolveProgress, NO_PROGRESS, progressFacts, waitingForStock, type AllocationPart, type BackorderedPart, type PickupRecord, type ShipmentRecord,
+} from '../write-side/orders/order-progress.js';
 import { statusOf, type StatusFacts } from '../write-side/orders/order.state.js';
 import type { Recorded } from '../write-side/to-domain.js';
 import { UnappliableEvent, type Projection } from './projection.js';
@@ -9,8 +11,10 @@ import { UnappliableEvent, type Projection } from './projection.js';
 // Orders with their timeline: what GET /orders and GET /orders/{id} serve. A batch is applied in
 // four statements: the new orders; one read of the orders it changes; their rows folded in log
 // order, each with its status as the write side's statusOf says, written in one UPDATE; and the
-// timeline entries. Allocations, shipments and pickups are the order's progress, folded by the
-// write side's evolveProgress.
+// timeline entries. Allocations, shipments, pickups and lines backordered after they were given
+// back are the order's progress, folded by the write side's evolveProgress. `backorder` is what
+// the order waits for stock for, before its first allocation or after locations gave lines back:
+// the backorder job's queue.
 
 /** The columns of an order its changes fold into, as read and written back. */
 interface Changing {
@@ -21,7 +25,8 @@ interface Changing {
   allocations: AllocationPart[];
   shipments: ShipmentRecord[];
   pickups: PickupRecord[];
-  backorder: unknown;
+  backordered: BackorderedPart[];
+  backorder: { missing: unknown; why: string } | null;
   review: unknown;
   released_at: Date | string | null;
   cancelled_at: Date | string | null;
@@ -30,14 +35,17 @@ interface Changing {
   updated_at: Date | string;
 }
 
-const CHANGING = ['order_id', 'lines', 'fraud', 'allocations', 'shipments', 'pickups', 'backorder', 'review', 'released_at', 'cancelled_at', 'rejection', 'payment', 'updated_at'];
+const CHANGING = ['order_id', 'lines', 'fraud', 'allocations', 'shipments', 'pickups', 'backordered', 'backorder', 'review', 'released_at', 'cancelled_at', 'rejection', 'payment', 'updated_at'];
 
 /** What statusOf reads, from the columns that hold it. */
 const statusFacts = (r: Omit<Changing, 'order_id' | 'payment' | 'updated_at'>): StatusFacts => ({
   cancelled: r.cancelled_at !== null, rejected: r.rejection !== null, released: r.released_at !== null,
-  fraudDecision: r.fraud?.decision ?? null, reviewed: r.review !== null, backordered: r.backorder !== null,
-  ...progressFacts(r.lines, { allocations: r.allocations, shipments: r.shipments, pickups: r.pickups }),
+  fraudDecision: r.fraud?.decision ?? null, reviewed: r.review !== null, backordered: r.backorder !== null && r.allocations.length === 0,
+  ...progressFacts(r.lines, progressOf(r)),
 });
+
+const progressOf = (r: Pick<Changing, 'allocations' | 'shipments' | 'pickups' | 'backordered'>) =>
+  ({ allocations: r.allocations, shipments: r.shipments, pickups: r.pickups, backordered: r.backordered });
 
 export const ordersProjection: Projection<OrderEvent> = {
   name: 'orders',
@@ -84,10 +92,10 @@ async function applyOrders(events: Recorded<OrderEvent>[], trx: Knex.Transaction
     }
     await trx.raw(
       `UPDATE orders o SET status = v.status, fraud = v.fraud, allocations = v.allocations, shipments = v.shipments, pickups = v.pickups,
-              backorder = v.backorder, review = v.review, released_at = v.released_at, cancelled_at = v.cancelled_at, rejection = v.rejection,
+              backordered = v.backordered, backorder = v.backorder, review = v.review, released_at = v.released_at, cancelled_at = v.cancelled_at, rejection = v.rejection,
               payment = v.payment, updated_at = v.updated_at
          FROM jsonb_to_recordset(?::jsonb) AS v(order_id text, status text, fraud jsonb, allocations jsonb, shipments jsonb, pickups jsonb,
-              backorder jsonb, review jsonb, released_at timestamptz, cancelled_at timestamptz, rejection jsonb, payment jsonb, updated_at timestamptz)
+              backordered jsonb, backorder jsonb, review jsonb, released_at timestamptz, cancelled_at timestamptz, rejection jsonb, payment jsonb, updated_at timestamptz)
         WHERE o.order_id = v.order_id`,
       [JSON.stringify([...orders.values()].map((r) => ({ ...r, status: statusOf(statusFacts(r)) })))],
     );
@@ -98,13 +106,18 @@ async function applyOrders(events: Recorded<OrderEvent>[], trx: Knex.Transaction
 /** The order's row after one change. A closing fact (release, cancellation, rejection) keeps its first time. */
 function fold(row: Changing, e: Change): Changing {
   const at = e.data.at;
-  const { allocations, shipments, pickups } = evolveProgress({ allocations: row.allocations, shipments: row.shipments, pickups: row.pickups }, e);
-  const r = { ...row, allocations, shipments, pickups, updated_at: Date.parse(at) > new Date(row.updated_at).getTime() ? at : row.updated_at };
+  const { allocations, shipments, pickups, backordered } = evolveProgress(progressOf(row), e);
+  const r = { ...row, allocations, shipments, pickups, backordered, updated_at: Date.parse(at) > new Date(row.updated_at).getTime() ? at : row.updated_at };
   switch (e.type) {
     case 'OrderCancelled': return { ...r, cancelled_at: r.cancelled_at ?? at };
     case 'FraudAssessed': return { ...r, fraud: { score: e.data.score, decision: e.data.decision, reasons: e.data.reasons } };
     case 'OrderAllocated': return { ...r, backorder: null };
-    case 'OrderReallocated':
+    case 'OrderReallocated': {
+      // Lines given back and sourced nowhere wait for stock, why as the latest re-allocation that backordered some says.
+      const missing = waitingForStock(progressOf(r));
+      if (missing.length === 0) return { ...r, backorder: null };
+      return { ...r, backorder: { missing, why: e.data.backordered.length > 0 || !row.backorder ? e.data.why : row.backorder.why } };
+    }
     case 'OrderFulfilmentShipped':
     case 'OrderFulfilmentDelivered':
     case 'OrderReadyForPickup':
@@ -143,8 +156,10 @@ function timelineDetails(e: Change): Record<string, unknown> {
     case 'OrderReleased': return {};
     case 'OrderRejected': return { cause: e.data.cause, detail: e.data.detail };
     case 'OrderReallocated': {
-      const { cause, why, cost, allocationSeq, released, allocations, candidates } = e.data;
-      return { cause, why, cost, allocationSeq, released, locations: allocations.map((a) => a.locationId), candidates };
+      const { cause, why, cost, allocationSeq, released, allocations, backordered, candidates, fulfilmentId } = e.data;
+      return {
+        cause, why, cost, allocationSeq, released, locations: allocations.map((a) => a.locationId), backordered, candidates, ...(fulfilmentId === undefined ? {} : { fulfilmentId }),
+      };
     }
     case 'OrderFulfilmentShipped': return { fulfilmentId: e.data.fulfilmentId, locationId: e.data.locationId, lines: e.data.lines };
     case 'OrderFulfilmentDelivered': return { fulfilmentId: e.data.fulfilmentId };

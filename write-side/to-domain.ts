@@ -1,6 +1,7 @@
-import type { RecordedEvent } from '../event-store/event-store.port.js';
+import type { EventMetadata, RecordedEvent } from '../event-store/event-store.port.js';
 import type { DomainEvent } from './decider.js';
 import { withCutoffHour } from './locations/location.decider.js';
+import { withGiveBackDefaults } from './orders/order.events.js';
 
 // The one seam where stored events become domain events. A type name never changes once stored;
 // a changed shape gets a new version, and the older one is turned into it here.
@@ -10,9 +11,10 @@ export type Recorded<E extends DomainEvent = DomainEvent> = Omit<RecordedEvent, 
 
 /**
  * Turns an older version of an event into a newer one, renamed or reshaped. Registered under the
- * stored type it reads; it may return that same type in its current shape.
+ * stored type it reads; it may return that same type in its current shape. It may read the stored
+ * envelope's metadata (what caused the event), never change it.
  */
-export type Upcaster = (event: DomainEvent) => DomainEvent;
+export type Upcaster = (event: DomainEvent, stored: { metadata: EventMetadata }) => DomainEvent;
 
 /** Upcasters by the stored type they read. */
 export type Upcasters = Readonly<Record<string, Upcaster>>;
@@ -21,6 +23,7 @@ export type Upcasters = Readonly<Record<string, Upcaster>>;
 export const UPCASTERS: Upcasters = {
   LocationRegistered: withCutoffHour,
   LocationUpdated: withCutoffHour,
+  OrderReallocated: withGiveBackDefaults,
 };
 
 export type ToDomain = <E extends DomainEvent = DomainEvent>(recorded: RecordedEvent) => Recorded<E>;
@@ -33,7 +36,7 @@ export function createToDomain(upcasters: Upcasters): ToDomain {
     const applied = new Set<string>();
     while (Object.hasOwn(upcasters, event.type) && !applied.has(event.type)) {
       applied.add(event.type);
-      event = upcasters[event.type](event);
+      event = upcasters[event.type](event, recorded);
     }
     return { ...recorded, type: event.type, data: event.data } as Recorded<E>;
   };

@@ -82,6 +82,30 @@ describe('backorder job', () => {
     expect(tried.map((t) => t.metadata.correlationId)).to.deep.equal([first, last]);
   });
 
+  it('with stock of a SKU, tries an allocated order whose given-back lines wait for it, until they are filled', async () => {
+    const orderId = await world.placeOrder({ lines: [{ sku: 'SKU-1', quantity: 2, unitPrice: 100 }] });
+    const at = [{ locationId: 'wh-1', lines: [{ sku: 'SKU-1', quantity: 2 }] }];
+    await world.write.recordAllocation({ orderId, allocations: at, transfers: [], cost: 1, why: 'test', candidates: [] }, meta());
+    await world.write.recordReallocation({
+      orderId, released: at, allocations: [], transfers: [], allocationSeq: 1, cost: 0, why: 'backordered: no stock', candidates: [], cause: 'rejected',
+      backordered: [{ sku: 'SKU-1', quantity: 2 }], fulfilmentId: 'f-1', causeEventId: 'e-reject-1',
+    }, meta());
+    await runner.start();
+    const job = await received('SKU-1');
+    await readModelReached(job.data.position);
+    await fillBackorders(job, deps);
+    expect(tried.map((t) => [t.orderId, t.options])).to.deep.equal([[orderId, { fromBackorder: true, afterCrash: false }]]);
+
+    await world.write.recordReallocation({
+      orderId, released: [], allocations: [{ locationId: 'wh-2', lines: [{ sku: 'SKU-1', quantity: 2 }] }], transfers: [], allocationSeq: 2, cost: 1, why: 'wh-2', candidates: [],
+      cause: 'backorder', backordered: [],
+    }, meta());
+    const again = await received('SKU-1');
+    await readModelReached(again.data.position);
+    await fillBackorders(again, deps);
+    expect(tried).to.have.length(1);
+  });
+
   it('waits for the orders read model to reach the stock\'s event, so an order backordered just before is not missed', async () => {
     const orderId = await backordered('SKU-1');
     const job = await received('SKU-1');

@@ -65,8 +65,21 @@ function orderEvents(orderId: string) {
       type: 'OrderReallocated',
       data: {
         orderId, released: [{ locationId: 'wh-2', lines: [{ sku: 'SKU-2', quantity: 1 }] }], allocations: [{ locationId: 'wh-3', lines: [{ sku: 'SKU-2', quantity: 1 }] }],
-        transfers: [], allocationSeq: 1, cost: 300, why: 'wh-3 is the next cheapest', candidates: REALLOCATION_CANDIDATES, cause: 'rejected', at: at(s),
+        transfers: [], allocationSeq: 1, cost: 300, why: 'wh-3 is the next cheapest', candidates: REALLOCATION_CANDIDATES, cause: 'rejected', backordered: [],
+        fulfilmentId: 'f-2', causeEventId: 'e-reject-f-2', at: at(s),
       },
+    }),
+    /** The fulfilment at `locationId` rejected these lines and no other location could take them. */
+    gaveBack: (locationId: string, lines: { sku: string; quantity: number }[], allocationSeq: number, s: number): OrderEvent => ({
+      type: 'OrderReallocated',
+      data: {
+        orderId, released: [{ locationId, lines }], allocations: [], transfers: [], allocationSeq, cost: 0, why: `backordered: none of it at any other location (${allocationSeq})`,
+        candidates: [], cause: 'rejected', backordered: lines, fulfilmentId: `f-${locationId}`, causeEventId: `e-${locationId}`, at: at(s),
+      },
+    }),
+    filled: (locationId: string, lines: { sku: string; quantity: number }[], allocationSeq: number, s: number): OrderEvent => ({
+      type: 'OrderReallocated',
+      data: { orderId, released: [], allocations: [{ locationId, lines }], transfers: [], allocationSeq, cost: 200, why: 'stock arrived', candidates: [], cause: 'backorder', backordered: [], at: at(s) },
     }),
     shipped: (fulfilmentId: string, locationId: string, lines: { sku: string; quantity: number }[], s: number): OrderEvent => ({
       type: 'OrderFulfilmentShipped', data: { orderId, fulfilmentId, locationId, lines, at: at(s) },
@@ -96,6 +109,7 @@ const HISTORIES: Record<string, OrderEvent[]> = (() => {
   const split = orderEvents('o-split');
   const resourced = orderEvents('o-resourced');
   const pickup = orderEvents('o-pickup');
+  const givenBack = orderEvents('o-given-back');
   return {
     'o-released': [released.placed(), released.assessed('approve', 1), released.authorized(2), released.allocated(3), released.released(3), released.captured(4498, 4)],
     'o-approved-hold': [approvedHold.placed(), approvedHold.assessed('review', 1), approvedHold.held(1), approvedHold.reviewed('approve', 5)],
@@ -111,6 +125,11 @@ const HISTORIES: Record<string, OrderEvent[]> = (() => {
     'o-resourced': [
       resourced.placed({ method: 'cash_on_delivery' }), resourced.assessed('approve', 1), resourced.allocated(2), resourced.released(2),
       resourced.reallocated(4), resourced.shipped('f-1', 'wh-1', SKU1, 5), resourced.shipped('f-3', 'wh-3', SKU2, 6),
+    ],
+    'o-given-back': [
+      givenBack.placed(), givenBack.assessed('approve', 1), givenBack.authorized(2), givenBack.allocated(3), givenBack.released(3),
+      givenBack.gaveBack('wh-2', SKU2, 1, 4), givenBack.gaveBack('wh-1', SKU1, 2, 5), givenBack.filled('wh-3', [...SKU1, ...SKU2], 3, 6),
+      givenBack.shipped('f-3', 'wh-3', [...SKU1, ...SKU2], 7),
     ],
     'o-pickup': [pickup.pickupPlaced(), pickup.assessed('approve', 1), pickup.authorized(2), pickup.allocatedAtStore(3), pickup.released(3), pickup.ready(5), pickup.collected(9)],
   };
@@ -208,6 +227,32 @@ describe('orders projection', function () {
     expect(await row('o-backorder')).to.deep.include({ backorder: null, payment_method: 'cash_on_delivery', payment: {} });
   });
 
+  it('backorders lines given back that no location could take, the order backordered once nothing else is held, until stock fills them', async () => {
+    expect(statuses.filter((s) => s.orderId === 'o-given-back').map((s) => s.row).slice(-5)).to.deep.equal(['released', 'released', 'backordered', 'released', 'shipped']);
+    const halfway = await readModelWorld();
+    try {
+      const history = log.filter((e) => e.data.orderId === 'o-given-back');
+      await inBatches(halfway.knex, history.slice(0, -2), 100);
+      const r = await halfway.knex('orders').where({ order_id: 'o-given-back' }).first();
+      expect(r).to.deep.include({
+        status: 'backordered',
+        backorder: { missing: [...SKU2, ...SKU1], why: 'backordered: none of it at any other location (2)' },
+        backordered: [
+          { lines: SKU2, allocationSeq: 1, from: ['wh-2'], filledBy: null },
+          { lines: SKU1, allocationSeq: 2, from: ['wh-1'], filledBy: null },
+        ],
+      });
+      expect(r.allocations.map((a: { locationId: string; status: string }) => `${a.locationId}:${a.status}`)).to.deep.equal(['wh-1:released', 'wh-2:released']);
+      const timeline = await halfway.knex('order_timeline').where({ order_id: 'o-given-back', type: 'OrderReallocated' }).orderBy('position').pluck('details');
+      expect(timeline[0]).to.deep.include({ cause: 'rejected', fulfilmentId: 'f-wh-2', released: [{ locationId: 'wh-2', lines: SKU2 }], locations: [], backordered: SKU2 });
+    } finally {
+      await halfway.cleanup();
+    }
+    const r = await row('o-given-back');
+    expect(r).to.deep.include({ status: 'shipped', backorder: null });
+    expect(r.backordered.map((b: { filledBy: number | null }) => b.filledBy)).to.deep.equal([3, 3]);
+  });
+
   it('records the cancellation and what the ledger settled', async () => {
     expect(await row('o-refunded')).to.deep.include({ status: 'cancelled', cancelled_at: new Date(at(3)), payment: { authorizationId: 'auth-1', authorized: 4498, captured: 4498, refunded: 4498 } });
     expect(await row('o-voided')).to.deep.include({ status: 'cancelled', payment: { authorizationId: 'auth-1', authorized: 4498, voided: true } });
@@ -276,7 +321,7 @@ describe('orders projection', function () {
         type: 'OrderReallocated',
         details: {
           cause: 'rejected', why: 'wh-3 is the next cheapest', cost: 300, allocationSeq: 1, released: [{ locationId: 'wh-2', lines: SKU2 }], locations: ['wh-3'],
-          candidates: REALLOCATION_CANDIDATES,
+          backordered: [], candidates: REALLOCATION_CANDIDATES, fulfilmentId: 'f-2',
         },
       },
       { type: 'OrderFulfilmentShipped', details: { fulfilmentId: 'f-1', locationId: 'wh-1', lines: SKU1 } },

@@ -82,7 +82,7 @@ describe('reserved allocations in the orders read model', function () {
     await write.onLedger({ type: 'ReserveStock', data: { sku: SKU, locationId: to, orderId: moving.order.orderId, quantity: units }, metadata: meta() });
     await write.recordReallocation({
       orderId: moving.order.orderId, released: [from], allocations: [{ locationId: to, lines: from.lines }], transfers: [], allocationSeq: 1, cost: 1,
-      why: `${to} is the next best`, candidates: [], cause: 'rejected',
+      why: `${to} is the next best`, candidates: [], cause: 'rejected', backordered: [], fulfilmentId: 'f-0', causeEventId: 'e-reject-f-0',
     }, meta());
     const shipped = shipping.allocation!.allocations[0];
     await write.onLedger({ type: 'ShipReservedStock', data: { sku: SKU, locationId: shipped.locationId, orderId: shipping.order.orderId, quantity: shipped.lines[0].quantity }, metadata: meta() });

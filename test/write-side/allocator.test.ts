@@ -9,6 +9,8 @@ import type { Delivery } from '../../write-side/orders/order.events.js';
 import { createAllocator, type ReallocationOutcome } from '../../write-side/sourcing/allocator.js';
 import type { Reallocation, ReallocationRequest } from '../../write-side/sourcing/reallocation.js';
 import type { WriteSide } from '../../write-side/commands.js';
+import { waitingForStock } from '../../write-side/orders/order-progress.js';
+import type { PlacedState } from '../../write-side/orders/order.state.js';
 import { meta } from '../support/given-when-then.js';
 import { eventStoreWorld } from '../support/world.js';
 
@@ -147,14 +149,9 @@ describe('allocator re-sourcing part of an order', function () {
   beforeEach(async () => {
     world = await eventStoreWorld();
     recordings = [];
-    // The order module's RecordReallocation (branch orders11) stands in here as an append of its event, once per allocationSeq.
-    world.write.recordReallocation = async (data, metadata) => {
-      recordings.push(data);
-      const record = await world.write.loadSourcingRecord(data.orderId);
-      if (record.reallocations.some((r) => r.allocationSeq === data.allocationSeq)) return { recorded: false, position: null };
-      const r = await world.store.append(orderStream(data.orderId), [{ id: randomUUID(), type: 'OrderReallocated', data: { ...data, at: metadata.now }, metadata: {} }], 'any');
-      return { recorded: true, position: r.position };
-    };
+    // The order's own RecordReallocation, watched: every re-allocation the allocator asks the order to record.
+    const record = world.write.recordReallocation;
+    world.write.recordReallocation = (data, metadata) => { recordings.push(data); return record(data, metadata); };
   });
   afterEach(async () => { await world.cleanup(); });
 
@@ -163,6 +160,7 @@ describe('allocator re-sourcing part of an order', function () {
   const receive = (locationId: string, quantity: number, sku = 'A') => world.write.onLedger({ type: 'ReceiveStock', data: { sku, locationId, quantity }, metadata: meta() });
   const held = async (locationId: string, orderId: string, sku = 'A') => (await world.write.loadLedger(sku, locationId)).reservations.get(orderId, 0);
   const reservedEvents = async (locationId: string, sku = 'A') => (await world.store.readStream(stockStream(sku, locationId))).filter((e) => e.type === 'StockReserved').length;
+  const orderOf = async (orderId: string) => (await world.write.loadOrder(orderId, { fresh: true })) as PlacedState;
 
   async function allocated(quantity: number, locations: LocationDetails[], delivery: Delivery = { method: 'ship', speed: 'standard', address: BERLIN }) {
     const { orderId } = await world.write.placeOrder({
@@ -172,8 +170,9 @@ describe('allocator re-sourcing part of an order', function () {
     return orderId;
   }
 
-  const rejected = (locationId: string, quantity: number, allocationSeq = 1): ReallocationRequest => ({
-    allocationSeq, lines: [{ sku: 'A', quantity }], exclude: [locationId], release: [{ locationId, lines: [{ sku: 'A', quantity }] }], cause: 'rejected',
+  /** The fulfilment at `locationId` gave back `quantity` units, rejected in event `e-<locationId>` unless another is named. */
+  const rejected = (locationId: string, quantity: number, causeEventId = `e-${locationId}`): ReallocationRequest => ({
+    cause: 'rejected', lines: [{ sku: 'A', quantity }], release: [{ locationId, lines: [{ sku: 'A', quantity }] }], fulfilmentId: `f-${locationId}`, causeEventId,
   });
 
   function reallocated(outcome: ReallocationOutcome): Reallocation {
@@ -182,7 +181,7 @@ describe('allocator re-sourcing part of an order', function () {
   }
 
   describe('a store that rejected its fulfilment', () => {
-    it('moves the part to the next best location, never the excluded one, and releases what the rejecting one held', async () => {
+    it('moves the part to the next best location, never the rejecting one, releases what that one held, and names the fulfilment and event', async () => {
       const locations = [WH1, WH2];
       await receive('wh-1', 5);
       await receive('wh-2', 5);
@@ -190,7 +189,9 @@ describe('allocator re-sourcing part of an order', function () {
       expect(await held('wh-1', orderId)).to.equal(2);
 
       const r = reallocated(await allocator(locations).reallocate(orderId, rejected('wh-1', 2), meta()));
-      expect(r).to.deep.include({ orderId, allocationSeq: 1, cause: 'rejected', released: [{ locationId: 'wh-1', lines: [{ sku: 'A', quantity: 2 }] }] });
+      expect(r).to.deep.include({
+        orderId, allocationSeq: 1, cause: 'rejected', released: [{ locationId: 'wh-1', lines: [{ sku: 'A', quantity: 2 }] }], backordered: [], fulfilmentId: 'f-wh-1', causeEventId: 'e-wh-1',
+      });
       expect(r.allocations).to.deep.equal([{ locationId: 'wh-2', lines: [{ sku: 'A', quantity: 2 }] }]);
       expect(r.transfers).to.deep.equal([]);
       expect(r.candidates.find((c) => c.locationId === 'wh-1')).to.include({ eligible: false, reason: 'excluded from re-sourcing after a rejected fulfilment' });
@@ -199,9 +200,10 @@ describe('allocator re-sourcing part of an order', function () {
       const record = await world.write.loadSourcingRecord(orderId);
       expect([...record.held]).to.deep.equal([['A@wh-2', 2]]);
       expect(record.reallocations).to.have.length(1);
+      expect((await orderOf(orderId)).progress.allocations.map((a) => `${a.locationId}:${a.status}:${a.allocationSeq}`)).to.deep.equal(['wh-1:released:0', 'wh-2:reserved:1']);
     });
 
-    it('records nothing and reserves nothing again when re-run with the same allocationSeq', async () => {
+    it('records nothing and reserves nothing again when re-run for the same event', async () => {
       const locations = [WH1, WH2];
       await receive('wh-1', 5);
       await receive('wh-2', 5);
@@ -233,6 +235,61 @@ describe('allocator re-sourcing part of an order', function () {
     });
   });
 
+  describe('lines given back by one location after another', () => {
+    it('never go back to a location that gave them back before, even the cheapest: a second reject sends them to a third', async () => {
+      const locations = [WH1, WH2, WH3];
+      for (const l of locations) await receive(l.locationId, 5);
+      const orderId = await allocated(2, locations);                // wh-1, nearest Berlin
+      const a = allocator(locations);
+      const first = reallocated(await a.reallocate(orderId, rejected('wh-1', 2), meta()));
+      expect(first.allocations.map((x) => x.locationId)).to.deep.equal(['wh-3']);
+      const second = reallocated(await a.reallocate(orderId, rejected('wh-3', 2), meta()));
+      expect(second).to.deep.include({ allocationSeq: 2 });
+      expect(second.allocations.map((x) => x.locationId)).to.deep.equal(['wh-2']);
+      expect(second.candidates.filter((c) => !c.eligible).map((c) => [c.locationId, c.reason]).sort()).to.deep.equal([
+        ['wh-1', 'excluded from re-sourcing after a rejected fulfilment'], ['wh-3', 'excluded from re-sourcing after a rejected fulfilment'],
+      ]);
+      expect([await held('wh-1', orderId), await held('wh-2', orderId), await held('wh-3', orderId)]).to.deep.equal([0, 2, 0]);
+    });
+
+    it('are backordered when every location left has given them back, not sent back to the first', async () => {
+      const locations = [WH1, WH2];
+      for (const l of locations) await receive(l.locationId, 5);
+      const orderId = await allocated(2, locations);
+      const a = allocator(locations);
+      reallocated(await a.reallocate(orderId, rejected('wh-1', 2), meta()));
+      const second = reallocated(await a.reallocate(orderId, rejected('wh-2', 2), meta()));
+      expect(second).to.deep.include({ allocations: [], backordered: [{ sku: 'A', quantity: 2 }] });
+      expect([await held('wh-1', orderId), await held('wh-2', orderId)]).to.deep.equal([0, 0]);
+      expect(waitingForStock((await orderOf(orderId)).progress)).to.deep.equal([{ sku: 'A', quantity: 2 }]);
+    });
+
+    it('takes the next number when another re-allocation of the order is recorded first under the one it meant to use', async () => {
+      const locations = [WH1, WH2, WH3];
+      await receive('wh-1', 2);
+      await receive('wh-2', 1);
+      const orderId = await allocated(3, [WH1, WH2]);                // 2 at wh-1, 1 at wh-2
+      await receive('wh-3', 5);
+      const record = world.write.recordReallocation;
+      let raced = false;
+      world.write.recordReallocation = async (data, metadata) => {
+        if (!raced) {
+          raced = true;                                              // wh-2 rejects its unit meanwhile, and it is backordered first
+          await record({
+            orderId, released: [{ locationId: 'wh-2', lines: [{ sku: 'A', quantity: 1 }] }], allocations: [], transfers: [], allocationSeq: 1, cost: 0, why: 'backordered',
+            candidates: [], cause: 'rejected', backordered: [{ sku: 'A', quantity: 1 }], fulfilmentId: 'f-wh-2', causeEventId: 'e-wh-2',
+          }, meta());
+        }
+        return record(data, metadata);
+      };
+      const r = reallocated(await allocator(locations).reallocate(orderId, rejected('wh-1', 2), meta()));
+      expect(r).to.deep.include({ allocationSeq: 2, allocations: [{ locationId: 'wh-3', lines: [{ sku: 'A', quantity: 2 }] }] });
+      expect((await world.write.loadSourcingRecord(orderId)).reallocations.map((x) => [x.allocationSeq, x.causeEventId])).to.deep.equal([[1, 'e-wh-2'], [2, 'e-wh-1']]);
+      expect([await held('wh-1', orderId), await held('wh-3', orderId)]).to.deep.equal([0, 2]);
+      expect(await world.write.loadLedger('A', 'wh-3')).to.include({ reserved: 2 });   // what it reserved under the lost number given back first
+    });
+  });
+
   describe('a short pick', () => {
     it('re-sources the missing units to where the order already holds some, topping its reservation up, once', async () => {
       const locations = [WH1, WH2];
@@ -244,7 +301,7 @@ describe('allocator re-sourcing part of an order', function () {
       // wh-1 found one of its two missing: the caller writes it off with the order's reservation of it.
       await world.write.onLedger({ type: 'WriteOffShortPick', data: { sku: 'A', locationId: 'wh-1', orderId, fulfilmentId: 'f-1', quantity: 1 }, metadata: meta() });
       const request: ReallocationRequest = {
-        allocationSeq: 1, lines: [{ sku: 'A', quantity: 1 }], exclude: ['wh-1'], release: [{ locationId: 'wh-1', lines: [{ sku: 'A', quantity: 1 }] }], cause: 'short_pick',
+        cause: 'short_pick', lines: [{ sku: 'A', quantity: 1 }], release: [{ locationId: 'wh-1', lines: [{ sku: 'A', quantity: 1 }] }], fulfilmentId: 'f-1', causeEventId: 'e-pick-1',
       };
       const r = reallocated(await allocator(locations).reallocate(orderId, request, meta()));
       expect(r.allocations).to.deep.equal([{ locationId: 'wh-2', lines: [{ sku: 'A', quantity: 1 }] }]);
@@ -288,36 +345,71 @@ describe('allocator re-sourcing part of an order', function () {
       await receive('wh-2', 1);
       const orderId = await allocated(3, locations);                // 2 at wh-1, 1 at wh-2
       await receive('wh-2', 4);
-      world.write.recordReallocation = async () => { throw new ConflictError('order.cancelled', 'The order was cancelled'); };
+      const record = world.write.recordReallocation;
+      world.write.recordReallocation = async (data, metadata) => {
+        await world.write.cancelOrder(orderId, 'customer', meta());   // the order refuses the re-allocation as it is now cancelled
+        return record(data, metadata);
+      };
       expect(await allocator(locations).reallocate(orderId, rejected('wh-1', 2), meta())).to.deep.equal({ outcome: 'cancelled' });
       expect([await held('wh-1', orderId), await held('wh-2', orderId)]).to.deep.equal([2, 1]);
       expect(await reservedEvents('wh-2')).to.equal(2);             // it did reserve the two more there first
+      expect((await world.write.loadSourcingRecord(orderId)).reallocations).to.deep.equal([]);
     });
   });
 
   describe('lines no other location can fill', () => {
-    it('are unfillable: nothing is reserved, released or recorded', async () => {
+    it('are backordered on the order: released where they were given back, reserved nowhere else', async () => {
       const locations = [WH1, WH2];
       await receive('wh-1', 2);
+      const orderId = await allocated(2, locations);
+      const r = reallocated(await allocator(locations).reallocate(orderId, rejected('wh-1', 2), meta()));
+      expect(r).to.deep.include({ allocations: [], backordered: [{ sku: 'A', quantity: 2 }], cost: 0 });
+      expect(r.why).to.match(/^backordered: not enough stock in the network/);
+      expect([await held('wh-1', orderId), await held('wh-2', orderId)]).to.deep.equal([0, 0]);
+      expect(await world.write.loadLedger('A', 'wh-1')).to.include({ onHand: 2, reserved: 0 });
+      const order = await orderOf(orderId);
+      expect(order.progress.allocations.map((a) => `${a.locationId}:${a.status}`)).to.deep.equal(['wh-1:released']);
+      expect(order.progress.backordered).to.deep.equal([{ lines: [{ sku: 'A', quantity: 2 }], allocationSeq: 1, from: ['wh-1'], filledBy: null }]);
+    });
+
+    it('go where some can be placed, the rest backordered in the same re-allocation', async () => {
+      const locations = [WH1, WH2];
+      await receive('wh-1', 3);
       await receive('wh-2', 1);
-      const orderId = await allocated(2, [WH1, WH2]);
-      const outcome = await allocator(locations).reallocate(orderId, rejected('wh-1', 2), meta());
-      expect(outcome).to.deep.include({ outcome: 'unfillable', missing: [{ sku: 'A', quantity: 1 }] });
-      expect(await held('wh-1', orderId)).to.equal(2);
-      expect(await held('wh-2', orderId)).to.equal(0);
-      expect(recordings).to.deep.equal([]);
+      const orderId = await allocated(3, locations);                // all 3 at wh-1
+      const r = reallocated(await allocator(locations).reallocate(orderId, rejected('wh-1', 3), meta()));
+      expect(r).to.deep.include({ allocations: [{ locationId: 'wh-2', lines: [{ sku: 'A', quantity: 1 }] }], backordered: [{ sku: 'A', quantity: 2 }] });
+      expect(r.why).to.match(/; the rest is backordered: not enough stock in the network/);
+      expect([await held('wh-1', orderId), await held('wh-2', orderId)]).to.deep.equal([0, 1]);
+    });
+
+    it('are filled as a re-allocation once stock arrives at a location that did not give them back, not at one that did', async () => {
+      const locations = [WH1, WH2];
+      await receive('wh-1', 2);
+      const orderId = await allocated(2, locations);
+      reallocated(await allocator(locations).reallocate(orderId, rejected('wh-1', 2), meta()));
+      await receive('wh-1', 5);
+      expect(await allocator(locations).allocate(orderId, meta(), { fromBackorder: true })).to.equal('backordered');
+      expect(await held('wh-1', orderId)).to.equal(0);
+      await receive('wh-2', 2);
+      expect(await allocator(locations).allocate(orderId, meta())).to.equal('skipped');   // only the backorder job fills it
+      expect(await allocator(locations).allocate(orderId, meta(), { fromBackorder: true })).to.equal('allocated');
+      const order = await orderOf(orderId);
+      expect(order.reallocations.map((x) => [x.allocationSeq, x.cause, x.allocations.map((a) => a.locationId)])).to.deep.equal([[1, 'rejected', []], [2, 'backorder', ['wh-2']]]);
+      expect(waitingForStock(order.progress)).to.deep.equal([]);
+      expect(await held('wh-2', orderId)).to.equal(2);
+      expect(await allocator(locations).allocate(orderId, meta(), { fromBackorder: true })).to.equal('skipped');
+      expect(await held('wh-2', orderId)).to.equal(2);
     });
   });
 
   describe('a request that does not fit the order', () => {
-    it('is refused when it skips an allocationSeq or releases what the order does not hold there, and skipped for a cancelled order', async () => {
+    it('is refused when it releases what the order does not hold there, and skipped for a cancelled order', async () => {
       const locations = [WH1, WH2];
       await receive('wh-1', 5);
       await receive('wh-2', 5);
       const orderId = await allocated(2, locations);
       const a = allocator(locations);
-      await a.reallocate(orderId, rejected('wh-1', 2, 2), meta()).then(() => expect.fail('should refuse'),
-        (err: ConflictError) => expect(err).to.be.instanceOf(ConflictError).and.to.include({ code: 'sourcing.reallocation_out_of_turn' }));
       await a.reallocate(orderId, rejected('wh-2', 1), meta()).then(() => expect.fail('should refuse'),
         (err: ConflictError) => expect(err).to.be.instanceOf(ConflictError).and.to.include({ code: 'sourcing.not_held' }));
       await world.write.cancelOrder(orderId, 'customer', meta());

@@ -46,12 +46,25 @@ const releasedPickup = [ev.pickupPlaced, ev.approved, ev.authorized, ev.allocate
 const shipF1 = ev.shipped('f-1', 'wh-1', [{ sku: 'SKU-1', quantity: 2 }]);
 const shipF2 = ev.shipped('f-2', 'wh-2', [{ sku: 'SKU-2', quantity: 1 }]);
 
-/** wh-1 short-picked one SKU-1: that unit is now held at wh-3. */
+/** wh-1 short-picked one SKU-1 (fulfilment f-1, in event e-pick-f-1): that unit is now held at wh-3. */
 const shortPick: Reallocation = {
   orderId, released: [{ locationId: 'wh-1', lines: [{ sku: 'SKU-1', quantity: 1 }] }], allocations: [{ locationId: 'wh-3', lines: [{ sku: 'SKU-1', quantity: 1 }] }],
-  transfers: [], allocationSeq: 1, cost: 7, why: 'wh-3 is the next cheapest', candidates: [], cause: 'short_pick',
+  transfers: [], allocationSeq: 1, cost: 7, why: 'wh-3 is the next cheapest', candidates: [], cause: 'short_pick', backordered: [],
+  fulfilmentId: 'f-1', causeEventId: 'e-pick-f-1',
 };
 const reallocated: OrderEvent = { type: 'OrderReallocated', data: { ...shortPick, at: NOW } };
+
+/** A location rejected its fulfilment (`f-<locationId>`) of these lines and no other could take them. */
+const givenBackNowhere = (locationId: string, lines: { sku: string; quantity: number }[], allocationSeq: number): Reallocation => ({
+  orderId, released: [{ locationId, lines }], allocations: [], transfers: [], allocationSeq, cost: 0, why: 'backordered: not enough stock in the network', candidates: [],
+  cause: 'rejected', backordered: lines, fulfilmentId: `f-${locationId}`, causeEventId: `e-reject-${locationId}`,
+});
+const asEvent = (r: Reallocation): OrderEvent => ({ type: 'OrderReallocated', data: { ...r, at: NOW } });
+/** Stock arrived for what the order waits for: it goes to `locationId`. */
+const fill = (locationId: string, lines: { sku: string; quantity: number }[], allocationSeq: number): Reallocation => ({
+  orderId, released: [], allocations: [{ locationId, lines }], transfers: [], allocationSeq, cost: 5, why: `${locationId} fills the whole order`, candidates: [],
+  cause: 'backorder', backordered: [],
+});
 
 describe('order decider: fulfilment', () => {
   describe('re-sourcing part of an order', () => {
@@ -68,13 +81,38 @@ describe('order decider: fulfilment', () => {
       ]);
     });
 
-    it('records nothing for a re-allocation already recorded (a retried re-sourcing)', () => {
+    it('records nothing for a give-back already re-sourced, known by the event that gave the lines back, whatever number it is sent under', () => {
       given([...releasedOrder, reallocated]).when(command('RecordReallocation', { ...shortPick, why: 'again' })).then([]);
+      given([...releasedOrder, reallocated]).when(command('RecordReallocation', { ...shortPick, allocationSeq: 2, allocations: [{ locationId: 'wh-4', lines: [{ sku: 'SKU-1', quantity: 1 }] }] })).then([]);
     });
 
-    it('takes re-allocations in sequence: 409 for one that skips ahead, 400 for one numbered below 1', () => {
+    it('takes re-allocations in sequence: 409 for one that skips ahead or comes under a number another took, 400 for one numbered below 1', () => {
       given(releasedOrder).when(command('RecordReallocation', { ...shortPick, allocationSeq: 2 })).thenThrows(ConflictError, 'order.reallocation_out_of_order');
+      const other = { ...givenBackNowhere('wh-2', [{ sku: 'SKU-2', quantity: 1 }], 1) };
+      given([...releasedOrder, reallocated]).when(command('RecordReallocation', other)).thenThrows(ConflictError, 'order.reallocation_out_of_order');
       given(releasedOrder).when(command('RecordReallocation', { ...shortPick, allocationSeq: 0 })).thenThrows(ValidationError, 'order.invalid_allocation_seq');
+    });
+
+    it('names the fulfilment that gave the lines back and the event it did so in: 400 without', () => {
+      const { fulfilmentId: _f, ...noFulfilment } = shortPick;
+      const { causeEventId: _e, ...noEvent } = shortPick;
+      given(releasedOrder).when(command('RecordReallocation', noFulfilment)).thenThrows(ValidationError, 'order.give_back_unnamed');
+      given(releasedOrder).when(command('RecordReallocation', noEvent)).thenThrows(ValidationError, 'order.give_back_unnamed');
+    });
+
+    it('never puts lines back where they were given back, now or at an earlier turn: 409', () => {
+      const toItself = { ...shortPick, allocations: [{ locationId: 'wh-1', lines: [{ sku: 'SKU-1', quantity: 1 }] }] };
+      given(releasedOrder).when(command('RecordReallocation', toItself)).thenThrows(ConflictError, 'order.location_gave_back');
+      // wh-3 now rejects the unit it took from wh-1: it may go anywhere but wh-1 and wh-3.
+      const back = (locationId: string): Reallocation => ({
+        ...shortPick, released: [{ locationId: 'wh-3', lines: [{ sku: 'SKU-1', quantity: 1 }] }], allocations: [{ locationId, lines: [{ sku: 'SKU-1', quantity: 1 }] }],
+        allocationSeq: 2, cause: 'rejected', fulfilmentId: 'f-3', causeEventId: 'e-reject-f-3',
+      });
+      given([...releasedOrder, reallocated]).when(command('RecordReallocation', back('wh-1'))).thenThrows(ConflictError, 'order.location_gave_back');
+      given([...releasedOrder, reallocated]).when(command('RecordReallocation', back('wh-4'))).then([asEvent(back('wh-4'))]);
+      // wh-2 gave nothing back: it may take SKU-1.
+      const wh2 = { ...back('wh-2') };
+      given([...releasedOrder, reallocated]).when(command('RecordReallocation', wh2)).then([asEvent(wh2)]);
     });
 
     it('refuses to release more than the order holds at a location, or units released already', () => {
@@ -82,20 +120,65 @@ describe('order decider: fulfilment', () => {
       given(releasedOrder).when(command('RecordReallocation', tooMuch)).thenThrows(ConflictError, 'order.release_exceeds_allocation');
       const elsewhere = { ...shortPick, released: [{ locationId: 'wh-2', lines: [{ sku: 'SKU-1', quantity: 1 }] }] };
       given(releasedOrder).when(command('RecordReallocation', elsewhere)).thenThrows(ConflictError, 'order.release_exceeds_allocation');
-      const again = { ...shortPick, released: [{ locationId: 'wh-1', lines: [{ sku: 'SKU-1', quantity: 2 }] }], allocations: [{ locationId: 'wh-4', lines: [{ sku: 'SKU-1', quantity: 2 }] }], allocationSeq: 2 };
+      const again = { ...shortPick, released: [{ locationId: 'wh-1', lines: [{ sku: 'SKU-1', quantity: 2 }] }], allocations: [{ locationId: 'wh-4', lines: [{ sku: 'SKU-1', quantity: 2 }] }], allocationSeq: 2, causeEventId: 'e-reject-f-1' };
       given([...releasedOrder, reallocated]).when(command('RecordReallocation', again)).thenThrows(ConflictError, 'order.release_exceeds_allocation');
     });
 
-    it('refuses a re-allocation that does not hold elsewhere exactly what it releases', () => {
+    it('refuses a re-allocation that does not hold elsewhere or backorder exactly what it releases', () => {
       const fewer = { ...shortPick, released: [{ locationId: 'wh-1', lines: [{ sku: 'SKU-1', quantity: 2 }] }] };
       given(releasedOrder).when(command('RecordReallocation', fewer)).thenThrows(ConflictError, 'order.reallocation_unbalanced');
       given(releasedOrder).when(command('RecordReallocation', { ...shortPick, released: [], allocations: [] })).thenThrows(ConflictError, 'order.reallocation_unbalanced');
+      const both = { ...shortPick, backordered: [{ sku: 'SKU-1', quantity: 1 }] };
+      given(releasedOrder).when(command('RecordReallocation', both)).thenThrows(ConflictError, 'order.reallocation_unbalanced');
+      const moreBackordered = { ...givenBackNowhere('wh-1', [{ sku: 'SKU-1', quantity: 1 }], 1), backordered: [{ sku: 'SKU-1', quantity: 2 }] };
+      given(releasedOrder).when(command('RecordReallocation', moreBackordered)).thenThrows(ConflictError, 'order.reallocation_unbalanced');
     });
 
     it('refuses to re-allocate a closed order, so the allocator releases what it reserved, and one never allocated', () => {
       given([...releasedOrder, ev.cancelled]).when(command('RecordReallocation', shortPick)).thenThrows(ConflictError, 'order.cancelled');
       given([ev.placed, ev.rejected]).when(command('RecordReallocation', shortPick)).thenThrows(ConflictError, 'order.rejected');
       given([ev.placed, ev.approved]).when(command('RecordReallocation', shortPick)).thenThrows(ConflictError, 'order.not_allocated');
+    });
+  });
+
+  describe('lines given back that no location can take', () => {
+    const wh1 = givenBackNowhere('wh-1', [{ sku: 'SKU-1', quantity: 2 }], 1);
+    const wh2 = givenBackNowhere('wh-2', [{ sku: 'SKU-2', quantity: 1 }], 2);
+
+    it('are recorded backordered: released where they were given back, held nowhere, waiting for stock', () => {
+      given(releasedOrder).when(command('RecordReallocation', wh1)).then([asEvent(wh1)]);
+      const after = state([...releasedOrder, asEvent(wh1)]);
+      expect(after.progress.allocations.map((a) => `${a.locationId}:${a.status}`)).to.deep.equal(['wh-1:released', 'wh-2:reserved']);
+      expect(after.progress.backordered).to.deep.equal([{ lines: [{ sku: 'SKU-1', quantity: 2 }], allocationSeq: 1, from: ['wh-1'], filledBy: null }]);
+      expect(after.status, 'wh-2 still has its part to ship').to.equal('released');
+    });
+
+    it('leave the order backordered once all it has left waits for stock, and partially shipped when the rest has shipped', () => {
+      expect(state([...releasedOrder, asEvent(wh1), asEvent(wh2)]).status).to.equal('backordered');
+      expect(state([...releasedOrder, shipF2, asEvent(wh1)]).status).to.equal('partially_shipped');
+    });
+
+    it('are filled once stock arrives: all the units waiting, held at the new location, nothing released', () => {
+      const history = [...releasedOrder, asEvent(wh1), asEvent(wh2)];
+      const filled = fill('wh-4', [{ sku: 'SKU-1', quantity: 2 }, { sku: 'SKU-2', quantity: 1 }], 3);
+      given(history).when(command('RecordReallocation', filled)).then([asEvent(filled)]);
+      const after = state([...history, asEvent(filled)]);
+      expect(after.status).to.equal('released');
+      expect(after.progress.backordered.map((b) => b.filledBy)).to.deep.equal([3, 3]);
+      expect(after.progress.allocations.filter((a) => a.status === 'reserved')).to.deep.equal([
+        { locationId: 'wh-4', lines: [{ sku: 'SKU-1', quantity: 2 }, { sku: 'SKU-2', quantity: 1 }], status: 'reserved', allocationSeq: 3, transfers: [] },
+      ]);
+      given([...history, asEvent(filled)]).when(command('RecordReallocation', filled)).then([]);
+    });
+
+    it('refuse a fill that is not exactly what waits, that releases something, or that goes where the lines were given back: 409', () => {
+      const history = [...releasedOrder, asEvent(wh1)];
+      const part = fill('wh-4', [{ sku: 'SKU-1', quantity: 1 }], 2);
+      given(history).when(command('RecordReallocation', part)).thenThrows(ConflictError, 'order.backorder_fill_mismatch');
+      given(releasedOrder).when(command('RecordReallocation', fill('wh-4', [{ sku: 'SKU-1', quantity: 2 }], 1))).thenThrows(ConflictError, 'order.backorder_fill_mismatch');
+      const releasing = { ...fill('wh-4', [{ sku: 'SKU-1', quantity: 2 }], 2), released: [{ locationId: 'wh-2', lines: [{ sku: 'SKU-2', quantity: 1 }] }] };
+      given(history).when(command('RecordReallocation', releasing)).thenThrows(ConflictError, 'order.backorder_fill_mismatch');
+      given(history).when(command('RecordReallocation', fill('wh-1', [{ sku: 'SKU-1', quantity: 2 }], 2))).thenThrows(ConflictError, 'order.location_gave_back');
     });
   });
 
@@ -217,7 +300,7 @@ describe('order decider: fulfilment', () => {
   describe('status', () => {
     const open: StatusFacts = {
       cancelled: false, rejected: false, released: true, fraudDecision: 'approve', reviewed: false, backordered: false,
-      handedOver: 'none', collected: false, delivered: false, readyForPickup: false,
+      handedOver: 'none', collected: false, delivered: false, readyForPickup: false, awaitingStock: false,
     };
 
     it('goes closed first, then collected, delivered, shipped, partially shipped, ready for pickup, released', () => {
@@ -229,6 +312,8 @@ describe('order decider: fulfilment', () => {
       expect(statusOf(all)).to.equal('shipped');
       expect(statusOf({ ...open, handedOver: 'part', delivered: true, readyForPickup: true })).to.equal('partially_shipped');
       expect(statusOf({ ...open, readyForPickup: true })).to.equal('ready_for_pickup');
+      expect(statusOf({ ...open, handedOver: 'part', awaitingStock: true })).to.equal('partially_shipped');
+      expect(statusOf({ ...open, awaitingStock: true })).to.equal('backordered');
       expect(statusOf(open)).to.equal('released');
     });
   });

@@ -82,6 +82,30 @@ describe('capture per shipment', () => {
     expect(captureForShipment(o([shipped('f-1', lines('SKU-1', 1)), shipped('f-2', lines('SKU-2', 1))]), 'f-2')).to.equal(500);
   });
 
+  it('captures no more than its share while given-back lines wait for stock, and the rest once they are filled and ship', () => {
+    const at = { locationId: 'wh-1', lines: [...lines('SKU-1', 2), ...lines('SKU-2', 1)] };
+    const history: OrderEvent[] = [
+      card,
+      { type: 'FraudAssessed', data: { orderId, score: 0, decision: 'approve', reasons: [], at: NOW } },
+      authorizedFor(5000),
+      { type: 'OrderAllocated', data: { orderId, allocations: [at], transfers: [], cost: 0, why: 'test', candidates: [], at: NOW } },
+      { type: 'OrderReleased', data: { orderId, at: NOW } },
+      // wh-1 rejected its SKU-2: no other location has it.
+      { type: 'OrderReallocated', data: {
+        orderId, released: [{ locationId: 'wh-1', lines: lines('SKU-2', 1) }], allocations: [], transfers: [], allocationSeq: 1, cost: 0, why: 'backordered', candidates: [],
+        cause: 'rejected', backordered: lines('SKU-2', 1), fulfilmentId: 'f-wh-1', causeEventId: 'e-1', at: NOW,
+      } },
+    ];
+    const o = (events: OrderEvent[]) => fold(orderDecider, [...history, ...events]) as PlacedState;
+    const first = shipped('f-1', lines('SKU-1', 2));
+    expect(captureForShipment(o([first]), 'f-1'), 'not the rest of the 5000: SKU-2 has not shipped').to.equal(3998);
+    const filled: OrderEvent = { type: 'OrderReallocated', data: {
+      orderId, released: [], allocations: [{ locationId: 'wh-3', lines: lines('SKU-2', 1) }], transfers: [], allocationSeq: 2, cost: 1, why: 'stock arrived', candidates: [],
+      cause: 'backorder', backordered: [], at: NOW,
+    } };
+    expect(captureForShipment(o([first, shareCaptured('f-1', 3998, 3998), filled, shipped('f-2', lines('SKU-2', 1))]), 'f-2')).to.equal(1002);
+  });
+
   it('gives the same amounts whichever capture is recorded first', () => {
     const all = [...released(card, 4498), shipped('f-1', lines('SKU-1', 2)), shipped('f-2', lines('SKU-2', 1))];
     const lastFirst = fold(orderDecider, [...all, shareCaptured('f-2', 500, 500)]) as PlacedState;

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { ConflictError } from '../../platform/errors.js';
-import { afterReallocation, sourcingRecord, type Reallocation } from '../../write-side/sourcing/reallocation.js';
+import { afterReallocation, givenBack, sourcingRecord, type Reallocation } from '../../write-side/sourcing/reallocation.js';
 import { NOW } from '../support/given-when-then.js';
 
 const lines = (sku: string, quantity: number) => [{ sku, quantity }];
@@ -13,6 +13,7 @@ const allocated = {
 const moved: Reallocation = {
   orderId: 'o-1', released: [{ locationId: 'wh-1', lines: lines('A', 2) }], allocations: [{ locationId: 'wh-2', lines: lines('A', 2) }],
   transfers: [], allocationSeq: 1, why: 'wh-2 fills the whole order at the lowest cost (300)', candidates: [], cost: 300, cause: 'short_pick',
+  backordered: [], fulfilmentId: 'f-1', causeEventId: 'e-1',
 };
 
 describe('an order\'s sourcing record', () => {
@@ -33,6 +34,24 @@ describe('an order\'s sourcing record', () => {
   it('no longer holds what has shipped', () => {
     const shipped = { type: 'OrderFulfilmentShipped', data: { orderId: 'o-1', fulfilmentId: 'f-1', locationId: 'wh-1', lines: [{ sku: 'A', quantity: 3 }, { sku: 'B', quantity: 1 }], at: NOW } };
     expect([...sourcingRecord([allocated, shipped]).held]).to.deep.equal([['A@wh-2', 1]]);
+  });
+
+  it('holds nothing for units given back and backordered, and the units once a backorder fills them', () => {
+    const backordered: Reallocation = { ...moved, released: [{ locationId: 'wh-1', lines: lines('B', 1) }], allocations: [], backordered: lines('B', 1), cause: 'rejected' };
+    const filled: Reallocation = {
+      ...moved, released: [], allocations: [{ locationId: 'wh-3', lines: lines('B', 1) }], allocationSeq: 2, cause: 'backorder', backordered: [], fulfilmentId: undefined, causeEventId: undefined,
+    };
+    const at = (r: Reallocation) => ({ type: 'OrderReallocated', data: { ...r, at: NOW } });
+    expect([...sourcingRecord([allocated, at(backordered)]).held]).to.deep.equal([['A@wh-1', 3], ['A@wh-2', 1]]);
+    expect([...sourcingRecord([allocated, at(backordered), at(filled)]).held]).to.deep.equal([['A@wh-1', 3], ['A@wh-2', 1], ['B@wh-3', 1]]);
+  });
+
+  it('says where each SKU was given back and why, from give-backs only', () => {
+    const rejected: Reallocation = { ...moved, released: [{ locationId: 'wh-2', lines: [...lines('A', 1), ...lines('B', 1)] }], allocationSeq: 2, cause: 'rejected' };
+    const fill: Reallocation = { ...moved, released: [], allocationSeq: 3, cause: 'backorder' };
+    expect(givenBack([moved, rejected, fill])).to.deep.equal([
+      { sku: 'A', locationId: 'wh-1', cause: 'short_pick' }, { sku: 'A', locationId: 'wh-2', cause: 'rejected' }, { sku: 'B', locationId: 'wh-2', cause: 'rejected' },
+    ]);
   });
 
   it('refuses a re-allocation releasing more than the order holds there', () => {

@@ -51,6 +51,18 @@ describe('stored events to domain events', () => {
     expect({ type: e.type, data: e.data }).to.deep.equal({ type: 'V2', data: { v1: true, v2: true, reshaped: true } });
   });
 
+  it('reads a re-allocation stored before backorders and give-back ids: nothing backordered, its cause event from the metadata', () => {
+    const data = {
+      orderId: 'o-1', released: [{ locationId: 'wh-1', lines: [{ sku: 'A', quantity: 1 }] }], allocations: [{ locationId: 'wh-2', lines: [{ sku: 'A', quantity: 1 }] }],
+      transfers: [], allocationSeq: 1, cost: 3, why: 'next best', candidates: [], cause: 'rejected', at: NOW,
+    };
+    const old = { ...stored('OrderReallocated', data), metadata: { causationId: 'e-reject-1', correlationId: 'o-1' } };
+    expect(toDomain(old)).to.deep.equal({ ...old, data: { ...data, backordered: [], causeEventId: 'e-reject-1' } });
+    expect(toDomain(stored('OrderReallocated', data)).data).to.deep.equal({ ...data, backordered: [] });
+    const current = stored('OrderReallocated', { ...data, backordered: [], fulfilmentId: 'f-1', causeEventId: 'e-reject-1' });
+    expect(toDomain(current)).to.deep.equal(current);
+  });
+
   describe('an order whose fraud result was stored in the old version', function () {
     this.timeout(30_000);
     let world: Awaited<ReturnType<typeof eventStoreWorld>>;

@@ -6,7 +6,7 @@ import type { OrderEvent, SkuQuantity } from '../orders/order.events.js';
 import type { PlacedState } from '../orders/order.state.js';
 import type { ProcessManager } from '../process-manager.js';
 import type { Allocator } from '../sourcing/allocator.js';
-import type { ReallocationCause } from '../sourcing/reallocation.js';
+import type { GiveBackCause } from '../sourcing/reallocation.js';
 import type { Recorded } from '../to-domain.js';
 import { fulfilmentIdFor } from './fulfilment.decider.js';
 import { shipmentStatus } from './fulfilment.state.js';
@@ -18,8 +18,9 @@ type Event = Recorded<OrderEvent | FulfilmentEvent>;
  * Fulfilment as a process manager on the log, one order at a time. A released order gets one
  * fulfilment per allocated location, and a re-allocated part one of its own; a cancelled order's
  * open fulfilments are cancelled. What a location does moves the stock and the order on: a reject
- * or a short pick re-sources those lines elsewhere (a short pick first writes the missing units
- * off where they were not found), a shipment or a collection takes the units off the ledger and
+ * or a short pick re-sources those lines elsewhere, or backorders them on the order when no other
+ * location can take them (a short pick first writes the missing units off where they were not
+ * found), a shipment or a collection takes the units off the ledger and
  * is recorded on the order (whose capture job follows), a delivery, a pickup ready or collected is
  * recorded on the order, and a pickup not collected in time cancels the order (not_collected).
  * Every step is a command whose outcome, once it holds, appends nothing, so a reaction run again
@@ -29,22 +30,14 @@ export function fulfilmentProcess(deps: { write: WriteSide; allocator: Allocator
   const name = 'fulfilment';
   const { write, allocator } = deps;
 
-  /** Re-sources what a location gave back, under the re-allocation this event already made if it made one. */
-  async function resource(e: Event & { data: { orderId: string; fulfilmentId: string; locationId: string } }, lines: SkuQuantity[], cause: ReallocationCause,
+  /**
+   * Re-sources what a location gave back, under the re-allocation this event already made if it
+   * made one; what no other location can take is backordered on the order by the same re-allocation.
+   */
+  async function resource(e: Event & { data: { orderId: string; fulfilmentId: string; locationId: string } }, lines: SkuQuantity[], cause: GiveBackCause,
     metadata: CommandMetadata, context: { afterCrash: boolean; signal: AbortSignal }): Promise<void> {
-    const { orderId, locationId } = e.data;
-    const order = await write.loadOrder(orderId, { fresh: true });
-    if (order.status === 'none') return;
-    const fulfilment = await write.loadFulfilment(e.data.fulfilmentId);
-    const fromSeq = fulfilment.status === 'none' ? 0 : fulfilment.allocationSeq;
-    const record = await write.loadSourcingRecord(orderId);
-    const done = record.reallocations.find((r) => r.cause === cause && r.allocationSeq > fromSeq
-      && r.released.some((x) => x.locationId === locationId && sameLines(x.lines, lines)));
-    const allocationSeq = done?.allocationSeq ?? record.reallocations.reduce((n, r) => Math.max(n, r.allocationSeq), 0) + 1;
-    const outcome = await allocator.reallocate(orderId, { allocationSeq, lines, exclude: [locationId], release: [{ locationId, lines }], cause }, metadata, context);
-    if (outcome.outcome === 'unfillable') {
-      deps.log.warn({ orderId, fulfilmentId: e.data.fulfilmentId, missing: outcome.missing, why: outcome.why }, 'lines given back by a location cannot be sourced anywhere else; they stay held where they were');
-    }
+    const { orderId, fulfilmentId, locationId } = e.data;
+    await allocator.reallocate(orderId, { cause, lines, release: [{ locationId, lines }], fulfilmentId, causeEventId: e.id }, metadata, context);
   }
 
   return {
@@ -160,9 +153,4 @@ function partsToFulfil(order: PlacedState, seq: number): { locationId: string; l
   const parts = order.progress.allocations.filter((p) => p.allocationSeq === seq);
   const { delivery } = order.order;
   return delivery.method === 'pickup' ? parts.filter((p) => p.locationId === delivery.locationId) : parts;
-}
-
-function sameLines(a: SkuQuantity[], b: SkuQuantity[]): boolean {
-  const key = (lines: SkuQuantity[]) => JSON.stringify([...lines].sort((x, y) => x.sku.localeCompare(y.sku)).map((l) => [l.sku, l.quantity]));
-  return key(a) === key(b);
 }

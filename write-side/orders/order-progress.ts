@@ -28,14 +28,26 @@ export interface PickupRecord {
   collected: { lines: SkuQuantity[]; at: string } | null;
 }
 
+/** Units a location gave back (a reject, a short pick) that no other location could take: they wait for stock. */
+export interface BackorderedPart {
+  lines: SkuQuantity[];
+  /** The re-allocation that backordered them. */
+  allocationSeq: number;
+  /** Where they were given back. */
+  from: string[];
+  /** The re-allocation that sourced them once stock arrived; null while they wait. */
+  filledBy: number | null;
+}
+
 export interface Progress {
   /** Every part of every allocation, in the order allocated: summing the `reserved` ones gives what the order holds. */
   allocations: AllocationPart[];
   shipments: ShipmentRecord[];
   pickups: PickupRecord[];
+  backordered: BackorderedPart[];
 }
 
-export const NO_PROGRESS: Progress = { allocations: [], shipments: [], pickups: [] };
+export const NO_PROGRESS: Progress = { allocations: [], shipments: [], pickups: [], backordered: [] };
 
 /** The status facts that follow from the order's progress (see statusOf). */
 export interface ProgressFacts {
@@ -47,6 +59,8 @@ export interface ProgressFacts {
   delivered: boolean;
   /** A pickup waits at the counter. */
   readyForPickup: boolean;
+  /** Units given back wait for stock, and the order holds no other units anywhere. */
+  awaitingStock: boolean;
 }
 
 export function progressFacts(ordered: SkuQuantity[], p: Progress): ProgressFacts {
@@ -57,7 +71,13 @@ export function progressFacts(ordered: SkuQuantity[], p: Progress): ProgressFact
     collected: p.pickups.some((x) => x.collected !== null),
     delivered: p.shipments.length > 0 && p.shipments.every((s) => s.deliveredAt !== null),
     readyForPickup: p.pickups.some((x) => x.collected === null),
+    awaitingStock: waitingForStock(p).length > 0 && !p.allocations.some((a) => a.status === 'reserved'),
   };
+}
+
+/** Units per SKU given back and sourced nowhere, waiting for stock (the backorder job fills them). */
+export function waitingForStock(p: Progress): SkuQuantity[] {
+  return unitsBySku(p.backordered.filter((b) => b.filledBy === null).flatMap((b) => b.lines));
 }
 
 /** Units per SKU that have shipped or been collected. */
@@ -76,8 +96,9 @@ export function reservedAt(p: Progress, locationId: string): Map<string, number>
   return new Map(unitsBySku(parts.flatMap((a) => a.lines)).map((l) => [l.sku, l.quantity]));
 }
 
-/** The sequence number of the order's latest allocation; -1 before the first. */
-export const lastAllocationSeq = (p: Progress): number => p.allocations.reduce((n, a) => Math.max(n, a.allocationSeq), -1);
+/** The sequence number of the order's latest allocation or re-allocation (one that only backordered units too); -1 before the first. */
+export const lastAllocationSeq = (p: Progress): number =>
+  [...p.allocations, ...p.backordered].reduce((n, a) => Math.max(n, a.allocationSeq), -1);
 
 /** The progress after one event. A fact already taken in (the same shipment, pickup or re-allocation) changes nothing. */
 export function evolveProgress(p: Progress, event: OrderEvent): Progress {
@@ -87,10 +108,13 @@ export function evolveProgress(p: Progress, event: OrderEvent): Progress {
       return { ...p, allocations: newParts(allocations, transfers, 0) };
     }
     case 'OrderReallocated': {
-      const { released, allocations, transfers, allocationSeq } = event.data;
-      if (p.allocations.some((a) => a.allocationSeq === allocationSeq)) return p;
+      const { released, allocations, transfers, allocationSeq, cause, backordered } = event.data;
+      if (p.allocations.some((a) => a.allocationSeq === allocationSeq) || p.backordered.some((b) => b.allocationSeq === allocationSeq)) return p;
       const left = released.reduce((parts, r) => move(parts, r, ['reserved'], 'released'), p.allocations);
-      return { ...p, allocations: [...left, ...newParts(allocations, transfers, allocationSeq)] };
+      const waiting = cause === 'backorder'
+        ? p.backordered.map((b) => (b.filledBy === null ? { ...b, filledBy: allocationSeq } : b))
+        : [...p.backordered, ...(backordered.length > 0 ? [{ lines: backordered, allocationSeq, from: released.map((r) => r.locationId), filledBy: null }] : [])];
+      return { ...p, allocations: [...left, ...newParts(allocations, transfers, allocationSeq)], backordered: waiting };
     }
     case 'OrderCancelled':
     case 'OrderRejected':

@@ -2,7 +2,8 @@ import type { Command, Decider } from '../decider.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../platform/errors.js';
 import type { FraudAssessment, OrderAllocation, OrderEvent, PlacedOrder, Reallocation, ReviewDecision, SkuQuantity, SourcingExplanation } from './order.events.js';
 import { evolve, fraudApproved, hasHandedOver, initialState, isClosed, type Order, type PlacedState } from './order.state.js';
-import { handedOverUnits, lastAllocationSeq, reservedAt, unitsBySku } from './order-progress.js';
+import { handedOverUnits, lastAllocationSeq, reservedAt, unitsBySku, waitingForStock } from './order-progress.js';
+import { givenBack } from '../sourcing/reallocation.js';
 import { authorize, capture, decline, paymentSecured, refund, voidAuthorization, type PaymentCommand } from './payment-ledger.js';
 
 export type PlaceOrderData = Omit<PlacedOrder, 'total' | 'placedAt'>;
@@ -127,29 +128,58 @@ function withinOrdered(o: PlacedState, lines: SkuQuantity[]): void {
   }
 }
 
+/** The same re-allocation is recorded already: the same give-back event's, or a backorder's under its number. */
+function alreadyReallocated(o: PlacedState, r: Reallocation): boolean {
+  return o.reallocations.some((x) => (r.cause === 'backorder'
+    ? x.cause === 'backorder' && x.allocationSeq === r.allocationSeq
+    : x.causeEventId !== undefined && x.causeEventId === r.causeEventId));
+}
+
+const units = (lines: SkuQuantity[]) => JSON.stringify(unitsBySku(lines).sort((a, b) => a.sku.localeCompare(b.sku)));
+
 const recordReallocation: Decide<'RecordReallocation'> = (command, state) => {
   const o = placed(state, command.data.orderId);
-  const { orderId, released, allocations, transfers, allocationSeq, cost, why, candidates, cause } = command.data;
+  const r = command.data;
+  const { orderId, released, allocations, transfers, allocationSeq, cost, why, candidates, cause, backordered, fulfilmentId, causeEventId } = r;
   if (!Number.isInteger(allocationSeq) || allocationSeq < 1) throw new ValidationError('order.invalid_allocation_seq', 'A re-allocation is numbered from 1');
-  if (o.allocation && allocationSeq <= lastAllocationSeq(o.progress)) return [];   // a retried re-sourcing
+  if (cause !== 'backorder' && (!fulfilmentId || !causeEventId)) {
+    throw new ValidationError('order.give_back_unnamed', 'Re-sourcing lines a location gave back names its fulfilment and the event it gave them back in');
+  }
+  if (alreadyReallocated(o, r)) return [];                            // a retried re-sourcing
   if (o.cancellation) throw new ConflictError('order.cancelled', 'The order was cancelled: its reservations must be released');
   if (o.rejection) throw new ConflictError('order.rejected', 'The order was rejected: its reservations must be released');
   if (!o.allocation) throw new ConflictError('order.not_allocated', `Order ${orderId} has no allocation to change`);
   const next = lastAllocationSeq(o.progress) + 1;
   if (allocationSeq !== next) throw new ConflictError('order.reallocation_out_of_order', `Order ${orderId} expects re-allocation ${next}, not ${allocationSeq}`);
-  for (const r of released) {
-    const held = reservedAt(o.progress, r.locationId);
-    for (const l of unitsBySku(r.lines)) {
+  for (const x of released) {
+    const held = reservedAt(o.progress, x.locationId);
+    for (const l of unitsBySku(x.lines)) {
       if (l.quantity > (held.get(l.sku) ?? 0)) {
-        throw new ConflictError('order.release_exceeds_allocation', `Order ${orderId} holds ${held.get(l.sku) ?? 0} of ${l.sku} at ${r.locationId}, not ${l.quantity}`);
+        throw new ConflictError('order.release_exceeds_allocation', `Order ${orderId} holds ${held.get(l.sku) ?? 0} of ${l.sku} at ${x.locationId}, not ${l.quantity}`);
       }
     }
   }
-  const units = (lines: SkuQuantity[]) => JSON.stringify(unitsBySku(lines).sort((a, b) => a.sku.localeCompare(b.sku)));
-  if (released.length === 0 || units(released.flatMap((r) => r.lines)) !== units(allocations.flatMap((a) => a.lines))) {
-    throw new ConflictError('order.reallocation_unbalanced', 'A re-allocation holds elsewhere exactly the units it releases');
+  if (cause === 'backorder') {
+    // Stock arrived: all the units the order waits for are sourced together, nothing is released.
+    const waiting = waitingForStock(o.progress);
+    if (waiting.length === 0 || released.length > 0 || backordered.length > 0 || units(allocations.flatMap((a) => a.lines)) !== units(waiting)) {
+      throw new ConflictError('order.backorder_fill_mismatch', `Filling order ${orderId}'s backorder holds exactly the units it waits for (${units(waiting)}) and releases nothing`);
+    }
+  } else if (released.length === 0 || units(released.flatMap((x) => x.lines)) !== units([...allocations.flatMap((a) => a.lines), ...backordered])) {
+    throw new ConflictError('order.reallocation_unbalanced', 'A re-allocation holds elsewhere or backorders exactly the units it releases');
   }
-  return [{ type: 'OrderReallocated', data: { orderId, released, allocations, transfers, allocationSeq, cost, why, candidates, cause, at: command.metadata.now } }];
+  const refused = givenBack([...o.reallocations, r]);
+  for (const a of allocations) {
+    const back = refused.find((g) => g.locationId === a.locationId && a.lines.some((l) => l.sku === g.sku));
+    if (back) throw new ConflictError('order.location_gave_back', `${a.locationId} gave ${back.sku} of order ${orderId} back: it is not allocated there again`);
+  }
+  return [{
+    type: 'OrderReallocated',
+    data: {
+      orderId, released, allocations, transfers, allocationSeq, cost, why, candidates, cause, backordered,
+      ...(fulfilmentId === undefined ? {} : { fulfilmentId }), ...(causeEventId === undefined ? {} : { causeEventId }), at: command.metadata.now,
+    },
+  }];
 };
 
 const recordFulfilmentShipped: Decide<'RecordFulfilmentShipped'> = (command, state) => {

@@ -1,3 +1,4 @@
+import type { EventMetadata } from '../../event-store/event-store.port.js';
 import type { DomainEvent } from '../decider.js';
 
 export const CHANNELS = ['web', 'mobile', 'store', 'marketplace', 'social'] as const;
@@ -72,17 +73,41 @@ export type ReviewDecision = 'approve' | 'reject';
 /** Units of an order at one location. */
 export interface LocationLines { locationId: string; lines: SkuQuantity[] }
 
-/** Why part of an order was sourced again: its location refused the fulfilment, or could not pick all of it. */
-export type ReallocationCause = 'rejected' | 'short_pick';
+/**
+ * Why part of an order was sourced again: its location refused the fulfilment, or could not pick
+ * all of it (both give lines back); or stock arrived for units the order was waiting for.
+ */
+export type ReallocationCause = 'rejected' | 'short_pick' | 'backorder';
+
+/** The causes by which a location gives an order's lines back. */
+export type GiveBackCause = Exclude<ReallocationCause, 'backorder'>;
 
 /**
- * Part of an allocated order moved: `released` is no longer held at those locations, and
- * `allocations` (with their transfers to a pickup store) newly holds the same units. The n-th
- * re-allocation of an order has `allocationSeq` n (the first allocation is 0).
+ * Part of an allocated order moved: `released` is no longer held at those locations; `allocations`
+ * (with their transfers to a pickup store) newly hold units, and `backordered` are the released
+ * units no location could take, which now wait for stock. A give-back (`rejected`, `short_pick`)
+ * releases exactly what it allocates and backorders, and names the fulfilment that gave the lines
+ * back and the event it did so in; a `backorder` re-allocation releases nothing and allocates the
+ * units the order was waiting for. The n-th re-allocation of an order has `allocationSeq` n (the
+ * first allocation is 0).
  */
 export type Reallocation = OrderAllocation & SourcingExplanation & {
   orderId: string; released: LocationLines[]; allocationSeq: number; cost: number; cause: ReallocationCause;
+  backordered: SkuQuantity[];
+  fulfilmentId?: string;
+  causeEventId?: string;
 };
+
+/**
+ * OrderReallocated as first stored: no `backordered` (none were), and the event that gave the
+ * lines back only in the metadata's causationId, where the fulfilment process put it.
+ */
+export function withGiveBackDefaults(event: DomainEvent, stored: { metadata: EventMetadata }): DomainEvent {
+  const data = event.data as Omit<Reallocation, 'backordered'> & { backordered?: SkuQuantity[] };
+  if (data.backordered !== undefined) return event;
+  const causeEventId = data.causeEventId ?? (data.cause !== 'backorder' ? stored.metadata?.causationId : undefined);
+  return { type: event.type, data: { ...data, backordered: [], ...(causeEventId === undefined ? {} : { causeEventId }) } };
+}
 
 /** Why an order was rejected: by fraud scoring, by an operator's review, or by the payment gateway. */
 export type RejectionCause = 'fraud' | 'review' | 'payment_declined';

@@ -1,5 +1,5 @@
 import type {
-  FraudAssessment, FraudDecision, OrderAllocation, OrderEvent, PlacedOrder, RejectionCause, ReviewDecision, SkuQuantity,
+  FraudAssessment, FraudDecision, OrderAllocation, OrderEvent, PlacedOrder, Reallocation, RejectionCause, ReviewDecision, SkuQuantity,
 } from './order.events.js';
 import { evolveLedger, heldAtGateway, NO_PAYMENT, type PaymentLedger } from './payment-ledger.js';
 import { evolveProgress, handedOverUnits, NO_PROGRESS, progressFacts, type Progress, type ProgressFacts } from './order-progress.js';
@@ -21,15 +21,16 @@ export interface StatusFacts extends ProgressFacts {
   fraudDecision: FraudDecision | null;
   /** An operator has reviewed the order. */
   reviewed: boolean;
-  /** Some lines could not be filled anywhere, and the order has not been allocated since. */
+  /** Some lines could not be filled anywhere when the order was first sourced, and it has not been allocated since. */
   backordered: boolean;
 }
 
 /**
  * The order's status, the one rule for it: closed first; then, once every unit has shipped or
  * been collected, collected (some at a counter), delivered (every shipment) or shipped; some of
- * them, partially shipped; ready for pickup; then released, on fraud hold (scoring asked for a
- * review nobody has made yet), backordered, received.
+ * them, partially shipped; ready for pickup; then released, or backordered again if all it has
+ * left waits for stock after locations gave it back; on fraud hold (scoring asked for a review
+ * nobody has made yet), backordered, received.
  */
 export function statusOf(f: StatusFacts): OrderStatus {
   if (f.cancelled) return 'cancelled';
@@ -37,7 +38,7 @@ export function statusOf(f: StatusFacts): OrderStatus {
   if (f.handedOver === 'all') return f.collected ? 'collected' : f.delivered ? 'delivered' : 'shipped';
   if (f.handedOver === 'part') return 'partially_shipped';
   if (f.readyForPickup) return 'ready_for_pickup';
-  if (f.released) return 'released';
+  if (f.released) return f.awaitingStock ? 'backordered' : 'released';
   if (f.fraudDecision === 'review' && !f.reviewed) return 'on_hold';
   if (f.backordered) return 'backordered';
   return 'received';
@@ -59,6 +60,8 @@ export interface PlacedState {
   progress: Progress;
   /** The fulfilments that shipped or were collected, in the order they did. */
   handovers: string[];
+  /** Every re-allocation recorded, in order. */
+  reallocations: Reallocation[];
 }
 
 export type Order = { status: 'none' } | PlacedState;
@@ -98,7 +101,7 @@ export function evolve(state: Order, event: OrderEvent): Order {
   if (event.type === 'OrderPlaced') {
     return withFacts({
       order: event.data, fraud: null, review: null, allocation: null, missing: null, payment: NO_PAYMENT, released: false, cancellation: null, rejection: null,
-      progress: NO_PROGRESS, handovers: [],
+      progress: NO_PROGRESS, handovers: [], reallocations: [],
     });
   }
   if (state.status === 'none') return state;
@@ -109,7 +112,11 @@ export function evolve(state: Order, event: OrderEvent): Order {
       const { allocations, transfers } = event.data;
       return withFacts(state, { allocation: { allocations, transfers }, missing: null, progress: evolveProgress(state.progress, event) });
     }
-    case 'OrderReallocated':
+    case 'OrderReallocated': {
+      if (state.reallocations.some((r) => r.allocationSeq === event.data.allocationSeq)) return state;
+      const { at: _at, ...reallocation } = event.data;
+      return withFacts(state, { progress: evolveProgress(state.progress, event), reallocations: [...state.reallocations, reallocation] });
+    }
     case 'OrderFulfilmentDelivered':
     case 'OrderReadyForPickup':
       return withFacts(state, { progress: evolveProgress(state.progress, event) });

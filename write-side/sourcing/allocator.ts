@@ -2,10 +2,13 @@ import { ConflictError } from '../../platform/errors.js';
 import type { WriteSide } from '../commands.js';
 import type { CommandMetadata } from '../decider.js';
 import { available } from '../inventory/stock.decider.js';
-import { isClosed } from '../orders/order.state.js';
+import { isClosed, type PlacedState } from '../orders/order.state.js';
+import { waitingForStock } from '../orders/order-progress.js';
 import type { LocationDetails } from '../locations/location.decider.js';
 import type { SkuQuantity } from '../orders/order.events.js';
-import { afterReallocation, ledgerKey, type Reallocation, type ReallocationCause, type ReallocationRequest } from './reallocation.js';
+import {
+  afterReallocation, givenBack, ledgerKey, recordedFor, type GiveBackCause, type Reallocation, type ReallocationRequest, type SourcingRecord,
+} from './reallocation.js';
 import { planSourcing, type Candidate, type SourcingCosts, type SourcingLocation, type SourcingPlan } from './sourcing.planner.js';
 
 export interface AllocatorDeps {
@@ -31,9 +34,11 @@ const NOTHING_HELD: Holdings = new Map();
 export type AllocationOutcome = 'allocated' | 'backordered' | 'skipped' | 'cancelled';
 
 /**
- * `skipped`: the order is unknown, closed or was never allocated; `cancelled`: it closed while
- * being re-sourced (what this run reserved is released); `unfillable`: nothing reserved, released
- * or recorded.
+ * `reallocated`: recorded, with what could not be placed anywhere backordered (a give-back
+ * always ends so); `skipped`: the order is unknown, closed, was never allocated, or (for a
+ * backorder) waits for nothing; `cancelled`: it closed while being re-sourced (what this run
+ * reserved is released); `unfillable`: a backorder that still cannot be filled whole, nothing
+ * reserved or recorded.
  */
 export type ReallocationOutcome =
   | { outcome: 'reallocated'; reallocation: Reallocation }
@@ -41,14 +46,17 @@ export type ReallocationOutcome =
   | { outcome: 'skipped' }
   | { outcome: 'cancelled' };
 
-const EXCLUDED_BECAUSE: Record<ReallocationCause, string> = {
+const EXCLUDED_BECAUSE: Record<GiveBackCause, string> = {
   rejected: 'excluded from re-sourcing after a rejected fulfilment',
   short_pick: 'excluded from re-sourcing after a short pick',
 };
 
-const RELEASED_BECAUSE: Record<ReallocationCause, string> = { rejected: 'fulfilment rejected', short_pick: 'short pick re-sourced' };
+const RELEASED_BECAUSE: Record<GiveBackCause, string> = { rejected: 'fulfilment rejected', short_pick: 'short pick re-sourced' };
 
 const ATTEMPTS = 6;
+
+/** Another re-allocation of the order was recorded under the number this run meant to use. */
+const LOST_TURN = Symbol('lost turn');
 
 /**
  * Plans and reserves an order's stock. The plan is made on ledger states as last seen here and
@@ -124,18 +132,125 @@ export function createAllocator(deps: AllocatorDeps) {
 
   /** Brings the ledgers a re-allocation released down to what the order holds there once it is recorded. */
   async function releaseReallocated(r: Reallocation, held: Holdings, metadata: CommandMetadata): Promise<void> {
+    if (r.cause === 'backorder') return;                              // it released nothing
     const at = r.released.flatMap((a) => a.lines.map((l) => ({ sku: l.sku, locationId: a.locationId })));
     await release(r.orderId, at, RELEASED_BECAUSE[r.cause], metadata, held);
   }
 
   /** Another run recorded this re-allocation first: give back what this one reserved beyond the record, and finish that one's release. */
-  async function adoptRecorded(orderId: string, allocationSeq: number, planned: Held[], metadata: CommandMetadata): Promise<ReallocationOutcome> {
-    const record = await write.loadSourcingRecord(orderId);
-    await release(orderId, planned, 'allocated by another attempt', metadata, record.held);
-    const recorded = record.reallocations.find((r) => r.allocationSeq === allocationSeq);
-    if (!recorded) throw new Error(`Re-allocation ${allocationSeq} of order ${orderId} was neither recorded nor refused`);
+  async function adoptRecorded(r: Reallocation, planned: Held[], metadata: CommandMetadata): Promise<ReallocationOutcome> {
+    const record = await write.loadSourcingRecord(r.orderId);
+    await release(r.orderId, planned, 'allocated by another attempt', metadata, record.held);
+    const recorded = r.causeEventId !== undefined ? recordedFor(record.reallocations, r.causeEventId)
+      : record.reallocations.find((x) => x.allocationSeq === r.allocationSeq && x.cause === r.cause);
+    if (!recorded) throw new Error(`Re-allocation ${r.allocationSeq} of order ${r.orderId} was neither recorded nor refused`);
     await releaseReallocated(recorded, record.held, metadata);
     return { outcome: 'reallocated', reallocation: recorded };
+  }
+
+  /**
+   * Records a re-allocation this run has reserved (`planned`), then releases what it released. A
+   * closed order gets back what was reserved; another re-allocation recorded first under the same
+   * number (or a backorder no longer the same) is a lost turn, what was reserved given back first.
+   */
+  async function recordReallocated(r: Reallocation, record: SourcingRecord, planned: Held[], metadata: CommandMetadata, signal?: AbortSignal): Promise<ReallocationOutcome | typeof LOST_TURN> {
+    try {
+      signal?.throwIfAborted();
+      const { recorded } = await write.recordReallocation(r, metadata);
+      if (!recorded) return await adoptRecorded(r, planned, metadata);
+    } catch (err) {
+      // As in allocate: any other failure may have recorded it after all; the re-run finds out.
+      if (!(err instanceof ConflictError)) throw err;
+      if (err.code === 'order.cancelled' || err.code === 'order.rejected') {
+        await release(r.orderId, planned, 'order cancelled', metadata, record.held);
+        return { outcome: 'cancelled' };
+      }
+      if (err.code !== 'order.reallocation_out_of_order' && err.code !== 'order.backorder_fill_mismatch') throw err;
+      await release(r.orderId, planned, 'allocated by another attempt', metadata, (await write.loadSourcingRecord(r.orderId)).held);
+      return LOST_TURN;
+    }
+    await releaseReallocated(r, afterReallocation(record.held, r), metadata);
+    return { outcome: 'reallocated', reallocation: r };
+  }
+
+  /** One turn of `reallocate`, on the order's record as it is now. */
+  async function reallocateOnce(order: PlacedState, request: ReallocationRequest, metadata: CommandMetadata,
+    options: { afterCrash?: boolean; signal?: AbortSignal }): Promise<ReallocationOutcome | typeof LOST_TURN> {
+    const { orderId } = order.order;
+    const record = await write.loadSourcingRecord(orderId);
+    if (!record.allocated) return { outcome: 'skipped' };
+    const giveBack = request.cause === 'backorder' ? undefined : request;
+    if (giveBack) {
+      const done = recordedFor(record.reallocations, giveBack.causeEventId);
+      if (done) {
+        await releaseReallocated(done, record.held, metadata);
+        return { outcome: 'reallocated', reallocation: done };
+      }
+    }
+    const released = giveBack?.release ?? [];
+    afterReallocation(record.held, { released, allocations: [] });           // refuses releasing what the order does not hold
+    const lines = sumBySku(giveBack ? giveBack.lines : waitingForStock(order.progress));
+    if (lines.length === 0) return { outcome: 'skipped' };
+    const skus = lines.map((l) => l.sku);
+    if (options.afterCrash) await releaseEverywhere(orderId, skus, 'interrupted allocation', metadata, record.held);
+    const allocationSeq = record.reallocations.reduce((n, r) => Math.max(n, r.allocationSeq), 0) + 1;
+    // Never where these lines are given back now, nor where the order's lines of these SKUs were given back before.
+    const excluded = new Map<string, string>();
+    for (const g of givenBack([...record.reallocations, ...(giveBack ? [{ cause: giveBack.cause, released }] : [])])) {
+      if (skus.includes(g.sku) && !excluded.has(g.locationId)) excluded.set(g.locationId, EXCLUDED_BECAUSE[g.cause]);
+    }
+    const exclude = [...excluded].map(([locationId, reason]) => ({ locationId, reason }));
+    const { delivery } = order.order;
+    const ids = giveBack ? { fulfilmentId: giveBack.fulfilmentId, causeEventId: giveBack.causeEventId } : {};
+
+    let plan: SourcingPlan | undefined;
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      const at = await sourcingLocations(skus, attempt > 0, metadata.now);
+      plan = planSourcing({ lines, delivery, exclude }, at, deps.costs);
+      let fill = plan.fillable ? plan : undefined;
+      let backordered: SkuQuantity[] = [];
+      if (!plan.fillable) {
+        if (attempt === 0) continue;                                // as seen here; look again before giving up
+        if (!giveBack) break;                                       // a backorder is filled whole or waits on
+        // Given back and not wanted anywhere else: what some location can take goes there, the rest waits for stock.
+        backordered = plan.missing;
+        const placeable = less(lines, backordered);
+        if (placeable.length > 0) {
+          const part = planSourcing({ lines: placeable, delivery, exclude }, at, deps.costs);
+          if (!part.fillable) continue;
+          fill = part;
+        }
+      }
+      options.signal?.throwIfAborted();
+      if (fill && !(await reserve(orderId, fill, metadata, record.held)).ok) continue;
+      const why = backordered.length === 0 ? plan.why : fill ? `${fill.why}; the rest is backordered: ${plan.why}` : `backordered: ${plan.why}`;
+      const reallocation: Reallocation = {
+        orderId, released, allocations: fill?.allocations ?? [], transfers: fill?.kind === 'pickup' ? fill.transfers : [], allocationSeq, why,
+        candidates: plan.candidates, cost: fill?.cost ?? 0, cause: request.cause, backordered, ...ids,
+      };
+      return recordReallocated(reallocation, record, planned(reallocation), metadata, options.signal);
+    }
+    if (giveBack) {
+      // Stock kept moving under every plan: the lines wait for stock, where the backorder job finds them.
+      const why = 'backordered: stock kept moving while reserving';
+      const reallocation: Reallocation = {
+        orderId, released, allocations: [], transfers: [], allocationSeq, why, candidates: plan?.candidates ?? [], cost: 0, cause: giveBack.cause, backordered: lines, ...ids,
+      };
+      return recordReallocated(reallocation, record, [], metadata, options.signal);
+    }
+    if (plan && !plan.fillable) return { outcome: 'unfillable', missing: plan.missing, why: plan.why, candidates: plan.candidates };
+    return { outcome: 'unfillable', missing: lines, why: 'stock kept moving while reserving', candidates: plan?.candidates ?? [] };
+  }
+
+  async function reallocate(orderId: string, request: ReallocationRequest, metadata: CommandMetadata, options: { afterCrash?: boolean; signal?: AbortSignal } = {}): Promise<ReallocationOutcome> {
+    for (let turn = 0; turn < ATTEMPTS; turn++) {
+      options.signal?.throwIfAborted();
+      const order = await write.loadOrder(orderId, { fresh: true });
+      if (order.status === 'none' || isClosed(order)) return { outcome: 'skipped' };
+      const outcome = await reallocateOnce(order, request, metadata, { ...options, afterCrash: options.afterCrash && turn === 0 });
+      if (outcome !== LOST_TURN) return outcome;
+    }
+    throw new Error(`Other re-allocations of order ${orderId} kept being recorded first; try again`);
   }
 
   return {
@@ -155,7 +270,13 @@ export function createAllocator(deps: AllocatorDeps) {
       const backordered = order.missing !== null;
       const mine = isClosed(order) || backordered === Boolean(options.fromBackorder);
       if (options.afterCrash && !order.allocation && mine) await releaseEverywhere(orderId, skus, 'interrupted allocation', metadata);
-      if (isClosed(order) || order.allocation) return 'skipped';
+      if (isClosed(order)) return 'skipped';
+      if (order.allocation) {
+        // Allocated, with lines given back that no location could take: filled as a re-allocation once stock is there.
+        if (!options.fromBackorder) return 'skipped';
+        const filled = await reallocate(orderId, { cause: 'backorder' }, metadata, options);
+        return filled.outcome === 'reallocated' ? 'allocated' : filled.outcome === 'unfillable' ? 'backordered' : filled.outcome;
+      }
       if (backordered && !options.fromBackorder) return 'skipped';
 
       let plan: SourcingPlan | undefined;
@@ -198,68 +319,21 @@ export function createAllocator(deps: AllocatorDeps) {
     },
 
     /**
-     * Re-sources part of an allocated order through the same planner and delivery, never at the
-     * excluded locations nor where the lines are released: reserves the new plan whole (on top of
-     * what the order already holds at a location), records it on the order, then releases what the
-     * old locations held for those lines, down to what the order keeps there (a short pick's
-     * missing units must already be written off). A re-run of the same allocationSeq reserves and
-     * records nothing again; `afterCrash` first releases what an interrupted run reserved beyond
-     * the order's record. Nothing is written once `signal` is aborted.
+     * Re-sources part of an allocated order through the same planner and delivery, never where the
+     * lines are released nor where the order's lines of those SKUs were given back before: reserves
+     * the new plan whole (on top of what the order already holds at a location), records it on the
+     * order, then releases what the old locations held for those lines, down to what the order
+     * keeps there (a short pick's missing units must already be written off). Lines given back
+     * that no location can take are recorded backordered in the same re-allocation (and released
+     * all the same). The re-run for the same give-back event reserves and records nothing again;
+     * `afterCrash` first releases what an interrupted run reserved beyond the order's record.
+     * Nothing is written once `signal` is aborted. A re-allocation recorded first by another run
+     * (the fulfilment process and the backorder job both re-allocate) makes this one release what
+     * it reserved and plan again under the next number. Known corner: the two runs for the same
+     * SKU of one order at the same moment can release each other's reservation not yet recorded
+     * (a ledger holding more than the record says is taken for an interrupted run's).
      */
-    async reallocate(orderId: string, request: ReallocationRequest, metadata: CommandMetadata, options: { afterCrash?: boolean; signal?: AbortSignal } = {}): Promise<ReallocationOutcome> {
-      options.signal?.throwIfAborted();
-      const order = await write.loadOrder(orderId, { fresh: true });
-      if (order.status === 'none' || isClosed(order)) return { outcome: 'skipped' };
-      const record = await write.loadSourcingRecord(orderId);
-      if (!record.allocated) return { outcome: 'skipped' };
-      const { allocationSeq, release: released, cause } = request;
-      const done = record.reallocations.find((r) => r.allocationSeq === allocationSeq);
-      if (done) {
-        await releaseReallocated(done, record.held, metadata);
-        return { outcome: 'reallocated', reallocation: done };
-      }
-      const next = record.reallocations.reduce((n, r) => Math.max(n, r.allocationSeq), 0) + 1;
-      if (allocationSeq !== next) {
-        throw new ConflictError('sourcing.reallocation_out_of_turn', `Order ${orderId} is due re-allocation ${next}, not ${allocationSeq}`);
-      }
-      afterReallocation(record.held, { released, allocations: [] });           // refuses releasing what the order does not hold
-      const lines = sumBySku(request.lines);
-      const skus = lines.map((l) => l.sku);
-      if (options.afterCrash) await releaseEverywhere(orderId, skus, 'interrupted allocation', metadata, record.held);
-      const excludedIds = new Set([...request.exclude, ...released.map((r) => r.locationId)]);
-      const exclude = [...excludedIds].map((locationId) => ({ locationId, reason: EXCLUDED_BECAUSE[cause] }));
-
-      let plan: SourcingPlan | undefined;
-      for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-        plan = planSourcing({ lines, delivery: order.order.delivery, exclude }, await sourcingLocations(skus, attempt > 0, metadata.now), deps.costs);
-        if (!plan.fillable) {
-          if (attempt === 0) continue;                              // as seen here; look again before giving up
-          break;
-        }
-        options.signal?.throwIfAborted();
-        const reserved = await reserve(orderId, plan, metadata, record.held);
-        if (!reserved.ok) continue;
-        const { allocations, cost, why, candidates } = plan;
-        const reallocation: Reallocation = {
-          orderId, released, allocations, transfers: plan.kind === 'pickup' ? plan.transfers : [], allocationSeq, why, candidates, cost, cause,
-        };
-        const planned = allocations.flatMap((a) => a.lines.map((l) => ({ sku: l.sku, locationId: a.locationId })));
-        try {
-          options.signal?.throwIfAborted();
-          const { recorded } = await write.recordReallocation(reallocation, metadata);
-          if (!recorded) return await adoptRecorded(orderId, allocationSeq, planned, metadata);
-        } catch (err) {
-          // As in allocate: any other failure may have recorded it after all; the re-run finds out.
-          if (!(err instanceof ConflictError && (err.code === 'order.cancelled' || err.code === 'order.rejected'))) throw err;
-          await release(orderId, planned, 'order cancelled', metadata, record.held);
-          return { outcome: 'cancelled' };
-        }
-        await releaseReallocated(reallocation, afterReallocation(record.held, reallocation), metadata);
-        return { outcome: 'reallocated', reallocation };
-      }
-      if (plan && !plan.fillable) return { outcome: 'unfillable', missing: plan.missing, why: plan.why, candidates: plan.candidates };
-      return { outcome: 'unfillable', missing: lines, why: 'stock kept moving while reserving', candidates: plan?.candidates ?? [] };
-    },
+    reallocate,
 
     /** What could fill these lines now, without reserving anything. */
     async plan(lines: SkuQuantity[], delivery: Parameters<typeof planSourcing>[0]['delivery'], now = new Date().toISOString()): Promise<SourcingPlan> {
@@ -270,6 +344,18 @@ export function createAllocator(deps: AllocatorDeps) {
 }
 
 export type Allocator = ReturnType<typeof createAllocator>;
+
+/** Where a re-allocation newly reserves. */
+function planned(r: Reallocation): Held[] {
+  return r.allocations.flatMap((a) => a.lines.map((l) => ({ sku: l.sku, locationId: a.locationId })));
+}
+
+/** `lines` less `minus`, per SKU. */
+function less(lines: SkuQuantity[], minus: SkuQuantity[]): SkuQuantity[] {
+  const left = new Map(sumBySku(lines).map((l) => [l.sku, l.quantity]));
+  for (const m of minus) left.set(m.sku, (left.get(m.sku) ?? 0) - m.quantity);
+  return [...left].filter(([, q]) => q > 0).map(([sku, quantity]) => ({ sku, quantity }));
+}
 
 function sumBySku(lines: SkuQuantity[]): SkuQuantity[] {
   const m = new Map<string, number>();

@@ -1,24 +1,23 @@
 import { ConflictError } from '../../platform/errors.js';
 import type { DomainEvent } from '../decider.js';
-import type { LocationLines, OrderAllocation, Reallocation, ReallocationCause, SkuQuantity } from '../orders/order.events.js';
+import type { GiveBackCause, LocationLines, OrderAllocation, Reallocation, ReallocationCause, SkuQuantity } from '../orders/order.events.js';
 
-// Re-sourcing part of an order (a store rejected its fulfilment, or a pick came up short): what
-// is recorded on the order, and what the order's own record says it holds on each ledger.
+// Re-sourcing part of an order (a store rejected its fulfilment, a pick came up short, or stock
+// arrived for units it waits for): what is recorded on the order, what the order's own record
+// says it holds on each ledger, and where its lines may not go again.
 
-export type { LocationLines, Reallocation, ReallocationCause };
+export type { GiveBackCause, LocationLines, Reallocation, ReallocationCause };
 
 /**
- * What to re-source: `lines` planned again, never at the `exclude`d locations (nor where they are
- * released); `release`: what the old locations held for them. `allocationSeq` says which
- * re-allocation of the order this is (1 for the first): a re-run passes the same one.
+ * What to re-source: `lines` planned again, never where they are released nor where the order's
+ * lines of those SKUs were given back before; `release`: what the old locations held for them.
+ * A give-back names the fulfilment that gave the lines back and the event it did so in
+ * (`causeEventId`): a re-run for the same event finds the re-allocation it made. A `backorder`
+ * request sources the units the order waits for, releasing nothing.
  */
-export interface ReallocationRequest {
-  allocationSeq: number;
-  lines: SkuQuantity[];
-  exclude: string[];
-  release: LocationLines[];
-  cause: ReallocationCause;
-}
+export type ReallocationRequest =
+  | { cause: GiveBackCause; lines: SkuQuantity[]; release: LocationLines[]; fulfilmentId: string; causeEventId: string }
+  | { cause: 'backorder' };
 
 /** The order's sourcing as its own events record it. */
 export interface SourcingRecord {
@@ -29,6 +28,20 @@ export interface SourcingRecord {
 }
 
 export const ledgerKey = (sku: string, locationId: string): string => `${sku}@${locationId}`;
+
+/**
+ * Where the order's lines of each SKU were given back (a reject, a short pick), with the cause:
+ * the one rule for where they may not be allocated again, so lines never go back and forth
+ * between locations that refused them.
+ */
+export function givenBack(reallocations: readonly Pick<Reallocation, 'cause' | 'released'>[]): { sku: string; locationId: string; cause: GiveBackCause }[] {
+  return reallocations.flatMap((r) => (r.cause === 'backorder' ? [] : r.released.flatMap((x) => x.lines.map((l) => ({ sku: l.sku, locationId: x.locationId, cause: r.cause as GiveBackCause })))));
+}
+
+/** The re-allocation already recorded for a give-back: the one its event made. */
+export function recordedFor(reallocations: readonly Reallocation[], causeEventId: string): Reallocation | undefined {
+  return reallocations.find((r) => r.causeEventId === causeEventId);
+}
 
 /** The order events that change what it holds where, as the order module records them. */
 type SourcingEvent =
