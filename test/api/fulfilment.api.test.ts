@@ -162,8 +162,81 @@ describe('fulfilment, carriers and pickup (API)', function () {
       const muc = stock.locations.find((l: { locationId: string }) => l.locationId === 'wh-muc');
       return muc && muc.onHand === 3 ? true : undefined;
     });
-    const o = await order(id);
+    // Only the store that refused has the unit: it waits for stock, the order still shipping what wh-muc picked.
+    const o = await until(async () => { const x = await order(id); return x.backorder ? x : undefined; });
+    expect(o).to.deep.include({ status: 'released', backorder: { missing: [{ sku, quantity: 1 }], why: o.backorder.why } });
     expect(o.allocations.map((x: { locationId: string; status: string }) => `${x.locationId}:${x.status}`)).to.include('store-hh:released');
+  });
+
+  /** The order's allocations as `location:status:units` of the SKU, and the units they hold reserved at each location. */
+  const allocationsOf = (o: { allocations: { locationId: string; status: string; lines: { sku: string; quantity: number }[] }[] }, sku: string) => ({
+    listed: o.allocations.map((a) => `${a.locationId}:${a.status}`),
+    reserved: o.allocations.filter((a) => a.status === 'reserved').reduce<Record<string, number>>((m, a) => {
+      const units = a.lines.filter((l) => l.sku === sku).reduce((n, l) => n + l.quantity, 0);
+      return units > 0 ? { ...m, [a.locationId]: (m[a.locationId] ?? 0) + units } : m;
+    }, {}),
+  });
+  /** The stock read model's reserved units of the SKU at each location that has any. */
+  const stockReserved = async (sku: string): Promise<Record<string, number>> => {
+    const stock = (await h.call('GET', `/inventory/${sku}`, op)).body;
+    return Object.fromEntries(stock.locations.filter((l: { reserved: number }) => l.reserved > 0).map((l: { locationId: string; reserved: number }) => [l.locationId, l.reserved]));
+  };
+
+  it('backorders a reject no other location can fill: the rejecting store\'s stock released, the order backordered until stock arrives elsewhere, then shipped and captured in full', async () => {
+    const sku = uniqueName('SKU').slice(0, 40);
+    await receive(sku, 'store-hh', 4);
+    const id = await place([{ sku, quantity: 2, unitPrice: 1500 }]);
+    const [f] = await fulfilmentsOf(id, 1);
+    expect(f.locationId).to.equal('store-hh');
+    expect((await h.call('POST', `/fulfilments/${f.fulfilmentId}/reject`, { ...op, body: { reason: 'not on the shelf' } })).status).to.equal(200);
+
+    const waiting = await until(async () => { const o = await order(id); return o.status === 'backordered' ? o : undefined; });
+    expect(waiting.backorder.missing).to.deep.equal([{ sku, quantity: 2 }]);
+    expect(waiting.payment).to.include({ status: 'authorized', authorized: 3000, captured: 0 });
+    const given = waiting.timeline.find((t: { type: string }) => t.type === 'OrderReallocated');
+    expect(given).to.deep.include({ cause: 'rejected', fulfilmentId: f.fulfilmentId, locations: [], backordered: [{ sku, quantity: 2 }] });
+    expect(given.released).to.deep.equal([{ locationId: 'store-hh', lines: [{ sku, quantity: 2 }] }]);
+    const released = await until(async () => { const r = await stockReserved(sku); return Object.keys(r).length === 0 ? r : undefined; });
+    expect(allocationsOf(waiting, sku)).to.deep.equal({ listed: ['store-hh:released'], reserved: released });
+
+    // Stock arrives at a location that did not refuse the lines: the backorder job sources them there.
+    await receive(sku, 'wh-muc', 3);
+    const filled = await until(async () => { const o = await order(id); return o.status === 'released' && o.backorder === null ? o : undefined; });
+    expect(allocationsOf(filled, sku)).to.deep.equal({ listed: ['store-hh:released', 'wh-muc:reserved'], reserved: { 'wh-muc': 2 } });
+    expect(await until(async () => { const r = await stockReserved(sku); return r['wh-muc'] === 2 ? r : undefined; })).to.deep.equal({ 'wh-muc': 2 });
+    expect(filled.timeline.filter((t: { type: string }) => t.type === 'OrderReallocated').map((t: { cause: string }) => t.cause)).to.deep.equal(['rejected', 'backorder']);
+    const next = (await fulfilmentsOf(id, 2)).find((x) => x.fulfilmentId !== f.fulfilmentId)!;
+    expect(next).to.include({ locationId: 'wh-muc', status: 'pending' });
+    await pickAndPack(next);
+    expect((await h.call('POST', `/fulfilments/${next.fulfilmentId}/ship`, op)).status).to.equal(200);
+    const shipped = await until(async () => { const o = await order(id); return o.status === 'shipped' && o.payment.status === 'captured' ? o : undefined; });
+    expect(shipped.payment).to.include({ authorized: 3000, captured: 3000 });
+  });
+
+  it('sends lines two locations rejected in turn to a third, never back to the first', async () => {
+    const sku = uniqueName('SKU').slice(0, 40);
+    for (const at of ['wh-hh', 'store-hh', 'wh-muc']) await receive(sku, at, 5);
+    const id = await place([{ sku, quantity: 2, unitPrice: 1000 }]);
+    const pending = (locationId: string) => until(async () => {
+      const mine = (await fulfilmentsOf(id, 1)).filter((x) => x.locationId === locationId && x.status === 'pending');
+      return mine.length === 1 ? mine[0] : undefined;
+    });
+    const first = await pending('wh-hh');
+    expect((await h.call('POST', `/fulfilments/${first.fulfilmentId}/reject`, { ...op, body: { reason: 'too busy' } })).status).to.equal(200);
+    const second = await pending('store-hh');
+    expect((await h.call('POST', `/fulfilments/${second.fulfilmentId}/reject`, { ...op, body: { reason: 'too busy' } })).status).to.equal(200);
+    const third = await pending('wh-muc');
+    expect(third.lines.map((l) => [l.sku, l.quantity])).to.deep.equal([[sku, 2]]);
+    const o = await until(async () => {
+      const x = await order(id);
+      return x.allocations.some((a: { locationId: string; status: string }) => a.locationId === 'wh-muc' && a.status === 'reserved') ? x : undefined;
+    });
+    expect(allocationsOf(o, sku)).to.deep.equal({ listed: ['wh-hh:released', 'store-hh:released', 'wh-muc:reserved'], reserved: { 'wh-muc': 2 } });
+    const reallocations = o.timeline.filter((t: { type: string }) => t.type === 'OrderReallocated');
+    expect(reallocations.map((t: { fulfilmentId: string; locations: string[] }) => [t.fulfilmentId, t.locations])).to.deep.equal([[first.fulfilmentId, ['store-hh']], [second.fulfilmentId, ['wh-muc']]]);
+    const excluded = reallocations[1].candidates.filter((c: { reason: string }) => c.reason.startsWith('excluded')).map((c: { locationId: string }) => c.locationId).sort();
+    expect(excluded).to.deep.equal(['store-hh', 'wh-hh']);
+    expect(await until(async () => { const r = await stockReserved(sku); return Object.keys(r).length === 1 ? r : undefined; })).to.deep.equal({ 'wh-muc': 2 });
   });
 
   it('pickup in store: ready with a code, a wrong code refused, collected with the right one (captured)', async () => {
