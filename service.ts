@@ -17,6 +17,7 @@ import { createMetrics, type Metrics } from './platform/metrics.js';
 import { migrate } from './platform/migrate.js';
 import { schemaMigrations } from './platform/schema.migrations.js';
 import { fulfilmentsProjection } from './projections/fulfilments.projection.js';
+import { returnsProjection } from './projections/returns.projection.js';
 import { locationsProjection } from './projections/locations.projection.js';
 import { ordersProjection } from './projections/orders.projection.js';
 import { ProjectionRunner } from './projections/projection-runner.js';
@@ -35,10 +36,11 @@ import { fulfilmentsCreatedToday, staleShipments } from './read-side/fulfilments
 import { labelFulfilmentFrom } from './jobs/labels.job.js';
 import { fulfilmentProcess } from './write-side/fulfilments/fulfilment.process.js';
 import { ProcessManagerRunner } from './write-side/process-manager.js';
+import { returnsProcess } from './write-side/returns/returns.process.js';
 import type { Carrier } from './carriers/carrier.port.js';
 import { createSandboxCarriers } from './carriers/sandbox-carriers.js';
 
-export const PROJECTIONS = [locationsProjection, stockLevelsProjection, ordersProjection, fulfilmentsProjection];
+export const PROJECTIONS = [locationsProjection, stockLevelsProjection, ordersProjection, fulfilmentsProjection, returnsProjection];
 
 /**
  * How long each reader of the log lets events gather after a small batch: per-batch costs
@@ -133,6 +135,10 @@ export async function startService(config: Config, log: Logger): Promise<Service
     const fulfilment = new ProcessManagerRunner(store, derived, fulfilmentProcess({ write, allocator, log }), log, { gatherMs: GATHER_MS.fulfilment });
     await fulfilment.start();
     stops.push(() => fulfilment.stop());
+    // Returns too: opening what orders authorise, taking receipts onto the ledger, ordering exchanges.
+    const returns = new ProcessManagerRunner(store, derived, returnsProcess({ write, log, exchangeShipsAt: config.returns.exchangeShipsAt }), log, { gatherMs: GATHER_MS.fulfilment });
+    await returns.start();
+    stops.push(() => returns.stop());
   }
 
   if (config.roles.includes('jobs')) {
@@ -153,6 +159,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
         recordLabel: async (id, label, metadata) => { await write.recordLabel(id, label, metadata); },
         rules: { standardMaxDays: config.carriers.standardMaxDays, preferences: config.carriers.preferences }, quoteTimeoutMs: config.carriers.quoteTimeoutMs, now,
       },
+      refunds: { write, gateway, now, refundShipping: config.returns.refundShipping },
       tracking: {
         carriers, now, staleShipments: (limit) => staleShipments(knex, { olderThanMs: config.tracking.pollAfterMs, now: now(), limit }),
         recordTracking: async (id, update, metadata) => { await write.recordTracking(id, update, metadata); },
@@ -167,7 +174,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
   if (config.roles.includes('api')) {
     const api = createApp({
-      write, allocator, knex, log, metrics, queues, apiKeys: config.apiKeys, eventStoreKind: store.kind, pickupExpiryHours: config.pickupExpiryHours,
+      write, allocator, knex, log, metrics, queues, apiKeys: config.apiKeys, eventStoreKind: store.kind, pickupExpiryHours: config.pickupExpiryHours, returnWindowDays: config.returns.windowDays,
       carriers, carrierQuoteTimeoutMs: config.carriers.quoteTimeoutMs, carrierWebhookSecrets: config.carriers.webhookSecrets,
       checks: {
         eventStore: () => store.ping(),

@@ -11,6 +11,7 @@ import { idempotency } from './idempotency.js';
 import { inventoryRoutes } from './inventory.routes.js';
 import { locationRoutes } from './locations.routes.js';
 import { orderRoutes } from './orders.routes.js';
+import { returnRoutes } from './returns.routes.js';
 import { jobRoutes } from './jobs.routes.js';
 import { fulfilmentRoutes } from './fulfilments.routes.js';
 import { trackingRoutes } from './tracking.routes.js';
@@ -83,7 +84,7 @@ export function createApp(deps: ApiDeps): Api {
   for (const router of [healthRoutes(deps), trackingRoutes(deps)]) app.use(router.routes());
   app.use(authenticate(deps.apiKeys));
   app.use(idempotency(deps.knex));
-  for (const router of [locationRoutes(deps), inventoryRoutes(deps), orderRoutes(deps), fulfilmentRoutes(deps), carrierRoutes(deps), jobRoutes(deps)]) {
+  for (const router of [locationRoutes(deps), inventoryRoutes(deps), orderRoutes(deps), returnRoutes(deps), fulfilmentRoutes(deps), carrierRoutes(deps), jobRoutes(deps)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

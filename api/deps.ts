@@ -28,4 +28,6 @@ export interface ApiDeps {
   checks: { eventStore(): Promise<void>; readModels(): Promise<void>; queue(): Promise<void> };
   /** How long a pickup waits at the counter (PICKUP_EXPIRY_HOURS). */
   pickupExpiryHours: number;
+  /** How long after delivery units may be returned (RETURN_WINDOW_DAYS). */
+  returnWindowDays: number;
 }

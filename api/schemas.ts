@@ -103,6 +103,7 @@ export const PlaceOrderBody = Type.Object({
     phone: Type.Optional(Type.String({ pattern: '^\\+?[0-9 ()-]{3,32}$' })),
   }, strict),
   lines: Type.Array(OrderLineSchema, { minItems: 1, maxItems: 500 }),
+  shippingPrice: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000_000, description: 'what the customer pays for delivery, minor units; part of the total' })),
   delivery: DeliverySchema,
   payment: PaymentSchema,
 }, strict);
@@ -144,6 +145,22 @@ export const ShippingRatesBody = Type.Object({
 }, strict);
 
 export const CancelOrderBody = Type.Object({ reason: Text(500) }, strict);
+
+const ReturnQuantity = Type.Integer({ minimum: 1, maximum: 100_000 });
+
+export const RequestReturnBody = Type.Object({
+  lines: Type.Array(Type.Object({ sku: ClientId('SKU'), quantity: ReturnQuantity, reason: Text(500) }, strict), { minItems: 1, maxItems: 500 }),
+  resolution: Type.Enum(['refund', 'exchange']),
+  exchangeLines: Type.Optional(Type.Array(Type.Object({ sku: ClientId('SKU'), quantity: ReturnQuantity }, strict), { minItems: 1, maxItems: 500 })),
+}, strict);
+
+export const ReceiveReturnBody = Type.Object({
+  locationId: ClientId('where the parcel arrived'),
+  lines: Type.Array(Type.Object({ sku: ClientId('SKU'), quantity: ReturnQuantity, condition: Type.Enum(['resellable', 'damaged']) }, strict), { minItems: 1, maxItems: 500 }),
+}, strict);
+
+export type RequestReturnBody = Type.Static<typeof RequestReturnBody>;
+export type ReceiveReturnBody = Type.Static<typeof ReceiveReturnBody>;
 
 export const ReviewOrderBody = Type.Object({ decision: Type.Enum(['approve', 'reject']), note: Type.Optional(Text(1000)) }, strict);
 

@@ -1,8 +1,9 @@
 import Router from '@koa/router';
-import { batchedFulfilmentByTracking } from '../read-side/fulfilments.queries.js';
+import { batchedShipmentByTracking } from '../read-side/fulfilments.queries.js';
 import { shipmentStatus } from '../write-side/fulfilments/fulfilment.state.js';
 import { ConflictError, NotFoundError, UnauthorizedError } from '../platform/errors.js';
 import type { ApiDeps } from './deps.js';
+import type { CommandMetadata } from '../write-side/decider.js';
 import { verifyCarrierSignature } from './carrier-signature.js';
 import { bodyOf, idParam } from './http.js';
 import { TrackingUpdateBody } from './schemas.js';
@@ -19,7 +20,7 @@ const ENDED = new Set(['fulfilment.cancelled', 'fulfilment.rejected', 'fulfilmen
  */
 export function trackingRoutes(deps: ApiDeps): Router {
   const router = new Router({ strict: true, sensitive: true });
-  const shipmentOf = batchedFulfilmentByTracking(deps.knex);
+  const shipmentOf = batchedShipmentByTracking(deps.knex);
 
   router.post('/carriers/:carrierId/tracking', async (ctx) => {
     const carrierId = idParam(ctx, 'carrierId');
@@ -31,9 +32,16 @@ export function trackingRoutes(deps: ApiDeps): Router {
     const update = checkUpdate(bodyOf(ctx));
     const shipment = await shipmentOf(carrierId, update.trackingNumber);
     if (!shipment) throw new NotFoundError('shipment.unknown_tracking_number', `No shipment of ${carrierId} has tracking number ${update.trackingNumber}`);
-    const r = await deps.write.recordTracking(shipment.fulfilmentId, { carrierId, ...update }, {
+    const metadata: CommandMetadata = {
       now: new Date().toISOString(), correlationId: shipment.orderId, causationId: ctx.state.requestId, requestId: ctx.state.requestId, actor: { kind: 'api', id: carrierId, role: 'carrier' },
-    }).catch((err: unknown) => {
+    };
+    if (shipment.kind === 'return') {
+      // A return's parcel on its way back: its tracking moves the return on, by the same rules.
+      const r = await deps.write.recordReturnTracking(shipment.id, { carrierId, ...update }, metadata);
+      ctx.body = { trackingNumber: update.trackingNumber, recorded: r.events.length > 0, status: r.return.status, position: r.position };
+      return;
+    }
+    const r = await deps.write.recordTracking(shipment.id, { carrierId, ...update }, metadata).catch((err: unknown) => {
       // A shipment whose fulfilment ended (cancelled, say) takes no more updates; the carrier hears it was received, so it stops sending.
       if (err instanceof ConflictError && ENDED.has(err.code)) return null;
       throw err;

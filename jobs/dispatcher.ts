@@ -22,6 +22,7 @@ export interface JobRoute {
 
 const orderJob = (e: Recorded) => ({ orderId: (e.data as { orderId: string }).orderId, eventId: e.id, eventType: e.type, position: e.position });
 const fulfilmentJob = (e: Recorded) => ({ ...orderJob(e), fulfilmentId: (e.data as { fulfilmentId: string }).fulfilmentId });
+const pick = (e: Recorded, ...keys: string[]) => Object.fromEntries(keys.map((k) => [k, (e.data as Record<string, unknown>)[k]]));
 const skuJob = (e: Recorded) => ({ sku: (e.data as { sku: string }).sku, eventId: e.id, position: e.position });
 
 /** Stock events after which a backordered order might be filled. */
@@ -50,6 +51,8 @@ export function jobRoutes(options: { captureOnRelease?: boolean } = {}): JobRout
     { queue: QUEUES.labels, eventType: 'FulfilmentPacked', data: fulfilmentJob },
     { queue: QUEUES.pickups, eventType: 'FulfilmentReadyForPickup', runAt: (e: Recorded) => Date.parse((e.data as { expiresAt: string }).expiresAt),
       data: (e: Recorded) => ({ ...fulfilmentJob(e), expiresAt: (e.data as { expiresAt: string }).expiresAt }) },
+    // Each receipt of a return is refunded by a job of its own.
+    { queue: QUEUES.refunds, eventType: 'ReturnReceived', data: (e: Recorded) => ({ ...orderJob(e), ...pick(e, 'returnId', 'receiptId') }) },
     ...STOCK_FREED.map((eventType) => ({ queue: QUEUES.backorders, eventType, data: skuJob })),
     { queue: QUEUES.backorders, eventType: 'OrderBackordered', data: orderJob },
     // Lines given back and backordered may find stock that arrived while they were being re-sourced.

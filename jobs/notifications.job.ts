@@ -31,6 +31,11 @@ export const NOTIFYING_EVENTS: NotifyingEvent[] = [
   { eventType: 'ShipmentTracked', kind: (d) => (d.moved ? TRACKING_KINDS[String(d.status)] ?? null : null),
     details: (d) => ({ carrierId: d.carrierId, trackingNumber: d.trackingNumber, status: d.status, ...(d.detail ? { detail: d.detail } : {}) }) },
   { eventType: 'FulfilmentReadyForPickup', kind: () => 'ready_for_pickup', details: (d) => ({ locationId: d.locationId, code: d.code, expiresAt: d.expiresAt }) },
+  // Returns: the label to print, the parcel in, the money on its way back (a receipt owed nothing tells nothing).
+  { eventType: 'ReturnLabelled', kind: () => 'return_label_ready',
+    details: (d) => { const label = d.label as { carrierId: string; trackingNumber: string; labelUrl: string }; return { returnId: d.returnId, carrierId: label.carrierId, trackingNumber: label.trackingNumber, labelUrl: label.labelUrl }; } },
+  { eventType: 'ReturnReceived', kind: () => 'return_received', details: (d) => ({ returnId: d.returnId, lines: d.lines }) },
+  { eventType: 'ReturnRefunded', kind: (d) => (Number(d.amount) > 0 ? 'refund_issued' : null), details: (d) => ({ returnId: d.returnId, amount: d.amount }) },
 ];
 
 /** The notification job's data for an event that tells the customer something, or null. */

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 
 export const QUEUES = {
   fraudScoring: 'fraud-scoring', backorders: 'backorders', payments: 'payments', notifications: 'notifications',
-  labels: 'labels', tracking: 'tracking', pickups: 'pickups',
+  labels: 'labels', tracking: 'tracking', pickups: 'pickups', refunds: 'refunds',
 } as const;
 
 /** How often shipments nobody has heard about are asked after at their carriers. */

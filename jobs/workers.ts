@@ -10,9 +10,10 @@ import { prepareQueues, QUEUES, type QueueName } from './queues.js';
 import { buyLabel, type LabelDeps } from './labels.job.js';
 import { expirePickup, type PickupExpiryDeps } from './pickup-expiry.job.js';
 import { pollTracking, type TrackingPollDeps } from './tracking-poll.job.js';
+import { refundReceipt, type RefundDeps } from './refunds.job.js';
 
 export type WorkerDeps = FraudScoringDeps & BackorderDeps & PaymentDeps & NotificationDeps & PickupExpiryDeps
-  & { labels: LabelDeps; tracking: TrackingPollDeps };
+  & { labels: LabelDeps; tracking: TrackingPollDeps; refunds: RefundDeps };
 
 /** Payment jobs are named after the event that started them. */
 function paymentJob(job: PaymentJob, deps: PaymentDeps): Promise<void> {
@@ -40,6 +41,7 @@ export async function startWorkers(connection: Redis, prefix: string, concurrenc
     new Worker(QUEUES.labels, (job) => buyLabel(job, deps.labels), { ...options, connection, prefix, concurrency }),
     new Worker(QUEUES.tracking, (job) => pollTracking(job, deps.tracking), { ...options, connection, prefix, concurrency: 1 }),
     new Worker(QUEUES.pickups, (job, token) => expirePickup(job, deps, token), { ...options, connection, prefix, concurrency }),
+    new Worker(QUEUES.refunds, (job) => refundReceipt(job, deps.refunds), { ...options, connection, prefix, concurrency }),
   ];
   for (const w of workers) {
     w.on('completed', () => metrics?.jobsFinished.inc({ queue: w.name, outcome: 'completed' }));

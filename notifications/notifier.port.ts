@@ -1,5 +1,6 @@
 export type NotificationKind = 'order_confirmed' | 'order_on_hold' | 'order_rejected' | 'order_cancelled'
-  | 'order_shipped' | 'out_for_delivery' | 'order_delivered' | 'delivery_exception' | 'ready_for_pickup';
+  | 'order_shipped' | 'out_for_delivery' | 'order_delivered' | 'delivery_exception' | 'ready_for_pickup'
+  | 'return_label_ready' | 'return_received' | 'refund_issued';
 
 /** A message to a customer about their order; `id` is the event it tells of, so a resend is recognisable. */
 export interface Notification {

@@ -132,6 +132,12 @@ export interface Config {
   pickupExpiryHours: number;
   /** Shipments nobody has heard about for `pollAfterMs` are asked after at their carrier, every `pollEveryMs`. */
   tracking: { pollAfterMs: number; pollEveryMs: number };
+  /**
+   * Returns: units come back within `windowDays` of their delivery; the order's shipping is
+   * refunded with the receipt that brings its last unit back (`refundShipping`); an exchange's
+   * replacement is ordered at the request, once the parcel moves, or on receipt (`exchangeShipsAt`).
+   */
+  returns: { windowDays: number; refundShipping: boolean; exchangeShipsAt: 'request' | 'in_transit' | 'received' };
   carriers: CarrierSettings;
 }
 
@@ -184,6 +190,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tracking: {
       pollAfterMs: Math.max(1000, int(env.TRACKING_POLL_AFTER_MS, 6 * 3600_000, 'TRACKING_POLL_AFTER_MS')),
       pollEveryMs: Math.max(1000, int(env.TRACKING_POLL_EVERY_MS, 60_000, 'TRACKING_POLL_EVERY_MS')),
+    },
+    returns: {
+      windowDays: positive(env.RETURN_WINDOW_DAYS, 30, 'RETURN_WINDOW_DAYS'),
+      refundShipping: oneOf(env.RETURN_REFUND_SHIPPING, ['true', 'false'] as const, 'true', 'RETURN_REFUND_SHIPPING') === 'true',
+      exchangeShipsAt: oneOf(env.EXCHANGE_SHIPS_AT, ['request', 'in_transit', 'received'] as const, 'in_transit', 'EXCHANGE_SHIPS_AT'),
     },
     sourcing: env.SOURCING_COSTS ? { ...DEFAULT_SOURCING_COSTS, ...parseJson<SourcingCosts>(env.SOURCING_COSTS, 'SOURCING_COSTS') } : DEFAULT_SOURCING_COSTS,
     carriers: carrierSettings(env, nodeEnv),

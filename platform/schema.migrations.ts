@@ -538,4 +538,114 @@ export const schemaMigrations: Migration[] = [
       await knex.raw(`ALTER TABLE orders ADD COLUMN backordered jsonb NOT NULL DEFAULT '[]';`);
     },
   },
+  {
+    // Returns: each return's folded state, by order and by status for the returns desk, its
+    // tracking number for carrier webhooks, and its timeline. The sandbox gateway learns a token
+    // whose first refund is refused (tok_refund_refused_once), as an issuer may.
+    name: '015-returns',
+    async up(knex) {
+      await knex.raw(`
+        CREATE TABLE returns (
+          return_id text PRIMARY KEY,
+          order_id text NOT NULL,
+          status text NOT NULL,
+          placed_by text NOT NULL,
+          state jsonb NOT NULL,
+          carrier_id text,
+          tracking_number text,
+          created_position bigint NOT NULL,
+          created_at timestamptz NOT NULL,
+          updated_at timestamptz NOT NULL,
+          last_tracking_at timestamptz
+        );
+        CREATE INDEX returns_order ON returns (order_id, created_position);
+        CREATE INDEX returns_status ON returns (status, created_position);
+        CREATE INDEX returns_created ON returns (created_position);
+        CREATE UNIQUE INDEX returns_tracking ON returns (carrier_id, tracking_number) WHERE tracking_number IS NOT NULL;
+        CREATE TABLE return_timeline (
+          return_id text NOT NULL,
+          position bigint NOT NULL,
+          at timestamptz NOT NULL,
+          type text NOT NULL,
+          details jsonb NOT NULL,
+          PRIMARY KEY (return_id, position)
+        );
+      `);
+      await knex.raw(`
+        CREATE OR REPLACE FUNCTION sandbox_payment_apply(p_key text, p_kind text, p_request jsonb, p_new_id text) RETURNS jsonb
+        LANGUAGE plpgsql VOLATILE AS $fn$
+        DECLARE
+          n int;
+          seen sandbox_payment_operations%ROWTYPE;
+          a sandbox_payment_authorizations%ROWTYPE;
+          token text := p_request->>'token';
+          v_amount bigint := (p_request->>'amount')::bigint;
+          outcome jsonb;
+          lost boolean := false;
+        BEGIN
+          INSERT INTO sandbox_payment_attempts AS t (idempotency_key, attempts) VALUES (p_key, 1)
+            ON CONFLICT (idempotency_key) DO UPDATE SET attempts = t.attempts + 1 RETURNING attempts INTO n;
+          SELECT * INTO seen FROM sandbox_payment_operations WHERE idempotency_key = p_key;
+          IF FOUND THEN
+            IF seen.request <> p_request THEN
+              RETURN jsonb_build_object('declined', jsonb_build_object('code', 'idempotency_key_reused', 'message', 'Key ' || p_key || ' was used for a different request'));
+            END IF;
+            RETURN seen.outcome;
+          END IF;
+          IF p_kind = 'authorize' THEN
+            IF token !~ '^tok_[A-Za-z0-9_]+$' THEN
+              outcome := jsonb_build_object('declined', jsonb_build_object('code', 'invalid_token', 'message', 'The card token is not valid'));
+            ELSIF token = 'tok_declined' THEN
+              outcome := jsonb_build_object('declined', jsonb_build_object('code', 'card_declined', 'message', 'The card was declined'));
+            ELSIF token = 'tok_fail_once' AND n = 1 THEN
+              RETURN jsonb_build_object('unavailable', 'sandbox: transient failure (tok_fail_once)');
+            ELSIF token = 'tok_timeout' THEN
+              RETURN jsonb_build_object('timeout', true);
+            ELSE
+              INSERT INTO sandbox_payment_authorizations (authorization_id, reference, token, amount, currency)
+                VALUES ('auth_' || p_new_id, p_request->>'reference', token, v_amount, p_request->>'currency');
+              outcome := jsonb_build_object('result', jsonb_build_object('authorizationId', 'auth_' || p_new_id));
+              lost := token = 'tok_timeout_once' AND n = 1;
+            END IF;
+          ELSE
+            SELECT * INTO a FROM sandbox_payment_authorizations WHERE authorization_id = p_request->>'authorizationId' FOR UPDATE;
+            IF NOT FOUND THEN
+              outcome := jsonb_build_object('declined', jsonb_build_object('code', 'unknown_authorization', 'message', 'No authorisation ' || (p_request->>'authorizationId')));
+            ELSIF p_kind = 'capture' THEN
+              IF a.voided THEN
+                outcome := jsonb_build_object('declined', jsonb_build_object('code', 'authorization_voided', 'message', 'The authorisation was voided'));
+              ELSIF v_amount <= 0 OR a.captured + v_amount > a.amount THEN
+                outcome := jsonb_build_object('declined', jsonb_build_object('code', 'amount_exceeds_authorization', 'message', 'Capturing ' || v_amount || ' exceeds what is left of ' || a.amount));
+              ELSE
+                UPDATE sandbox_payment_authorizations SET captured = captured + v_amount WHERE authorization_id = a.authorization_id;
+                outcome := jsonb_build_object('result', jsonb_build_object('captureId', 'cap_' || p_new_id));
+              END IF;
+            ELSIF p_kind = 'void' THEN
+              IF a.captured > 0 THEN
+                outcome := jsonb_build_object('declined', jsonb_build_object('code', 'already_captured', 'message', 'Captured money is refunded, not voided'));
+              ELSE
+                UPDATE sandbox_payment_authorizations SET voided = true WHERE authorization_id = a.authorization_id;
+                outcome := jsonb_build_object('result', '{}'::jsonb);
+              END IF;
+            ELSIF p_kind = 'refund' THEN
+              IF a.token = 'tok_refund_refused_once' AND NOT EXISTS (
+                   SELECT 1 FROM sandbox_payment_operations o WHERE o.kind = 'refund' AND o.request->>'authorizationId' = a.authorization_id AND o.outcome->'declined' IS NOT NULL) THEN
+                outcome := jsonb_build_object('declined', jsonb_build_object('code', 'refund_refused', 'message', 'The issuer refused the refund (tok_refund_refused_once)'));
+              ELSIF v_amount <= 0 OR a.refunded + v_amount > a.captured THEN
+                outcome := jsonb_build_object('declined', jsonb_build_object('code', 'amount_exceeds_capture', 'message', 'Refunding ' || v_amount || ' exceeds what is left of ' || a.captured || ' captured'));
+              ELSE
+                UPDATE sandbox_payment_authorizations SET refunded = refunded + v_amount WHERE authorization_id = a.authorization_id;
+                outcome := jsonb_build_object('result', jsonb_build_object('refundId', 'ref_' || p_new_id));
+              END IF;
+            ELSE
+              RAISE EXCEPTION 'unknown sandbox operation %', p_kind;
+            END IF;
+          END IF;
+          INSERT INTO sandbox_payment_operations (idempotency_key, kind, request, outcome) VALUES (p_key, p_kind, p_request, outcome);
+          RETURN outcome || jsonb_build_object('lost', lost);
+        END
+        $fn$;
+      `);
+    },
+  },
 ];

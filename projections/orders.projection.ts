@@ -51,7 +51,8 @@ export const ordersProjection: Projection<OrderEvent> = {
   name: 'orders',
   handles: ['OrderPlaced', 'OrderCancelled', 'FraudAssessed', 'OrderAllocated', 'OrderBackordered', 'OrderHeld', 'OrderReviewed', 'OrderReleased',
     'OrderRejected', 'OrderReallocated', 'OrderFulfilmentShipped', 'OrderFulfilmentDelivered', 'OrderReadyForPickup', 'OrderCollected',
-    'PaymentAuthorized', 'PaymentDeclined', 'PaymentCaptured', 'PaymentVoided', 'PaymentRefunded'] satisfies OrderEvent['type'][],
+    'PaymentAuthorized', 'PaymentDeclined', 'PaymentCaptured', 'PaymentVoided', 'PaymentRefunded',
+    'OrderReturnAuthorized', 'OrderRefundRequested', 'OrderRefundFailed'] satisfies OrderEvent['type'][],
 
   async apply(event, trx) {
     await applyOrders([event], trx);
@@ -136,6 +137,11 @@ function fold(row: Changing, e: Change): Changing {
     case 'PaymentCaptured': return { ...r, payment: { ...r.payment, captured: e.data.totalCaptured } };
     case 'PaymentVoided': return { ...r, payment: { ...r.payment, voided: true } };
     case 'PaymentRefunded': return { ...r, payment: { ...r.payment, refunded: e.data.totalRefunded } };
+    // A return's own course is the returns read model's; the order's timeline lists its steps.
+    case 'OrderReturnAuthorized':
+    case 'OrderRefundRequested':
+    case 'OrderRefundFailed':
+      return r;
     default: {
       const unknown: never = e;
       void unknown;
@@ -170,7 +176,10 @@ function timelineDetails(e: Change): Record<string, unknown> {
     case 'PaymentDeclined': return { code: e.data.code, detail: e.data.detail };
     case 'PaymentCaptured': return { amount: e.data.amount, ...(e.data.fulfilmentId === undefined ? {} : { fulfilmentId: e.data.fulfilmentId }) };
     case 'PaymentVoided': return {};
-    case 'PaymentRefunded': return { amount: e.data.amount };
+    case 'PaymentRefunded': return { amount: e.data.amount, ...(e.data.refundKey === undefined ? {} : { refundKey: e.data.refundKey }) };
+    case 'OrderReturnAuthorized': return { returnId: e.data.returnId, resolution: e.data.resolution, lines: e.data.lines };
+    case 'OrderRefundRequested': return { returnId: e.data.returnId, refundKey: e.data.refundKey, amount: e.data.amount, shipping: e.data.shipping };
+    case 'OrderRefundFailed': return { refundKey: e.data.refundKey, code: e.data.code, detail: e.data.detail };
     default: {
       const unknown: never = e;
       void unknown;

@@ -66,29 +66,38 @@ export async function findFulfilment(knex: Knex, fulfilmentId: string) {
 }
 
 /** The fulfilment a carrier's tracking number belongs to (for its webhooks), or null. */
-export async function fulfilmentByTracking(knex: Knex, carrierId: string, trackingNumber: string): Promise<TrackedShipment | null> {
+export async function fulfilmentByTracking(knex: Knex, carrierId: string, trackingNumber: string): Promise<{ fulfilmentId: string; orderId: string } | null> {
   const row = await knex('fulfilments').where({ carrier_id: carrierId, tracking_number: trackingNumber }).first('fulfilment_id', 'order_id');
   return row ? { fulfilmentId: row.fulfilment_id, orderId: row.order_id } : null;
 }
 
-export interface TrackedShipment { fulfilmentId: string; orderId: string }
+/** What ships under a tracking number: a fulfilment's parcel to the customer, or a return's on its way back. */
+export interface TrackedShipment { kind: 'fulfilment' | 'return'; id: string; orderId: string }
 
 /**
- * `fulfilmentByTracking` for many concurrent callers (carriers post webhooks in bursts): the
- * numbers asked for in the same tick are looked up in one query, and a number found is kept. A
- * tracking number, once a shipment's, stays that shipment's (the read model's unique index); one
- * not found yet may be the label the projection has not taken in, so it is asked again next time.
+ * The shipment a carrier's tracking number belongs to, for many concurrent callers (carriers post
+ * webhooks in bursts): the numbers asked for in the same tick are looked up in one query over
+ * fulfilments and returns, and a number found is kept. A tracking number, once a shipment's, stays
+ * that shipment's (the read models' unique indexes); one not found yet may be a label the
+ * projection has not taken in, so it is asked again next time.
  */
-export function batchedFulfilmentByTracking(knex: Knex, { max = 200_000 } = {}): (carrierId: string, trackingNumber: string) => Promise<TrackedShipment | null> {
+export function batchedShipmentByTracking(knex: Knex, { max = 200_000 } = {}): (carrierId: string, trackingNumber: string) => Promise<TrackedShipment | null> {
   const found = new LRUCache<string, TrackedShipment>({ max });
   const key = (carrierId: string, trackingNumber: string) => `${carrierId}\u0000${trackingNumber}`;
   const loader = new DataLoader<{ carrierId: string; trackingNumber: string }, TrackedShipment | null>(async (asked) => {
-    const { rows } = await knex.raw(`SELECT f.carrier_id, f.tracking_number, f.fulfilment_id, f.order_id
+    const carriers = asked.map((a) => a.carrierId);
+    const numbers = asked.map((a) => a.trackingNumber);
+    const { rows } = await knex.raw(`
+      SELECT 'fulfilment' AS kind, f.carrier_id, f.tracking_number, f.fulfilment_id AS id, f.order_id
         FROM unnest(?::text[], ?::text[]) AS q(carrier_id, tracking_number)
-        JOIN fulfilments f ON f.carrier_id = q.carrier_id AND f.tracking_number = q.tracking_number`,
-    [asked.map((a) => a.carrierId), asked.map((a) => a.trackingNumber)]);
-    for (const r of rows as { carrier_id: string; tracking_number: string; fulfilment_id: string; order_id: string }[]) {
-      found.set(key(r.carrier_id, r.tracking_number), { fulfilmentId: r.fulfilment_id, orderId: r.order_id });
+        JOIN fulfilments f ON f.carrier_id = q.carrier_id AND f.tracking_number = q.tracking_number
+      UNION ALL
+      SELECT 'return', r.carrier_id, r.tracking_number, r.return_id, r.order_id
+        FROM unnest(?::text[], ?::text[]) AS q(carrier_id, tracking_number)
+        JOIN returns r ON r.carrier_id = q.carrier_id AND r.tracking_number = q.tracking_number`,
+    [carriers, numbers, carriers, numbers]);
+    for (const r of rows as { kind: TrackedShipment['kind']; carrier_id: string; tracking_number: string; id: string; order_id: string }[]) {
+      found.set(key(r.carrier_id, r.tracking_number), { kind: r.kind, id: r.id, orderId: r.order_id });
     }
     return asked.map((a) => found.get(key(a.carrierId, a.trackingNumber)) ?? null);
   }, { cache: false, maxBatchSize: 1000 });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import DataLoader from 'dataloader';
 import type { Knex } from 'knex';
+import { returnsOfOrder } from './returns.queries.js';
 import { shipmentsOfOrder } from './fulfilments.queries.js';
 import type { Payment, PlacedOrder } from '../write-side/orders/order.events.js';
 import type { AllocationPart, PickupRecord, ShipmentRecord } from '../write-side/orders/order-progress.js';
@@ -70,7 +71,7 @@ export async function findOrder(knex: Knex, orderId: string, viewer: OrderViewer
       // What the order records of each handover, with what its fulfilment knows of the label and tracking.
       shipments: row.shipments.map((s) => ({ ...carried.get(s.fulfilmentId), ...shipmentView(s) })),
       pickup: pickupView(row, viewer),
-      returns: row.returns,
+      returns: await returnsOfOrder(knex, orderId),
       updatedAt: row.updated_at.toISOString(),
       timeline: timeline.map((t: { at: Date; type: string; details: Record<string, unknown> }) => ({ at: t.at.toISOString(), type: t.type, ...t.details })),
     },

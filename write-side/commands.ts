@@ -12,6 +12,10 @@ import { orderDecider, orderStream, type OrderCommand, type PlaceOrderData } fro
 import type { Order } from './orders/order.state.js';
 import type { FraudAssessment, Reallocation } from './orders/order.events.js';
 import { sourcingRecord, type SourcingRecord } from './sourcing/reallocation.js';
+import { returnDecider, returnStream, type ReturnCommand } from './returns/return.decider.js';
+import type { ReturnEvent, ReturnOrigin } from './returns/return.events.js';
+import type { OpenReturn, Return } from './returns/return.state.js';
+import type { ReturnCommand as OrderReturnCommand } from './orders/order-returns.js';
 import { toDomain } from './to-domain.js';
 
 // The write side's entry points: what the API and the job processors call.
@@ -44,6 +48,7 @@ export function createWriteSide(store: EventStore) {
   const locations = new CommandHandler(store, locationDecider);
   const stock = new CommandHandler(store, stockDecider, { cacheSize: 50_000 });
   const fulfilments = new CommandHandler(store, fulfilmentDecider);
+  const returns = new CommandHandler(store, returnDecider);
 
   async function requireLocation(locationId: string) {
     const { state } = await locations.load(locationStream(locationId));
@@ -207,11 +212,77 @@ export function createWriteSide(store: EventStore) {
       return onFulfilment({ type: 'CancelFulfilment', data: { fulfilmentId, reason }, metadata });
     },
 
+    // Returns: the order decides whether the units may come back (the policy, across all its
+    // returns), the return's own stream follows them back.
+
+    /**
+     * Asks to return units of a delivered order: the order authorises it under the policy (409
+     * naming the broken rule), then the return is opened from what the order authorised. Asking
+     * again under the same return id records nothing; a return authorised and not yet opened (the
+     * process stopped between the two) is opened now, as the returns process also does.
+     */
+    async requestReturn(data: Extract<OrderReturnCommand, { type: 'AuthorizeReturn' }>['data'], metadata: CommandMetadata): Promise<{ return: OpenReturn; position: number | null }> {
+      const r = await orders.handle(orderStream(data.orderId), { type: 'AuthorizeReturn', data, metadata });
+      const opened = await openReturn(r.state, data.returnId, metadata);
+      return { return: opened.return, position: opened.position ?? r.position };
+    },
+
+    openReturn,
+
+    recordReturnCarrierChoice: (data: Extract<ReturnCommand, { type: 'RecordReturnCarrierChoice' }>['data'], metadata: CommandMetadata) =>
+      onReturn({ type: 'RecordReturnCarrierChoice', data, metadata }),
+    recordReturnLabel: (data: Extract<ReturnCommand, { type: 'RecordReturnLabel' }>['data'], metadata: CommandMetadata) =>
+      onReturn({ type: 'RecordReturnLabel', data, metadata }),
+    recordReturnTracking: (returnId: string, update: TrackingUpdate, metadata: CommandMetadata) =>
+      onReturn({ type: 'RecordReturnTracking', data: { returnId, update }, metadata }),
+    receiveReturn: (data: Extract<ReturnCommand, { type: 'ReceiveReturn' }>['data'], metadata: CommandMetadata) =>
+      onReturn({ type: 'ReceiveReturn', data, metadata }),
+    recordReturnRefund: (data: Extract<ReturnCommand, { type: 'RecordReturnRefund' }>['data'], metadata: CommandMetadata) =>
+      onReturn({ type: 'RecordReturnRefund', data, metadata }),
+    recordReturnRefundFailure: (data: Extract<ReturnCommand, { type: 'RecordReturnRefundFailure' }>['data'], metadata: CommandMetadata) =>
+      onReturn({ type: 'RecordReturnRefundFailure', data, metadata }),
+    recordExchangeOrder: (returnId: string, exchangeOrderId: string, metadata: CommandMetadata) =>
+      onReturn({ type: 'RecordExchangeOrder', data: { returnId, exchangeOrderId }, metadata }),
+
+    /** A refund owed on the order for a receipt (see order-returns.ts requestRefund), or a refusal of the gateway recorded on it. */
+    async onOrderRefund(command: Extract<OrderCommand, { type: 'RequestRefund' | 'RecordRefundFailure' }>) {
+      const r = await orders.handle(orderStream(command.data.orderId), command);
+      return { recorded: r.events.length > 0, state: r.state, position: r.position };
+    },
+
+    /** The return read up to date (`status: 'none'` when it does not exist). */
+    async loadReturn(returnId: string): Promise<Return> {
+      return (await returns.load(returnStream(returnId))).state;
+    },
+
     /** The fulfilment read up to date (`status: 'none'` when it does not exist), or as last seen here (`cachedOk`). */
     async loadFulfilment(fulfilmentId: string, options: { cachedOk?: boolean } = {}): Promise<Fulfilment> {
       return (await fulfilments.load(fulfilmentStream(fulfilmentId), options)).state;
     },
   };
+
+  /** Opens the return the order authorised under `returnId`, with the order's customer and where the parcel comes from. */
+  async function openReturn(order: Order, returnId: string, metadata: CommandMetadata): Promise<{ return: OpenReturn; position: number | null }> {
+    if (order.status === 'none') throw new NotFoundError('order.not_found', 'The order does not exist');
+    const authorized = order.returns.returns.find((x) => x.returnId === returnId);
+    if (!authorized) throw new NotFoundError('return.not_found', `Order ${order.order.orderId} has authorised no return ${returnId}`);
+    const { delivery, customer, currency, placedBy, orderId } = order.order;
+    const origin: ReturnOrigin = delivery.method === 'ship' ? { kind: 'address', address: delivery.address } : { kind: 'store', locationId: delivery.locationId };
+    const r = await onReturn({
+      type: 'OpenReturn',
+      data: {
+        returnId, orderId, customerId: customer.id, placedBy, currency, lines: authorized.lines, resolution: authorized.resolution,
+        ...(authorized.exchangeLines === undefined ? {} : { exchangeLines: authorized.exchangeLines }), origin,
+      },
+      metadata,
+    }, { assumeNew: true });
+    return { return: r.return, position: r.position };
+  }
+
+  async function onReturn(command: ReturnCommand, options: { assumeNew?: boolean } = {}): Promise<{ return: OpenReturn; events: ReturnEvent[]; position: number | null }> {
+    const r = await returns.handle(returnStream(command.data.returnId), command, options);
+    return { return: r.state as OpenReturn, events: r.events, position: r.position };
+  }
 
   async function onFulfilment(command: FulfilmentCommand, options: { assumeNew?: boolean } = {}): Promise<FulfilmentResult> {
     const r = await fulfilments.handle(fulfilmentStream(command.data.fulfilmentId), command, options);

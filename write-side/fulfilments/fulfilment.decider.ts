@@ -290,7 +290,7 @@ function validPackages(packages: PackageSpec[]): PackageSpec[] {
   });
 }
 
-function validUpdate(u: TrackingUpdate): TrackingUpdate {
+export function validUpdate(u: TrackingUpdate): TrackingUpdate {
   if (!(SHIPMENT_STATUSES as readonly string[]).includes(u.status)) {
     throw new ValidationError('fulfilment.invalid_tracking_status', `Unknown shipment status ${u.status}`, [{ path: '/update/status', message: `one of ${SHIPMENT_STATUSES.join(', ')}` }]);
   }

@@ -17,7 +17,8 @@ export type StockEvent =
   | DomainEvent<'StockShipped', At & { orderId: string; quantity: number; fulfilmentId?: string }>
   | DomainEvent<'StockTransferredOut', At & { transferId: string; to: string; quantity: number }>
   | DomainEvent<'StockTransferredIn', At & { transferId: string; from: string; quantity: number }>
-  | DomainEvent<'StockReturned', At & { quantity: number; reference: string }>
+  /** `receiptId`: the return receipt the units came back with (absent on units returned by hand). */
+  | DomainEvent<'StockReturned', At & { quantity: number; reference: string; receiptId?: string }>
   | DomainEvent<'StockQuarantined', At & { quantity: number; reason: string }>
   | DomainEvent<'SafetyStockSet', At & { quantity: number }>;
 
@@ -39,6 +40,8 @@ export type StockCommand =
   | Command<'TransferStockIn', Key & { transferId: string; from: string; quantity: number }>
   | Command<'ReturnStock', Key & { quantity: number; reference: string }>
   | Command<'QuarantineStock', Key & { quantity: number; reason: string }>
+  /** Units of a return received here: back on hand, the `damaged` ones of them held in quarantine; one receipt is taken in once. */
+  | Command<'ReceiveReturnedStock', Key & { quantity: number; damaged: number; receiptId: string; returnId: string }>
   | Command<'SetSafetyStock', Key & { quantity: number }>;
 
 export interface StockLedger {
@@ -54,6 +57,8 @@ export interface StockLedger {
   shortPicks: ImmutableSet<string>;
   /** Shipments already taken off this ledger (`fulfilmentId`), so a repeated handover takes nothing twice. */
   shipped: ImmutableSet<string>;
+  /** Return receipts already taken in here, so a repeated receipt returns nothing twice. */
+  receipts: ImmutableSet<string>;
 }
 
 export const stockStream = (sku: string, locationId: string): string => `stock-${sku}@${locationId}`;
@@ -65,13 +70,16 @@ export const available = (s: StockLedger): number => Math.max(0, s.onHand - s.re
 export const MAX_ON_HAND = 1_000_000_000_000;
 
 export const stockDecider: Decider<StockLedger, StockCommand, StockEvent> = {
-  initialState: { onHand: 0, reserved: 0, quarantined: 0, safetyStock: 0, reservations: ImmutableMap(), transfersIn: ImmutableMap(), shortPicks: ImmutableSet(), shipped: ImmutableSet() },
+  initialState: { onHand: 0, reserved: 0, quarantined: 0, safetyStock: 0, reservations: ImmutableMap(), transfersIn: ImmutableMap(), shortPicks: ImmutableSet(), shipped: ImmutableSet(), receipts: ImmutableSet() },
 
   evolve(state, event) {
     switch (event.type) {
       case 'StockReceived':
-      case 'StockReturned':
         return { ...state, onHand: state.onHand + event.data.quantity };
+      case 'StockReturned': {
+        const { receiptId } = event.data;
+        return { ...state, onHand: state.onHand + event.data.quantity, receipts: receiptId === undefined ? state.receipts : state.receipts.add(receiptId) };
+      }
       case 'StockAdjusted': {
         const { fulfilmentId } = event.data;
         return { ...state, onHand: state.onHand + event.data.delta, shortPicks: fulfilmentId === undefined ? state.shortPicks : state.shortPicks.add(fulfilmentId) };
@@ -196,6 +204,15 @@ export const stockDecider: Decider<StockLedger, StockCommand, StockEvent> = {
         const free = state.onHand - state.reserved - state.quarantined;
         if (quantity > free) throw new ConflictError('stock.insufficient', `${quantity} of ${sku} to quarantine at ${locationId}, ${free} unreserved`);
         return [{ type: 'StockQuarantined', data: { ...at, quantity, reason } }];
+      }
+      case 'ReceiveReturnedStock': {
+        const { quantity, damaged, receiptId, returnId } = command.data;
+        positive(quantity);
+        if (!Number.isInteger(damaged) || damaged < 0 || damaged > quantity) throw new ValidationError('stock.invalid_quantity', 'The damaged units are some of those returned');
+        if (state.receipts.has(receiptId)) return [];
+        capped(state.onHand + quantity);
+        const returned: StockEvent = { type: 'StockReturned', data: { ...at, quantity, reference: `return ${returnId}`, receiptId } };
+        return damaged > 0 ? [returned, { type: 'StockQuarantined', data: { ...at, quantity: damaged, reason: `damaged in return ${returnId}` } }] : [returned];
       }
       case 'SetSafetyStock': {
         const { quantity } = command.data;

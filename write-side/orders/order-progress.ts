@@ -158,6 +158,9 @@ export function evolveProgress(p: Progress, event: OrderEvent): Progress {
     case 'PaymentCaptured':
     case 'PaymentVoided':
     case 'PaymentRefunded':
+    case 'OrderReturnAuthorized':
+    case 'OrderRefundRequested':
+    case 'OrderRefundFailed':
       return p;
     default: {
       const unknown: never = event;

@@ -5,6 +5,7 @@ import { evolve, fraudApproved, hasHandedOver, initialState, isClosed, type Orde
 import { handedOverUnits, lastAllocationSeq, reservedAt, unitsBySku, waitingForStock } from './order-progress.js';
 import { givenBack } from '../sourcing/reallocation.js';
 import { authorize, capture, decline, paymentSecured, refund, voidAuthorization, type PaymentCommand } from './payment-ledger.js';
+import { authorizeReturn, pendingRefunds, recordRefundFailure, requestRefund, type ReturnCommand } from './order-returns.js';
 
 export type PlaceOrderData = Omit<PlacedOrder, 'total' | 'placedAt'>;
 
@@ -20,7 +21,8 @@ export type OrderCommand =
   | Command<'RecordFulfilmentDelivered', { orderId: string; fulfilmentId: string }>
   | Command<'RecordReadyForPickup', { orderId: string; fulfilmentId: string; locationId: string; code: string; readyAt: string; expiresAt: string }>
   | Command<'RecordCollection', { orderId: string; fulfilmentId: string; lines: SkuQuantity[] }>
-  | PaymentCommand;
+  | PaymentCommand
+  | ReturnCommand;
 
 export const orderStream = (orderId: string): string => `order-${orderId}`;
 
@@ -46,7 +48,7 @@ function placed(state: Order, orderId: string): PlacedState {
 
 const placeOrder: Decide<'PlaceOrder'> = (command, state) => {
   if (state.status !== 'none') return [];                            // the same channel order again
-  const total = command.data.lines.reduce((sum, l) => sum + l.quantity * l.unitPrice, 0);
+  const total = command.data.lines.reduce((sum, l) => sum + l.quantity * l.unitPrice, 0) + (command.data.shippingPrice ?? 0);
   return [{ type: 'OrderPlaced', data: { ...command.data, total, placedAt: command.metadata.now } }];
 };
 
@@ -255,8 +257,25 @@ const decisions: { [T in OrderCommand['type']]: Decide<T> } = {
   RecordPaymentDecline: recordPaymentDecline,
   RecordPaymentCapture: (command, state) => capture(placed(state, command.data.orderId), command.data, command.metadata.now),
   RecordPaymentVoid: (command, state) => voidAuthorization(placed(state, command.data.orderId), command.data, command.metadata.now),
-  RecordPaymentRefund: (command, state) => refund(placed(state, command.data.orderId), command.data, command.metadata.now),
+  RecordPaymentRefund: (command, state) => recordPaymentRefund(placed(state, command.data.orderId), command.data, command.metadata.now),
+  AuthorizeReturn: (command, state) => authorizeReturn(placed(state, command.data.orderId), command.data, command.metadata.now),
+  RequestRefund: (command, state) => requestRefund(placed(state, command.data.orderId), command.data, command.metadata.now),
+  RecordRefundFailure: (command, state) => recordRefundFailure(placed(state, command.data.orderId), command.data, command.metadata.now),
 };
+
+/** A refund paid for a refund request pays exactly what it reserved; any other may not take what is reserved for them. */
+function recordPaymentRefund(o: PlacedState, data: Extract<OrderCommand, { type: 'RecordPaymentRefund' }>['data'], at: string): OrderEvent[] {
+  if (data.refundKey === undefined) return refund(o, data, at, pendingRefunds(o.returns));
+  const owed = o.returns.refunds.find((x) => x.refundKey === data.refundKey);
+  if (!owed) throw new ConflictError('refund.not_found', `Order ${o.order.orderId} owes no refund ${data.refundKey}`);
+  if (owed.refundId !== null) return owed.refundId === data.refundId ? [] : refusedTwice(o, data.refundKey);
+  if (data.amount !== owed.amount) throw new ConflictError('refund.amount_mismatch', `Refund ${data.refundKey} owes ${owed.amount}, not ${data.amount}`);
+  return refund(o, data, at, pendingRefunds(o.returns, data.refundKey));
+}
+
+function refusedTwice(o: PlacedState, refundKey: string): never {
+  throw new ConflictError('refund.already_paid', `Refund ${refundKey} of order ${o.order.orderId} is already paid`);
+}
 
 export const orderDecider: Decider<Order, OrderCommand, OrderEvent> = {
   initialState,

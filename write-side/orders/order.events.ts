@@ -35,8 +35,12 @@ export interface PlacedOrder {
   currency: string;
   customer: Customer;
   lines: OrderLine[];
-  /** Sum of quantity * unitPrice over the lines, in minor units. */
+  /** What the customer pays for delivery, in minor units (absent: 0). */
+  shippingPrice?: number;
+  /** Sum of quantity * unitPrice over the lines, and the shipping price, in minor units. */
   total: number;
+  /** The return this order replaces units of (an exchange). */
+  exchangeFor?: { orderId: string; returnId: string };
   delivery: Delivery;
   payment: Payment;
   placedAt: string;
@@ -132,5 +136,17 @@ export type OrderEvent =
   /** `fulfilmentId`: the shipment (or collection) this capture is its share for; absent for a capture of the whole order. */
   | DomainEvent<'PaymentCaptured', { orderId: string; captureId: string; amount: number; totalCaptured: number; fulfilmentId?: string; at: string }>
   | DomainEvent<'PaymentVoided', { orderId: string; authorizationId: string; at: string }>
-  | DomainEvent<'PaymentRefunded', { orderId: string; refundId: string; amount: number; totalRefunded: number; at: string }>;
+  /** `refundKey`: the refund request this pays (a return's receipt); absent for a closed order's settlement. */
+  | DomainEvent<'PaymentRefunded', { orderId: string; refundId: string; amount: number; totalRefunded: number; refundKey?: string; at: string }>
+  | DomainEvent<'OrderReturnAuthorized', {
+    orderId: string; returnId: string; lines: ReturnLine[]; resolution: ReturnResolution; exchangeLines?: SkuQuantity[]; at: string;
+  }>
+  /** A refund owed (for a return's receipt), reserved against what was captured: `value` of the units, `shipping` refunded with them. */
+  | DomainEvent<'OrderRefundRequested', { orderId: string; refundKey: string; returnId: string; amount: number; value: number; shipping: number; units: number; at: string }>
+  | DomainEvent<'OrderRefundFailed', { orderId: string; refundKey: string; code: string; detail: string; at: string }>;
+
+export type ReturnResolution = 'refund' | 'exchange';
+
+/** A returned line: units of one SKU at the price they were sold at (a SKU sold at two prices is two lines). */
+export interface ReturnLine { sku: string; quantity: number; unitPrice: number; reason: string }
 

@@ -2,6 +2,7 @@ import type {
   FraudAssessment, FraudDecision, OrderAllocation, OrderEvent, PlacedOrder, Reallocation, RejectionCause, ReviewDecision, SkuQuantity,
 } from './order.events.js';
 import { evolveLedger, heldAtGateway, NO_PAYMENT, type PaymentLedger } from './payment-ledger.js';
+import { evolveReturns, NO_RETURNS, pendingRefunds, type ReturnsRecord } from './order-returns.js';
 import { evolveProgress, handedOverUnits, NO_PROGRESS, progressFacts, type Progress, type ProgressFacts } from './order-progress.js';
 
 // An order's state, folded from its events, and what follows from it.
@@ -62,6 +63,8 @@ export interface PlacedState {
   handovers: string[];
   /** Every re-allocation recorded, in order. */
   reallocations: Reallocation[];
+  /** The units customers are sending back, and the refunds owed for them. */
+  returns: ReturnsRecord;
 }
 
 export type Order = { status: 'none' } | PlacedState;
@@ -82,7 +85,7 @@ export const hasHandedOver = (o: PlacedState): boolean => handedOverUnits(o.prog
 
 /** What a closed order still holds at the gateway: an authorisation to void, or captured money to refund. */
 export function paymentToSettle(o: PlacedState): { void: string | null; refund: number } {
-  return isClosed(o) ? heldAtGateway(o.payment) : { void: null, refund: 0 };
+  return isClosed(o) ? heldAtGateway(o.payment, pendingRefunds(o.returns)) : { void: null, refund: 0 };
 }
 
 function statusFacts(o: Omit<PlacedState, 'status'>): StatusFacts {
@@ -101,7 +104,7 @@ export function evolve(state: Order, event: OrderEvent): Order {
   if (event.type === 'OrderPlaced') {
     return withFacts({
       order: event.data, fraud: null, review: null, allocation: null, missing: null, payment: NO_PAYMENT, released: false, cancellation: null, rejection: null,
-      progress: NO_PROGRESS, handovers: [], reallocations: [],
+      progress: NO_PROGRESS, handovers: [], reallocations: [], returns: NO_RETURNS,
     });
   }
   if (state.status === 'none') return state;
@@ -145,7 +148,11 @@ export function evolve(state: Order, event: OrderEvent): Order {
     case 'PaymentCaptured':
     case 'PaymentVoided':
     case 'PaymentRefunded':
-      return withFacts(state, { payment: evolveLedger(state.payment, event) });
+      return withFacts(state, { payment: evolveLedger(state.payment, event), returns: evolveReturns(state.returns, event) });
+    case 'OrderReturnAuthorized':
+    case 'OrderRefundRequested':
+    case 'OrderRefundFailed':
+      return { ...state, returns: evolveReturns(state.returns, event) };
     default: {
       const unknown: never = event;
       void unknown;

@@ -12,7 +12,8 @@ export type PaymentCommand =
   | Command<'RecordPaymentDecline', { orderId: string; code: string; detail: string }>
   | Command<'RecordPaymentCapture', { orderId: string; captureId: string; amount: number; fulfilmentId?: string }>
   | Command<'RecordPaymentVoid', { orderId: string; authorizationId: string }>
-  | Command<'RecordPaymentRefund', { orderId: string; refundId: string; amount: number }>;
+  /** `refundKey`: the refund request it pays (see order-returns.ts); absent for settling a closed order. */
+  | Command<'RecordPaymentRefund', { orderId: string; refundId: string; amount: number; refundKey?: string }>;
 
 export type PaymentEvent = Extract<OrderEvent, { type: `Payment${string}` }>;
 
@@ -83,9 +84,9 @@ export function paymentStatus(method: Payment['method'], p: Omit<PaymentLedger, 
 }
 
 /** What the ledger still holds at the gateway: an authorisation to void, or captured money to refund. */
-export function heldAtGateway(p: PaymentLedger): { void: string | null; refund: number } {
+export function heldAtGateway(p: PaymentLedger, reserved = 0): { void: string | null; refund: number } {
   if (!p.authorizationId) return { void: null, refund: 0 };
-  return { void: p.captured === 0 && !p.voided ? p.authorizationId : null, refund: p.captured - p.refunded };
+  return { void: p.captured === 0 && !p.voided ? p.authorizationId : null, refund: Math.max(0, p.captured - p.refunded - reserved) };
 }
 
 type Data<T extends PaymentCommand['type']> = Extract<PaymentCommand, { type: T }>['data'];
@@ -124,12 +125,17 @@ export function voidAuthorization(o: Paying, { authorizationId }: Data<'RecordPa
   return [{ type: 'PaymentVoided', data: { orderId: o.order.orderId, authorizationId, at } }];
 }
 
-export function refund(o: Paying, { refundId, amount }: Data<'RecordPaymentRefund'>, at: string): PaymentEvent[] {
+/** `reserved`: money held for other refunds not paid yet, which this one may not take. */
+export function refund(o: Paying, { refundId, amount, refundKey }: Data<'RecordPaymentRefund'>, at: string, reserved = 0): PaymentEvent[] {
   if (o.payment.seen.includes(refundId)) return [];
-  if (amount <= 0 || o.payment.refunded + amount > o.payment.captured) {
-    throw new ConflictError('payment.refund_exceeds_capture', `Refunding ${amount} would exceed the ${o.payment.captured} captured (${o.payment.refunded} refunded)`);
+  if (amount <= 0 || o.payment.refunded + reserved + amount > o.payment.captured) {
+    throw new ConflictError('payment.refund_exceeds_capture',
+      `Refunding ${amount} would exceed the ${o.payment.captured} captured (${o.payment.refunded} refunded${reserved > 0 ? `, ${reserved} owed to other refunds` : ''})`);
   }
-  return [{ type: 'PaymentRefunded', data: { orderId: o.order.orderId, refundId, amount, totalRefunded: o.payment.refunded + amount, at } }];
+  return [{
+    type: 'PaymentRefunded',
+    data: { orderId: o.order.orderId, refundId, amount, totalRefunded: o.payment.refunded + amount, ...(refundKey === undefined ? {} : { refundKey }), at },
+  }];
 }
 
 /** What the capture rule reads: the paying order, what it has handed over, and in which order. */
