@@ -46,10 +46,10 @@ async function keptOnly(deps: ApiDeps, limit: number) {
   const rows = await deps.knex('failed_jobs').orderBy('failed_at', 'desc').limit(limit).select<KeptRow[]>('*');
   const known = await Promise.all(rows.map((r) => deps.queues.get(r.queue)?.getJob(r.job_id)));
   return rows.filter((r, i) => deps.queues.has(r.queue) && !known[i]).map((r) => {
-    const data = r.data as { orderId?: string; sku?: string; eventId?: string };
+    const data = r.data as { orderId?: string; returnId?: string; sku?: string; eventId?: string };
     return {
       jobId: apiJobId(r.queue, r.job_id), queue: r.queue, name: r.name, reason: 'failed for good; kept from the log after Redis lost it', attempts: null,
-      orderId: data.orderId ?? null, sku: data.sku ?? null, eventId: data.eventId ?? null, failedAt: r.failed_at.toISOString(),
+      orderId: data.orderId ?? null, returnId: data.returnId ?? null, sku: data.sku ?? null, eventId: data.eventId ?? null, failedAt: r.failed_at.toISOString(),
     };
   });
 }
@@ -65,10 +65,10 @@ async function keptFailure(deps: ApiDeps, raw: string | undefined): Promise<LogJ
 }
 
 function view(queue: string, job: Job) {
-  const data = job.data as { orderId?: string; sku?: string; eventId?: string };
+  const data = job.data as { orderId?: string; returnId?: string; sku?: string; eventId?: string };
   return {
     jobId: apiJobId(queue, job.id), queue, name: job.name, reason: job.failedReason, attempts: job.attemptsMade,
-    orderId: data.orderId ?? null, sku: data.sku ?? null, eventId: data.eventId ?? null,
+    orderId: data.orderId ?? null, returnId: data.returnId ?? null, sku: data.sku ?? null, eventId: data.eventId ?? null,
     failedAt: new Date(job.finishedOn ?? job.processedOn ?? job.timestamp).toISOString(),
   };
 }

@@ -13,6 +13,8 @@ import {
  *   tok_fail_once     a transient failure on the first attempt of each request, then success
  *   tok_timeout       never answers in time
  *   tok_timeout_once  authorises on the first attempt but the answer is lost (a timeout)
+ *   tok_refund_refused_once  the first refund asked for is refused (refund_refused), later ones made
+ *   tok_refund_lost_once     the first refund is made but its answer is lost (a timeout)
  *   any other tok_... authorised
  * Each request is one call of a database function (`sandbox_payment_apply`), serialised per
  * idempotency key; requests arriving together share a statement (see applyMany). Its records are
@@ -112,3 +114,11 @@ interface SandboxCall { key: string; kind: string; request: Record<string, unkno
 interface SandboxOutcome { result?: unknown; declined?: { code: string; message: string }; unavailable?: string; timeout?: boolean; lost?: boolean }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The refunds the sandbox made on one order's (`reference`) authorisations, oldest first, with the key each was asked under. */
+export async function sandboxRefunds(knex: Knex, reference: string): Promise<{ amount: number; idempotencyKey: string }[]> {
+  const { rows } = await knex.raw(`SELECT o.idempotency_key, (o.request->>'amount')::bigint AS amount FROM sandbox_payment_operations o
+      JOIN sandbox_payment_authorizations a ON a.authorization_id = o.request->>'authorizationId'
+     WHERE a.reference = ? AND o.kind = 'refund' AND o.outcome->'result' IS NOT NULL ORDER BY o.created_at`, [reference]);
+  return (rows as { idempotency_key: string; amount: string }[]).map((r) => ({ amount: Number(r.amount), idempotencyKey: r.idempotency_key }));
+}

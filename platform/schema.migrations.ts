@@ -540,8 +540,9 @@ export const schemaMigrations: Migration[] = [
   },
   {
     // Returns: each return's folded state, by order and by status for the returns desk, its
-    // tracking number for carrier webhooks, and its timeline. The sandbox gateway learns a token
-    // whose first refund is refused (tok_refund_refused_once), as an issuer may.
+    // tracking number for carrier webhooks, and its timeline. The sandbox gateway learns two tokens:
+    // one whose first refund is refused (tok_refund_refused_once), as an issuer may, and one whose
+    // first refund's answer is lost on the way back after the refund was made (tok_refund_lost_once).
     name: '015-returns',
     async up(knex) {
       await knex.raw(`
@@ -636,6 +637,7 @@ export const schemaMigrations: Migration[] = [
               ELSE
                 UPDATE sandbox_payment_authorizations SET refunded = refunded + v_amount WHERE authorization_id = a.authorization_id;
                 outcome := jsonb_build_object('result', jsonb_build_object('refundId', 'ref_' || p_new_id));
+                lost := a.token = 'tok_refund_lost_once' AND n = 1;
               END IF;
             ELSE
               RAISE EXCEPTION 'unknown sandbox operation %', p_kind;
