@@ -1,8 +1,9 @@
 import {
   AdjustmentBody, AvailabilityBody, CancelOrderBody, CollectBody, PackFulfilmentBody, PickBody, PlaceOrderBody, PutLocationBody, ReceiptBody, RejectFulfilmentBody,
-  ReviewOrderBody, SafetyStockBody, ShippingRatesBody, TrackingUpdateBody, TransferBody,
+  ReceiveReturnBody, RequestReturnBody, ReviewOrderBody, SafetyStockBody, ShippingRatesBody, TrackingUpdateBody, TransferBody,
 } from './schemas.js';
 import { FULFILMENT_STATUSES } from '../write-side/fulfilments/fulfilment.state.js';
+import { RETURN_STATUSES } from '../write-side/returns/return.state.js';
 
 // The OpenAPI document for what the service serves; request schemas are the ones the API validates with.
 
@@ -78,6 +79,24 @@ export const openApiDocument = {
     '/orders/{orderId}/review': {
       post: { summary: 'Decide on an order on fraud hold (operator): approve releases it once paid for and allocated, reject rejects it',
         parameters: [path('orderId'), idempotencyKey], requestBody: body(ReviewOrderBody), responses: { 200: ok('Reviewed'), 404: problem, ...errors } },
+    },
+    '/orders/{orderId}/returns': {
+      post: { summary: 'Ask to return delivered or collected units (client: its own orders; operator): 409 with the broken rule (return.not_shipped, return.exceeds_shipped, return.already_returned, return.not_delivered, return.window_closed) in `code`',
+        parameters: [path('orderId'), idempotencyKey], requestBody: body(RequestReturnBody), responses: { 201: ok('returnId, orderId, status, lines, position'), 200: ok('The same return again (Idempotency-Key)'), 404: problem, ...errors } },
+    },
+    '/returns': {
+      get: { summary: 'The returns desk: returns by status, oldest first (operator)',
+        parameters: [{ name: 'status', in: 'query', schema: { type: 'string', enum: [...RETURN_STATUSES] } }, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200 } },
+          { name: 'after', in: 'query', schema: { type: 'integer', minimum: 0 }, description: '`next` of the previous page' }, minPosition],
+        responses: { 200: ok('returns, next, position'), ...errors } },
+    },
+    '/returns/{returnId}': {
+      get: { summary: 'One return with its lines, label, tracking, receipts, refund and timeline (client: its own; operator)', parameters: [path('returnId'), minPosition],
+        responses: { 200: ok('Return'), 404: problem, ...errors } },
+    },
+    '/returns/{returnId}/receive': {
+      post: { summary: 'Receive units of a return at a location (operator): resellable ones back to stock, damaged ones into quarantine; more than the return holds is 409; each receipt is refunded by a job',
+        parameters: [path('returnId'), idempotencyKey], requestBody: body(ReceiveReturnBody), responses: { 200: ok('returnId, receiptId, status, received, position'), 404: problem, ...errors } },
     },
     '/fraud/reviews': {
       get: { summary: 'Orders on fraud hold, oldest first, with score and reasons (operator)',

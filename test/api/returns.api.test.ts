@@ -29,8 +29,8 @@ describe('returns and refunds (API)', function () {
   const { receive, order, until, fulfilmentsOf, pickAndPack } = journey({ call: (...args) => h.call(...args) });
 
   /** An order placed at wh-ret, shipped and delivered by webhook; answers its id once delivered and captured. */
-  async function delivered(lines: { sku: string; quantity: number; unitPrice: number }[], extra: Record<string, unknown> = {}): Promise<string> {
-    for (const l of lines) await receive(l.sku, 'wh-ret', 20);
+  async function delivered(lines: { sku: string; quantity: number; unitPrice: number }[], extra: Record<string, unknown> = {}, stocked = 20): Promise<string> {
+    for (const l of lines) await receive(l.sku, 'wh-ret', stocked);
     const placed = await h.call('POST', '/orders', { key: KEYS.client, body: anOrderBody({ customer: { id: uniqueName('c') }, lines, delivery: { method: 'ship', speed: 'standard', address: ADDRESS }, ...extra }) });
     expect(placed.status).to.equal(201);
     const id = placed.body.orderId;
@@ -153,6 +153,22 @@ describe('returns and refunds (API)', function () {
     expect((await order(id)).payment).to.include({ captured: 2500, refunded: 2500 });
   });
 
+  it('puts a resellable unit back where it arrived, for the orders backordered on its SKU, the oldest first', async () => {
+    const sku = uniqueName('BSKU').slice(0, 40);
+    const id = await delivered([{ sku, quantity: 1, unitPrice: 1100 }], {}, 1);
+    const waiting: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const r = await h.call('POST', '/orders', { key: KEYS.client, body: anOrderBody({ customer: { id: uniqueName('c') }, lines: [{ sku, quantity: 1, unitPrice: 1100 }], delivery: { method: 'ship', speed: 'standard', address: ADDRESS } }) });
+      waiting.push(r.body.orderId as string);
+      await until(async () => ((await order(r.body.orderId)).status === 'backordered' ? true : undefined));
+    }
+    const { returnId } = (await ask(id, [{ sku, quantity: 1 }])).body;
+    await receiveAt(returnId, [{ sku, quantity: 1, condition: 'resellable' }]);
+    const first = await until(async () => { const o = await order(waiting[0]); return o.status === 'released' ? o : undefined; });
+    expect(first.allocations.map((a: { locationId: string }) => a.locationId)).to.deep.equal(['wh-ret']);
+    expect((await order(waiting[1])).status).to.equal('backordered');
+  });
+
   it('an exchange orders its replacement (linked, same customer and card), which ships; receiving the return settles it', async () => {
     const sku = uniqueName('XSKU').slice(0, 40);
     const swap = uniqueName('XSWP').slice(0, 40);
@@ -171,5 +187,31 @@ describe('returns and refunds (API)', function () {
     await receiveAt(asked.body.returnId, [{ sku, quantity: 1, condition: 'resellable' }]);
     const done = await returned(asked.body.returnId, (r) => r.status === 'exchanged');
     expect(done.refund.amount).to.equal(1800);
+  });
+});
+
+describe('returns outside the window (API)', function () {
+  this.timeout(60_000);
+  let h: Harness;
+  // A window of about a second and a half, so a delivery can age past it within the test.
+  before(async () => { h = await startHarness({ ...NO_FRAUD_HOLDS, SANDBOX_CARRIER_LATENCY_MS: '5', SANDBOX_GATEWAY_LATENCY_MS: '5', RETURN_WINDOW_DAYS: '0.00002' }); });
+  after(async () => { await h.stop(); });
+
+  it('refuses units delivered longer ago than RETURN_WINDOW_DAYS: 409 return.window_closed, nothing written', async () => {
+    const op = { key: KEYS.operator };
+    const { receive, fulfilmentsOf, pickAndPack, until, order } = journey({ call: (...args) => h.call(...args) });
+    await h.call('PUT', '/locations/wh-w', { ...op, body: { name: 'WH', type: 'warehouse', geo: { lat: 53.6, lon: 10.0 }, canShip: true, canPickup: false, handlingCost: 100 } });
+    const sku = uniqueName('WSKU').slice(0, 40);
+    await receive(sku, 'wh-w', 5);
+    const placed = await h.call('POST', '/orders', { key: KEYS.client, body: anOrderBody({ lines: [{ sku, quantity: 1, unitPrice: 900 }], delivery: { method: 'ship', speed: 'standard', address: ADDRESS } }) });
+    const [f] = await fulfilmentsOf(placed.body.orderId, 1);
+    const { shipment } = await pickAndPack(f);
+    await h.call('POST', `/fulfilments/${f.fulfilmentId}/ship`, op);
+    await h.call('POST', `/carriers/${shipment.carrierId}/tracking`, signed(shipment.carrierId, { trackingNumber: shipment.trackingNumber, status: 'delivered', at: new Date().toISOString() }));
+    await until(async () => ((await order(placed.body.orderId)).status === 'delivered' ? true : undefined));
+    await new Promise((r) => setTimeout(r, 2000));
+    const late = await h.call('POST', `/orders/${placed.body.orderId}/returns`, { key: KEYS.client, body: { lines: [{ sku, quantity: 1, reason: 'late' }], resolution: 'refund' } });
+    expect([late.status, late.body.code]).to.deep.equal([409, 'return.window_closed']);
+    expect((await order(placed.body.orderId)).returns).to.deep.equal([]);
   });
 });
