@@ -411,7 +411,11 @@ function trackingUpdate(shipments: { carrierId: string; trackingNumber: string }
  * pick to the last label in the log, pack -> labelled p50/p99, and the labels the carriers hold
  * (exactly one per fulfilment). Then carriers post tracking updates for those shipments from 32
  * clients, each update distinct and signed, at the API process alone (the other roles in a second
- * process): the rate, its p50/p99, and one ShipmentTracked event per 2xx answer.
+ * process): the rate, its p50/p99, and one ShipmentTracked event per 2xx answer. Then every
+ * shipment is handed over and delivered, one unit of each order asked back, and 32 operators
+ * receive the returns while the refund jobs refund each receipt at the sandbox gateway: returns
+ * refunded per second from the first receipt to the last refund in the log, received -> refunded
+ * p50/p99, and the gateway's own count of refunds (exactly one per return).
  * BENCH_TOPOLOGY runs it on the processes given instead.
  */
 async function fulfilmentBench(): Promise<void> {
@@ -511,7 +515,63 @@ async function fulfilmentBench(): Promise<void> {
     const { n: tracked } = await q(`SELECT count(*)::int AS n FROM $s.events
       WHERE type = 'ShipmentTracked' AND (data->>'trackingNumber') || '@' || (data->>'at') = ANY($1)`, [answered]);
 
+    // Returns, received -> refunded. Not measured: every labelled fulfilment handed over and
+    // delivered by webhook, and one unit of each order asked back (each order's only line).
+    const each = (list: string[], build: (item: string) => { method: string; path: string; body?: string; headers?: Record<string, string> }) => {
+      let i = 0;
+      return autocannon({
+        url, connections: 32, amount: list.length, headers: { authorization: 'Bearer bench-ops', 'content-type': 'application/json' },
+        requests: [{ setupRequest: (req: Record<string, unknown>) => { const b = build(list[i++]); return { ...req, ...b, headers: { ...(req.headers as object), ...b.headers } }; } }],
+      });
+    };
+    const { rows: toShip } = await db.query(`SELECT fulfilment_id AS id, carrier_id AS "carrierId", tracking_number AS "trackingNumber", order_id AS "orderId"
+      FROM ${schema}.fulfilments WHERE status = 'labelled' ORDER BY created_position`);
+    await each(toShip.map((f) => f.id), (id) => ({ method: 'POST', path: `/fulfilments/${id}/ship` }));
+    const byId = new Map(toShip.map((f) => [f.id, f]));
+    await each(toShip.map((f) => f.id), (id) => {
+      const f = byId.get(id)!;
+      // After every scan the tracking figure posted (their times run a little ahead of the clock), so it moves the shipment on.
+      const body = JSON.stringify({ trackingNumber: f.trackingNumber, status: 'delivered', at: new Date(Math.max(Date.now(), lastScanAt) + 1000).toISOString() });
+      const timestamp = String(Math.floor(Date.now() / 1000));
+      return { method: 'POST', path: `/carriers/${f.carrierId}/tracking`, body, headers: { 'x-carrier-timestamp': timestamp, 'x-carrier-signature': `sha256=${signature(WEBHOOK_SECRETS.get(f.carrierId)!, timestamp, body)}` } };
+    });
+    await wait(async () => Number((await q(`SELECT count(*) AS n FROM $s.orders WHERE status = 'delivered'`)).n) >= toShip.length, 'the orders to be delivered');
+    const { rows: deliveredOrders } = await db.query(`SELECT order_id AS id, lines->0->>'sku' AS sku FROM ${schema}.orders WHERE status = 'delivered'`);
+    const skuOf = new Map(deliveredOrders.map((o) => [o.id, o.sku]));
+    await each(deliveredOrders.map((o) => o.id), (id) => ({
+      method: 'POST', path: `/orders/${id}/returns`, body: JSON.stringify({ lines: [{ sku: skuOf.get(id), quantity: 1, reason: 'bench' }], resolution: 'refund' }),
+    }));
+    await wait(async () => Number((await q(`SELECT count(*) AS n FROM $s.returns`)).n) >= deliveredOrders.length, 'the returns to be opened');
+    const { rows: toReceive } = await db.query(`SELECT return_id AS id, state->'lines'->0->>'sku' AS sku FROM ${schema}.returns ORDER BY created_position`);
+    const returnSku = new Map(toReceive.map((r) => [r.id, r.sku]));
+    await jobsDone(schema, [QUEUES.payments, QUEUES.notifications]);
+    // Measured: 32 operators receiving one return each in turn; its refund job refunds the receipt.
+    const { p: beforeReceipts } = await q(`SELECT coalesce(max(global_position), 0) AS p FROM $s.events`);
+    const receipts = await each(toReceive.map((r) => r.id), (id) => ({
+      method: 'POST', path: `/returns/${id}/receive`, body: JSON.stringify({ locationId: 'wh-hamburg', lines: [{ sku: returnSku.get(id), quantity: 1, condition: 'resellable' }] }),
+    }));
+    const refunding = Date.now() + 120_000;
+    while (Number((await q(`SELECT count(*) AS n FROM $s.returns WHERE status = 'refunded'`)).n) < receipts['2xx'] && Date.now() < refunding) {
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const refundLog = await q(`
+      WITH received AS (SELECT stream_id, recorded_at FROM $s.events WHERE type = 'ReturnReceived' AND global_position > $1),
+           refunded AS (SELECT stream_id, min(recorded_at) AS at, count(*) AS n FROM $s.events WHERE type = 'ReturnRefunded' AND global_position > $1 GROUP BY stream_id)
+      SELECT count(*)::int AS received, count(f.at)::int AS refunded, count(*) FILTER (WHERE f.n > 1)::int AS twice,
+             extract(epoch FROM max(f.at) - min(r.recorded_at)) AS span,
+             percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM f.at - r.recorded_at)) AS p50,
+             percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM f.at - r.recorded_at)) AS p99
+        FROM received r LEFT JOIN refunded f USING (stream_id)`, [beforeReceipts]);
+    const { rows: [refundRecords] } = await db.query(`SELECT count(*)::int AS orders, count(*) FILTER (WHERE n > 1)::int AS twice, coalesce(sum(n), 0)::int AS refunds FROM (
+        SELECT a.reference, count(*) AS n FROM ${schema}.sandbox_payment_operations o JOIN ${schema}.sandbox_payment_authorizations a ON a.authorization_id = o.request->>'authorizationId'
+         WHERE o.kind = 'refund' AND o.outcome->'result' IS NOT NULL GROUP BY a.reference) x`);
+
     return {
+      returns: {
+        asked: toReceive.length, received: refundLog.received as number, refunded: refundLog.refunded as number, twice: refundLog.twice as number,
+        perSecond: refundLog.refunded / Number(refundLog.span), p50: Number(refundLog.p50) * 1000, p99: Number(refundLog.p99) * 1000,
+        receiptNon2xx: receipts.non2xx + receipts.errors + receipts.timeouts, gatewayRefunds: refundRecords.refunds as number, gatewayTwice: refundRecords.twice as number,
+      },
       listed: work.length, packed: log.packed as number, labelled: log.labelled as number, twice: log.twice as number, non2xx,
       perSecond: log.labelled / Number(log.span), packedPerSecond: log.packed / Number(log.packing),
       p50: Number(log.p50) * 1000, p99: Number(log.p99) * 1000,
@@ -531,6 +591,10 @@ async function fulfilmentBench(): Promise<void> {
   rows.push({ figure: '    latency p50 / p99 (ms)', value: `${r.tracking.p50} / ${r.tracking.p99}` });
   rows.push({ figure: '    non-2xx / errors', value: `${r.tracking.non2xx} / ${r.tracking.errors}` });
   rows.push({ figure: '    ShipmentTracked events for the updates answered 2xx / 2xx answers', value: `${fmt(r.tracking.tracked)} / ${fmt(r.tracking.answered)}` });
+  rows.push({ figure: '  returns received -> refunded per second, 32 operators receiving', value: fmt(r.returns.perSecond), baseline });
+  rows.push({ figure: '    received -> refunded p50 / p99 (ms)', value: `${Math.round(r.returns.p50)} / ${Math.round(r.returns.p99)}` });
+  rows.push({ figure: '    returns asked / received / refunded; receipts non-2xx or errors', value: `${fmt(r.returns.asked)} / ${fmt(r.returns.received)} / ${fmt(r.returns.refunded)}; ${r.returns.receiptNon2xx}` });
+  rows.push({ figure: '    refunds at the gateway / orders refunded twice there / returns refunded twice in the log', value: `${fmt(r.returns.gatewayRefunds)} / ${r.returns.gatewayTwice} / ${r.returns.twice}` });
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');

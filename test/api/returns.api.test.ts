@@ -150,7 +150,8 @@ describe('returns and refunds (API)', function () {
     const refunds = await gatewayRefunds(h.service.knex, id);
     expect(refunds.reduce((x, y) => x + y, 0)).to.equal(2500);
     expect(refunds).to.have.length(2);
-    expect((await order(id)).payment).to.include({ captured: 2500, refunded: 2500 });
+    const settled = await until(async () => { const o = await order(id); return o.payment.refunded === 2500 ? o : undefined; });
+    expect(settled.payment).to.include({ captured: 2500, refunded: 2500 });
   });
 
   it('puts a resellable unit back where it arrived, for the orders backordered on its SKU, the oldest first', async () => {
