@@ -258,6 +258,8 @@ class Progress {
   private readonly done = new Set<number>();
   private readonly running = new Set<Promise<void>>();
   private readonly perKey = new Map<string, Promise<void>>();
+  /** Keys whose work failed in this turn. */
+  private readonly failedKeys = new Set<string>();
   /** Positions seen, in log order; those from `firstAhead` on are past the recorded checkpoint. */
   private seen: number[] = [];
   private firstAhead = 0;
@@ -288,12 +290,24 @@ class Progress {
     this.changed();
   }
 
-  /** Runs `work` after the key's earlier work; a failure is reported and leaves the position undone. */
+  /**
+   * Runs `work` after the key's earlier work; a failure is reported and leaves the position undone.
+   * Once work of a key has failed, the key's later work in this turn does not run at all (it would
+   * act on what the failed reaction left undone); the next turn replays them in order.
+   */
   begin(position: number, key: string, work: () => Promise<void>, failed: (err: unknown) => void): void {
     this.inFlight.push(position);
     const running: Promise<void> = (this.perKey.get(key) ?? Promise.resolve())
-      .then(() => work())
-      .then(() => { this.done.add(position); }, failed)
+      .then(async () => {
+        if (this.failedKeys.has(key)) return;
+        try {
+          await work();
+          this.done.add(position);
+        } catch (err) {
+          this.failedKeys.add(key);
+          failed(err);
+        }
+      })
       .finally(() => {
         this.running.delete(running);
         if (this.perKey.get(key) === running) this.perKey.delete(key);

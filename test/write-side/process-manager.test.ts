@@ -138,6 +138,29 @@ describe('a process manager run on the log', function () {
     expect(most, 'keys reacted to at once').to.be.above(1);
   });
 
+  it('after a reaction fails, runs none of the same key\'s later reactions in that turn; the next turn replays them in order', async () => {
+    await appendTicks(12, 2);
+    const tried: string[] = [];
+    let failOnce = true;
+    const p = runner('p', async (e) => {
+      const { key, n } = e.data as Tick;
+      // The key's later ticks are already waiting behind this one when it fails.
+      if (key === 'k-0' && n === 1 && failOnce) {
+        await delay(50);
+        failOnce = false;
+        tried.push(`${key}/${n} failed`);
+        throw new Error('the reaction failed');
+      }
+      tried.push(`${key}/${n}`);
+    }, { concurrency: 64 });
+    await p.start();
+    await allReacted();
+    const k0 = tried.filter((t) => t.startsWith('k-0/'));
+    expect(k0, 'reactions of the failing key, in the order they ran').to.deep.equal(['k-0/0', 'k-0/1 failed', 'k-0/1', 'k-0/2', 'k-0/3', 'k-0/4', 'k-0/5']);
+    expect(reactions.filter((r) => r.key === 'k-0').map((r) => r.n)).to.deep.equal([0, 1, 2, 3, 4, 5]);
+    expect(reactions.filter((r) => r.key === 'k-1').map((r) => r.n).slice(0, 6), 'the other key went on in order').to.deep.equal([0, 1, 2, 3, 4, 5]);
+  });
+
   it('lets only one of two processes side by side react', async () => {
     await appendTicks(100, 10);
     const a = runner('a', () => delay(2), { batchSize: 9 });
