@@ -33,7 +33,7 @@ import { WebhookNotifier } from './notifications/webhook-notifier.js';
 import { batchedOutbox } from './notifications/outbox.js';
 import { batchedStockedAt } from './read-side/inventory.queries.js';
 import { fulfilmentsCreatedToday, staleShipments } from './read-side/fulfilments.queries.js';
-import { labelFulfilmentFrom } from './jobs/labels.job.js';
+import { labelRecordersFrom } from './jobs/labels.job.js';
 import { fulfilmentProcess } from './write-side/fulfilments/fulfilment.process.js';
 import { ProcessManagerRunner } from './write-side/process-manager.js';
 import { returnsProcess } from './write-side/returns/returns.process.js';
@@ -155,8 +155,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     const workers: Worker[] = await startWorkers(redis, config.queuePrefix, config.jobConcurrency, queues, {
       write, allocator, knex, rules: config.fraud, now, velocity: batchedVelocity(knex), gateway, notifier, outbox: batchedOutbox(knex),
       labels: {
-        carriers, loadFulfilment: labelFulfilmentFrom(write), recordCarrierChoice: write.recordCarrierChoice,
-        recordLabel: async (id, label, metadata) => { await write.recordLabel(id, label, metadata); },
+        ...labelRecordersFrom(write), carriers,
         rules: { standardMaxDays: config.carriers.standardMaxDays, preferences: config.carriers.preferences }, quoteTimeoutMs: config.carriers.quoteTimeoutMs, now,
       },
       refunds: { write, gateway, now, refundShipping: config.returns.refundShipping },

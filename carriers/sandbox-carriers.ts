@@ -56,6 +56,7 @@ export class SandboxCarrier implements Carrier {
       trackingPrefix: this.profile.trackingPrefix, trackingDigits: this.profile.trackingDigits, labelUrlBase: `https://labels.${this.carrierId}.sandbox.example/`,
       service: quote.service, cost: quote.amount, currency: quote.currency, estimatedDelivery: quote.estimatedDelivery, createdAt: this.now().toISOString(),
     };
+    if (faults.has('refuse_once')) await this.refuseFirstPurchase(r.reference, idempotencyKey, request);
     const flags = { failOnce: faults.has('fail_once'), loseOnce: faults.has('lose_once'), deliveryException: faults.has('delivery_exception') };
     const o = await this.db(async () => (await this.knex.raw('SELECT sandbox_carrier_buy_label(?, ?, ?::jsonb, ?::jsonb, ?::jsonb) AS o',
       [this.carrierId, idempotencyKey, JSON.stringify(request), JSON.stringify(label), JSON.stringify(flags)])).rows[0].o as PurchaseOutcome);
@@ -84,6 +85,20 @@ export class SandboxCarrier implements Carrier {
     }
     await this.db(() => this.knex('sandbox_carrier_labels').where({ tracking_number: trackingNumber }).whereNull('cancelled_at').update({ cancelled_at: this.now() }));
     await this.travel();
+  }
+
+  /**
+   * The first purchase for a shipment is refused (its address fails this carrier's check), and
+   * the refusal kept as the answer to that key, as a carrier keeps the answer to every key.
+   */
+  private async refuseFirstPurchase(reference: string, idempotencyKey: string, request: Omit<LabelRequest, 'idempotencyKey'>): Promise<void> {
+    await this.db(async () => {
+      const seen = await this.knex('sandbox_carrier_operations').where({ carrier_id: this.carrierId }).whereRaw("request->>'reference' = ?", [reference]).first('idempotency_key');
+      if (seen) return;
+      const refused = { code: 'address_not_serviceable', message: `sandbox: ${this.name} does not deliver to this address (refuse_once)` };
+      await this.knex('sandbox_carrier_operations').insert({ carrier_id: this.carrierId, idempotency_key: idempotencyKey, request: JSON.stringify(request), outcome: { refused } })
+        .onConflict(['carrier_id', 'idempotency_key']).ignore();
+    });
   }
 
   private async label(trackingNumber: string): Promise<LabelRow> {

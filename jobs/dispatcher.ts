@@ -47,8 +47,9 @@ export function jobRoutes(options: { captureOnRelease?: boolean } = {}): JobRout
     ...NOTIFYING_EVENTS.map(({ eventType }) => ({
       queue: QUEUES.notifications, eventType, when: (e: Recorded) => notificationJob(e) !== null, data: (e: Recorded) => ({ ...orderJob(e), ...notificationJob(e) }),
     })),
-    // A packed fulfilment's label is a carrier job; a pickup at the counter expires by a job due at its expiry.
+    // A packed fulfilment's label is a carrier job, and so is voiding a cancelled one's; a pickup at the counter expires by a job due at its expiry.
     { queue: QUEUES.labels, eventType: 'FulfilmentPacked', data: fulfilmentJob },
+    { queue: QUEUES.labels, eventType: 'FulfilmentCancelled', data: fulfilmentJob },
     { queue: QUEUES.pickups, eventType: 'FulfilmentReadyForPickup', runAt: (e: Recorded) => Date.parse((e.data as { expiresAt: string }).expiresAt),
       data: (e: Recorded) => ({ ...fulfilmentJob(e), expiresAt: (e.data as { expiresAt: string }).expiresAt }) },
     // Each receipt of a return is refunded by a job of its own.

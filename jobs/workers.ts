@@ -7,7 +7,7 @@ import { scoreOrderFraud, type FraudScoringDeps } from './fraud-scoring.job.js';
 import { notifyCustomer, type NotificationDeps } from './notifications.job.js';
 import { authorizePayment, capturePayment, captureShipment, settlePayment, type PaymentDeps, type PaymentJob, type ShipmentJob } from './payments.job.js';
 import { prepareQueues, QUEUES, type QueueName } from './queues.js';
-import { buyLabel, type LabelDeps } from './labels.job.js';
+import { labelJob, type LabelDeps } from './labels.job.js';
 import { expirePickup, type PickupExpiryDeps } from './pickup-expiry.job.js';
 import { pollTracking, type TrackingPollDeps } from './tracking-poll.job.js';
 import { refundReceipt, type RefundDeps } from './refunds.job.js';
@@ -38,7 +38,7 @@ export async function startWorkers(connection: Redis, prefix: string, concurrenc
     new Worker(QUEUES.payments, (job) => paymentJob(job, deps), { ...options, connection, prefix, concurrency }),
     new Worker(QUEUES.notifications, (job) => notifyCustomer(job, deps), { ...options, connection, prefix, concurrency }),
     new Worker(QUEUES.backorders, (job) => fillBackorders(job, deps), { ...options, connection, prefix, concurrency: 1 }),
-    new Worker(QUEUES.labels, (job) => buyLabel(job, deps.labels), { ...options, connection, prefix, concurrency }),
+    new Worker(QUEUES.labels, (job) => labelJob(job, deps.labels), { ...options, connection, prefix, concurrency }),
     new Worker(QUEUES.tracking, (job) => pollTracking(job, deps.tracking), { ...options, connection, prefix, concurrency: 1 }),
     new Worker(QUEUES.pickups, (job, token) => expirePickup(job, deps, token), { ...options, connection, prefix, concurrency }),
     new Worker(QUEUES.refunds, (job) => refundReceipt(job, deps.refunds), { ...options, connection, prefix, concurrency }),

@@ -70,9 +70,11 @@ export type SandboxCarrierId = (typeof SANDBOX_CARRIER_IDS)[number];
  * What a sandbox carrier does wrong, for every shipment or only the one whose reference is given:
  * down (every call fails), slow (quotes answer after the quote timeout), fail_once (a label
  * purchase fails transiently on its first attempt), lose_once (the label is made but the answer
- * is lost), delivery_exception (the first delivery attempt fails; delivered the next working day).
+ * is lost), refuse_once (the first purchase for each shipment is refused for good, and that
+ * refusal is the answer to its key from then on; a purchase under another key is sold),
+ * delivery_exception (the first delivery attempt fails; delivered the next working day).
  */
-export const CARRIER_FAULTS = ['down', 'slow', 'fail_once', 'lose_once', 'delivery_exception'] as const;
+export const CARRIER_FAULTS = ['down', 'slow', 'fail_once', 'lose_once', 'refuse_once', 'delivery_exception'] as const;
 export type CarrierFault = (typeof CARRIER_FAULTS)[number];
 export interface SandboxFault { fault: CarrierFault; reference?: string }
 

@@ -654,4 +654,12 @@ export const schemaMigrations: Migration[] = [
       `);
     },
   },
+  {
+    // A fulfilment's label purchase that failed for good, while it stands (the label job gave up
+    // and no operator has tried again yet): shown on the fulfilment and in the work queue.
+    name: '016-fulfilment-label-failure',
+    async up(knex) {
+      await knex.raw('ALTER TABLE fulfilments ADD COLUMN label_failure jsonb');
+    },
+  },
 ];

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import type { FulfilmentEvent, FulfilmentLine, PackageSpec, ShipmentStatus } from '../write-side/fulfilments/fulfilment.events.js';
-import { shipmentStatusOf, statusAfter, type FulfilmentStatus } from '../write-side/fulfilments/fulfilment.state.js';
+import type { FulfilmentEvent, FulfilmentLine, LabelFailure, PackageSpec, ShipmentStatus } from '../write-side/fulfilments/fulfilment.events.js';
+import { labelFailureAfter, shipmentStatusOf, statusAfter, type FulfilmentStatus } from '../write-side/fulfilments/fulfilment.state.js';
 import type { Recorded } from '../write-side/to-domain.js';
 import { UnappliableEvent, type Projection } from './projection.js';
 
@@ -17,6 +17,8 @@ export interface StoredShipment {
   shipmentId: string; fulfilmentId: string; locationId: string; carrierId: string; service: string; trackingNumber: string; labelUrl: string;
   cost: number; currency: string; estimatedDelivery: string; lines: FulfilmentLine[]; choice: { why: string; quotes: unknown[]; unavailable: string[] };
   status: ShipmentStatus; events: StoredUpdate[]; labelledAt: string; shippedAt: string | null;
+  /** When the label was voided at the carrier (its fulfilment cancelled before the handover); absent in rows written before. */
+  cancelledAt?: string | null;
 }
 
 /** The columns of a fulfilment its changes fold into, as read and written back. */
@@ -32,17 +34,20 @@ interface Changing {
   pickup: { readyAt: string; expiresAt: string; collectedAt?: string; expiredAt?: string } | null;
   rejection: { reason: string; lines: FulfilmentLine[]; at: string } | null;
   cancellation: { reason: string; at: string } | null;
+  /** Why the label job gave up, while it stands (write-side labelFailureAfter). */
+  label_failure: (LabelFailure & { at: string }) | null;
   updated_at: Date | string;
   last_tracking_at: Date | string | null;
 }
 
 const CHANGING = ['fulfilment_id', 'status', 'lines', 'packages', 'shipment', 'carrier_id', 'tracking_number', 'shipment_status', 'pickup', 'rejection',
-  'cancellation', 'updated_at', 'last_tracking_at'];
+  'cancellation', 'label_failure', 'updated_at', 'last_tracking_at'];
 
 export const fulfilmentsProjection: Projection<FulfilmentEvent> = {
   name: 'fulfilments',
   handles: ['FulfilmentCreated', 'FulfilmentPicked', 'FulfilmentRejected', 'FulfilmentPacked', 'FulfilmentCarrierChosen', 'FulfilmentLabelled', 'FulfilmentShipped', 'ShipmentTracked',
-    'FulfilmentReadyForPickup', 'FulfilmentCollected', 'FulfilmentExpired', 'FulfilmentCancelled'] satisfies FulfilmentEvent['type'][],
+    'FulfilmentReadyForPickup', 'FulfilmentCollected', 'FulfilmentExpired', 'FulfilmentCancelled', 'LabelPurchaseRefused', 'LabelPurchaseFailed', 'LabelCancelled',
+    'LabelCancellationRefused'] satisfies FulfilmentEvent['type'][],
 
   async apply(event, trx) {
     await applyFulfilments([event], trx);
@@ -84,9 +89,10 @@ async function applyFulfilments(events: Recorded<FulfilmentEvent>[], trx: Knex.T
     await trx.raw(
       `UPDATE fulfilments f SET status = v.status, lines = v.lines, packages = v.packages, shipment = v.shipment, carrier_id = v.carrier_id,
               tracking_number = v.tracking_number, shipment_status = v.shipment_status, pickup = v.pickup, rejection = v.rejection,
-              cancellation = v.cancellation, updated_at = v.updated_at, last_tracking_at = v.last_tracking_at
+              cancellation = v.cancellation, label_failure = v.label_failure, updated_at = v.updated_at, last_tracking_at = v.last_tracking_at
          FROM jsonb_to_recordset(?::jsonb) AS v(fulfilment_id text, status text, lines jsonb, packages jsonb, shipment jsonb, carrier_id text,
-              tracking_number text, shipment_status text, pickup jsonb, rejection jsonb, cancellation jsonb, updated_at timestamptz, last_tracking_at timestamptz)
+              tracking_number text, shipment_status text, pickup jsonb, rejection jsonb, cancellation jsonb, label_failure jsonb, updated_at timestamptz,
+              last_tracking_at timestamptz)
         WHERE f.fulfilment_id = v.fulfilment_id`,
       [JSON.stringify([...found.values()])],
     );
@@ -97,8 +103,12 @@ async function applyFulfilments(events: Recorded<FulfilmentEvent>[], trx: Knex.T
 /** The fulfilment's row after one change. */
 function fold(row: Changing, e: Change): Changing {
   const heard = heardAt(e);
-  const r: Changing = { ...row, status: statusAfter(e) ?? row.status, updated_at: Date.parse(heard) > new Date(row.updated_at).getTime() ? heard : row.updated_at };
   const at = e.data.at;
+  const failure = labelFailureAfter(row.label_failure ?? undefined, e);
+  const r: Changing = {
+    ...row, status: statusAfter(e) ?? row.status, updated_at: Date.parse(heard) > new Date(row.updated_at).getTime() ? heard : row.updated_at,
+    label_failure: failure === undefined ? null : failure === row.label_failure ? row.label_failure : { ...failure, at },
+  };
   switch (e.type) {
     case 'FulfilmentPicked': {
       const picked = new Map(e.data.picked.map((l) => [l.sku, l.quantity]));
@@ -128,7 +138,13 @@ function fold(row: Changing, e: Change): Changing {
     case 'FulfilmentCollected': return { ...r, pickup: r.pickup && { ...r.pickup, collectedAt: at } };
     case 'FulfilmentExpired': return { ...r, pickup: r.pickup && { ...r.pickup, expiredAt: at } };
     case 'FulfilmentCancelled': return { ...r, cancellation: { reason: e.data.reason, at } };
-    case 'FulfilmentCarrierChosen': return r;
+    case 'LabelCancelled':
+      return r.shipment?.trackingNumber === e.data.trackingNumber ? { ...r, shipment: { ...r.shipment, cancelledAt: at } } : r;
+    case 'FulfilmentCarrierChosen':
+    case 'LabelPurchaseRefused':
+    case 'LabelPurchaseFailed':
+    case 'LabelCancellationRefused':
+      return r;
     default: {
       const unknown: never = e;
       void unknown;
@@ -146,7 +162,20 @@ function timelineDetails(e: Recorded<FulfilmentEvent>): Record<string, unknown> 
     case 'FulfilmentPacked': return { packages: e.data.packages.length };
     case 'FulfilmentCarrierChosen': {
       const { quote, choice } = e.data.decision;
-      return { carrierId: quote.carrierId, service: quote.service, amount: quote.amount, why: choice.why, unavailable: choice.unavailable };
+      return { attempt: e.data.decision.attempt, carrierId: quote.carrierId, service: quote.service, amount: quote.amount, why: choice.why, unavailable: choice.unavailable };
+    }
+    case 'LabelPurchaseRefused': {
+      const { attempt, carrierId, service, code, reason } = e.data;
+      return { attempt, carrierId, service, code, reason };
+    }
+    case 'LabelPurchaseFailed': {
+      const { attempt, carrierId, code, reason, refusedBy } = e.data;
+      return { attempt, carrierId, code, reason, refusedBy };
+    }
+    case 'LabelCancelled': return { carrierId: e.data.carrierId, trackingNumber: e.data.trackingNumber };
+    case 'LabelCancellationRefused': {
+      const { carrierId, trackingNumber, code, reason } = e.data;
+      return { carrierId, trackingNumber, code, reason };
     }
     case 'FulfilmentLabelled': {
       const { carrierId, service, trackingNumber, cost, choice } = e.data.label;

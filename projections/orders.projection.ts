@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { addressKey, paymentFingerprint } from '../read-side/orders.queries.js';
 import type { FraudDecision, OrderEvent, OrderLine, PlacedOrder } from '../write-side/orders/order.events.js';
+import type { FulfilmentEvent } from '../write-side/fulfilments/fulfilment.events.js';
 import {
   evolveProgress, NO_PROGRESS, progressFacts, waitingForStock, type AllocationPart, type BackorderedPart, type PickupRecord, type ShipmentRecord,
 } from '../write-side/orders/order-progress.js';
@@ -47,12 +48,17 @@ const statusFacts = (r: Omit<Changing, 'order_id' | 'payment' | 'updated_at'>): 
 const progressOf = (r: Pick<Changing, 'allocations' | 'shipments' | 'pickups' | 'backordered'>) =>
   ({ allocations: r.allocations, shipments: r.shipments, pickups: r.pickups, backordered: r.backordered });
 
-export const ordersProjection: Projection<OrderEvent> = {
+/** What became of a fulfilment's label that an operator looking at the order needs to see: on its timeline, the row unchanged. */
+type LabelNews = Extract<FulfilmentEvent, { type: 'LabelPurchaseFailed' | 'LabelCancelled' | 'LabelCancellationRefused' }>;
+const LABEL_NEWS = ['LabelPurchaseFailed', 'LabelCancelled', 'LabelCancellationRefused'] as const satisfies readonly LabelNews['type'][];
+const isLabelNews = (e: Recorded<OrderEvent | LabelNews>): e is Recorded<LabelNews> => (LABEL_NEWS as readonly string[]).includes(e.type);
+
+export const ordersProjection: Projection<OrderEvent | LabelNews> = {
   name: 'orders',
   handles: ['OrderPlaced', 'OrderCancelled', 'FraudAssessed', 'OrderAllocated', 'OrderBackordered', 'OrderHeld', 'OrderReviewed', 'OrderReleased',
     'OrderRejected', 'OrderReallocated', 'OrderFulfilmentShipped', 'OrderFulfilmentDelivered', 'OrderReadyForPickup', 'OrderCollected',
     'PaymentAuthorized', 'PaymentDeclined', 'PaymentCaptured', 'PaymentVoided', 'PaymentRefunded',
-    'OrderReturnAuthorized', 'OrderRefundRequested', 'OrderRefundFailed'] satisfies OrderEvent['type'][],
+    'OrderReturnAuthorized', 'OrderRefundRequested', 'OrderRefundFailed', ...LABEL_NEWS] satisfies (OrderEvent | LabelNews)['type'][],
 
   async apply(event, trx) {
     await applyOrders([event], trx);
@@ -63,15 +69,19 @@ export const ordersProjection: Projection<OrderEvent> = {
 
 type Change = Exclude<OrderEvent, { type: 'OrderPlaced' }>;
 
-async function applyOrders(events: Recorded<OrderEvent>[], trx: Knex.Transaction): Promise<void> {
+async function applyOrders(events: Recorded<OrderEvent | LabelNews>[], trx: Knex.Transaction): Promise<void> {
   const placed: Record<string, unknown>[] = [];
   const changes: Change[] = [];
   const timeline: Record<string, unknown>[] = [];
-  const entry = (event: Recorded<OrderEvent>, orderId: string, at: string, details: Record<string, unknown>) => {
+  const entry = (event: Recorded<OrderEvent | LabelNews>, orderId: string, at: string, details: Record<string, unknown>) => {
     timeline.push({ order_id: orderId, position: event.position, at, type: event.type, details });
   };
 
   for (const e of events) {
+    if (isLabelNews(e)) {
+      entry(e, e.data.orderId, e.data.at, labelNewsDetails(e));
+      continue;
+    }
     if (e.type === 'OrderPlaced') {
       placed.push(orderRow(e.data, e.position));
       entry(e, e.data.orderId, e.data.placedAt, { channel: e.data.channel, total: e.data.total, currency: e.data.currency });
@@ -180,6 +190,25 @@ function timelineDetails(e: Change): Record<string, unknown> {
     case 'OrderReturnAuthorized': return { returnId: e.data.returnId, resolution: e.data.resolution, lines: e.data.lines };
     case 'OrderRefundRequested': return { returnId: e.data.returnId, refundKey: e.data.refundKey, amount: e.data.amount, shipping: e.data.shipping };
     case 'OrderRefundFailed': return { refundKey: e.data.refundKey, code: e.data.code, detail: e.data.detail };
+    default: {
+      const unknown: never = e;
+      void unknown;
+      return {};
+    }
+  }
+}
+
+function labelNewsDetails(e: LabelNews): Record<string, unknown> {
+  switch (e.type) {
+    case 'LabelPurchaseFailed': {
+      const { fulfilmentId, attempt, carrierId, code, reason, refusedBy } = e.data;
+      return { fulfilmentId, attempt, carrierId, code, reason, refusedBy };
+    }
+    case 'LabelCancelled': return { fulfilmentId: e.data.fulfilmentId, carrierId: e.data.carrierId, trackingNumber: e.data.trackingNumber };
+    case 'LabelCancellationRefused': {
+      const { fulfilmentId, carrierId, trackingNumber, code, reason } = e.data;
+      return { fulfilmentId, carrierId, trackingNumber, code, reason };
+    }
     default: {
       const unknown: never = e;
       void unknown;

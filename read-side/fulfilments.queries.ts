@@ -6,7 +6,7 @@ import type { StoredLine, StoredShipment } from '../projections/fulfilments.proj
 interface FulfilmentRow {
   fulfilment_id: string; order_id: string; location_id: string; kind: string; status: string; allocation_seq: number; delivery: unknown;
   lines: StoredLine[]; packages: unknown[]; shipment: StoredShipment | null; pickup: Record<string, string> | null;
-  rejection: unknown; cancellation: unknown; created_position: string | number; created_at: Date; updated_at: Date;
+  rejection: unknown; cancellation: unknown; label_failure: Record<string, unknown> | null; created_position: string | number; created_at: Date; updated_at: Date;
 }
 
 function summary(row: FulfilmentRow) {
@@ -17,6 +17,8 @@ function summary(row: FulfilmentRow) {
     kind: row.kind,
     status: row.status,
     lines: row.lines,
+    /** Why the label job gave up on this packed fulfilment (null unless it did and nobody has tried again). */
+    labelFailure: row.label_failure ?? null,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
   };
@@ -31,7 +33,7 @@ export async function shipmentsOfOrder(knex: Knex, orderId: string): Promise<Map
 /** The shipment as the contract shows it: its tracking history in carrier time. */
 function shipmentView(s: StoredShipment) {
   const events = [...s.events].sort((a, b) => Date.parse(a.at) - Date.parse(b.at)).map(({ moved: _moved, ...u }) => u);
-  return { ...s, events };
+  return { ...s, events, cancelledAt: s.cancelledAt ?? null };
 }
 
 export interface FulfilmentQueueFilter { locationId?: string; status?: string; limit: number; after?: number }

@@ -186,6 +186,26 @@ export function createWriteSide(store: EventStore) {
       return onFulfilment({ type: 'RecordLabel', data: { fulfilmentId, label }, metadata });
     },
 
+    /** Records that the carrier chosen for purchase `attempt` refused it: that choice is let go. */
+    recordLabelRefusal(fulfilmentId: string, refusal: Omit<Extract<FulfilmentCommand, { type: 'RecordLabelRefusal' }>['data'], 'fulfilmentId'>, metadata: CommandMetadata) {
+      return onFulfilment({ type: 'RecordLabelRefusal', data: { fulfilmentId, ...refusal }, metadata });
+    },
+
+    /** Records that the label job gave up; the same failure again records nothing. */
+    recordLabelFailure(fulfilmentId: string, failure: Omit<Extract<FulfilmentCommand, { type: 'RecordLabelFailure' }>['data'], 'fulfilmentId'>, metadata: CommandMetadata) {
+      return onFulfilment({ type: 'RecordLabelFailure', data: { fulfilmentId, ...failure }, metadata });
+    },
+
+    /** Records a cancelled fulfilment's label voided at its carrier. */
+    recordLabelCancellation(fulfilmentId: string, label: { carrierId: string; trackingNumber: string }, metadata: CommandMetadata) {
+      return onFulfilment({ type: 'RecordLabelCancellation', data: { fulfilmentId, ...label }, metadata });
+    },
+
+    /** Records that the carrier would not void a cancelled fulfilment's label. */
+    recordLabelCancellationRefusal(fulfilmentId: string, refusal: { carrierId: string; trackingNumber: string; code: string; reason: string }, metadata: CommandMetadata) {
+      return onFulfilment({ type: 'RecordLabelCancellationRefusal', data: { fulfilmentId, ...refusal }, metadata });
+    },
+
     shipFulfilment(fulfilmentId: string, metadata: CommandMetadata) {
       return onFulfilment({ type: 'ShipFulfilment', data: { fulfilmentId }, metadata });
     },

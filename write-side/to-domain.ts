@@ -1,5 +1,6 @@
 import type { EventMetadata, RecordedEvent } from '../event-store/event-store.port.js';
 import type { DomainEvent } from './decider.js';
+import { withPurchaseAttempt } from './fulfilments/fulfilment.decider.js';
 import { withCutoffHour } from './locations/location.decider.js';
 import { withGiveBackDefaults } from './orders/order.events.js';
 
@@ -24,6 +25,7 @@ export const UPCASTERS: Upcasters = {
   LocationRegistered: withCutoffHour,
   LocationUpdated: withCutoffHour,
   OrderReallocated: withGiveBackDefaults,
+  FulfilmentCarrierChosen: withPurchaseAttempt,
 };
 
 export type ToDomain = <E extends DomainEvent = DomainEvent>(recorded: RecordedEvent) => Recorded<E>;

@@ -144,6 +144,20 @@ describe('sandbox carriers', () => {
       expect((await sandboxLabelCounts(knex)).get(r.reference)).to.equal(1);
     });
 
+    it('refuses the first purchase of a shipment for good with refuse_once, answering that key with the refusal again, and sells under another key', async () => {
+      const r = request();
+      const c = carrier('parcelnet', [{ fault: 'refuse_once' }]);
+      for (let i = 0; i < 2; i++) {
+        const refused = await failure(buy(c, r));
+        expect(refused).to.be.instanceOf(CarrierRefused);
+        expect((refused as CarrierRefused).code).to.equal('address_not_serviceable');
+      }
+      expect(await sandboxLabels(knex, r.reference)).to.have.length(0);
+      const label = await c.buyLabel({ ...r, service: 'ground', idempotencyKey: `label:${r.reference}:2` });
+      expect((await sandboxLabels(knex, r.reference)).map((l) => l.trackingNumber)).to.deep.equal([label.trackingNumber]);
+      expect(await sandboxLabelAttempts(knex, 'parcelnet', `label:${r.reference}`)).to.equal(2);
+    });
+
     it('keeps faults for one reference to that reference', async () => {
       const c = carrier('parcelnet', [{ fault: 'fail_once', reference: 'someone-else' }]);
       expect((await buy(c, request())).trackingNumber).to.match(/^PN/);

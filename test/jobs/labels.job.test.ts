@@ -1,61 +1,17 @@
 import { expect } from 'chai';
 import { UnrecoverableError, type Job } from 'bullmq';
-import {
-  CarrierRefused, CarrierUnavailable, type Carrier, type Label, type LabelRequest, type Quote, type RateRequest,
-} from '../../carriers/carrier.port.js';
+import { CarrierUnavailable } from '../../carriers/carrier.port.js';
 import { buyLabel, type CarrierDecision, type LabelDeps, type LabelFulfilment, type ShipmentLabel } from '../../jobs/labels.job.js';
 import type { CommandMetadata } from '../../write-side/decider.js';
+import { FakeCarrier } from '../support/fake-carrier.js';
 import { failure } from '../support/failure.js';
-
-type BuyStep = 'fail' | 'lose' | 'refuse';
-
-/**
- * A carrier that quotes one service and, like a real one, answers an idempotency key it has seen
- * with its first label (refusing the key for a different request). Steps script the next calls.
- */
-class FakeCarrier implements Carrier {
-  readonly name: string;
-  readonly services = [];
-  readonly labels = new Map<string, { request: string; label: Label }>();
-  readonly purchases: LabelRequest[] = [];
-  quotes: (number | Error)[] = [];
-  buys: BuyStep[] = [];
-
-  constructor(readonly carrierId: string, private readonly amount: number, private readonly transitDays: number) { this.name = carrierId; }
-
-  async quote(r: RateRequest): Promise<Quote[]> {
-    const step = this.quotes.shift() ?? this.amount;
-    if (step instanceof Error) throw step;
-    return [{ carrierId: this.carrierId, service: 'std', amount: step, currency: r.currency, transitDays: this.transitDays, estimatedDelivery: `2026-12-0${this.transitDays}` }];
-  }
-
-  async buyLabel(r: LabelRequest): Promise<Label> {
-    this.purchases.push(r);
-    const step = this.buys.shift();
-    if (step === 'fail') throw new CarrierUnavailable(this.carrierId, 'try again');
-    if (step === 'refuse') throw new CarrierRefused(this.carrierId, 'service_not_offered', 'no');
-    const { idempotencyKey, ...rest } = r;
-    const request = JSON.stringify(rest);
-    const seen = this.labels.get(idempotencyKey);
-    if (seen && seen.request !== request) throw new CarrierRefused(this.carrierId, 'idempotency_key_reused', 'another request');
-    const label = seen?.label ?? {
-      carrierId: this.carrierId, service: r.service, trackingNumber: `${this.carrierId}-${this.labels.size + 1}`, labelUrl: `https://labels/${this.carrierId}`,
-      cost: this.amount, currency: r.currency, estimatedDelivery: '2026-12-01', createdAt: '2026-11-26T11:00:00.000Z',
-    };
-    this.labels.set(idempotencyKey, { request, label });
-    if (step === 'lose') throw new CarrierUnavailable(this.carrierId, 'the answer was lost');
-    return label;
-  }
-
-  async track(): Promise<never> { throw new Error('not here'); }
-  async cancelLabel(): Promise<never> { throw new Error('not here'); }
-}
 
 const FULFILMENT: LabelFulfilment = {
   fulfilmentId: 'f-1', orderId: 'o-1', kind: 'ship', status: 'packed', currency: 'EUR',
   delivery: { method: 'ship', speed: 'cheapest', address: { line1: '1 Road', city: 'Potsdam', postalCode: '14467', country: 'DE', geo: { lat: 52.39, lon: 13.06 } } },
   packages: [{ weightGrams: 1000, lengthCm: 20, widthCm: 15, heightCm: 10, lines: [{ sku: 'SKU-1', quantity: 1 }] }],
   location: { locationId: 'wh-1', geo: { lat: 52.52, lon: 13.405 }, cutoffHour: 16 },
+  labelPurchase: { attempts: 0, refusedBy: [] },
 };
 const job = (attemptsMade = 0) => ({ id: 'evt-packed', name: 'FulfilmentPacked', data: { fulfilmentId: 'f-1', eventId: 'evt-packed' }, attemptsMade }) as unknown as Job<{ fulfilmentId: string; eventId: string }>;
 
@@ -64,7 +20,7 @@ describe('the label job', () => {
   let parcel: FakeCarrier;
   let jet: FakeCarrier;
   let f: LabelFulfilment;
-  let recorded: { choices: CarrierDecision[]; labels: ShipmentLabel[]; metadata: CommandMetadata[] };
+  let recorded: { choices: CarrierDecision[]; labels: ShipmentLabel[]; failures: unknown[]; metadata: CommandMetadata[] };
   let crashOnRecordLabel: boolean;
   let clock: Date;
   let deps: LabelDeps;
@@ -73,7 +29,7 @@ describe('the label job', () => {
     parcel = new FakeCarrier('parcelnet', 450, 3);
     jet = new FakeCarrier('jetexpress', 990, 1);
     f = structuredClone(FULFILMENT);
-    recorded = { choices: [], labels: [], metadata: [] };
+    recorded = { choices: [], labels: [], failures: [], metadata: [] };
     crashOnRecordLabel = false;
     clock = new Date('2026-11-26T11:00:00.000Z');
     deps = {
@@ -82,8 +38,8 @@ describe('the label job', () => {
       recordCarrierChoice: async (_id, decision, metadata) => {
         recorded.choices.push(decision);
         recorded.metadata.push(metadata);
-        f.carrierDecision ??= decision;
-        return structuredClone(f.carrierDecision);
+        if (!f.carrierDecision) f = { ...f, carrierDecision: decision, labelPurchase: { ...f.labelPurchase, attempts: decision.attempt } };
+        return structuredClone(f.carrierDecision!);
       },
       recordLabel: async (_id, label, metadata) => {
         if (crashOnRecordLabel) { crashOnRecordLabel = false; throw new Error('the worker died'); }
@@ -92,6 +48,14 @@ describe('the label job', () => {
         f.label ??= label;
         f.status = 'labelled';
       },
+      recordLabelRefusal: async (_id, refusal) => {
+        if (f.carrierDecision?.attempt !== refusal.attempt) return;
+        const { carrierDecision: _, ...rest } = f;
+        f = { ...rest, labelPurchase: { ...f.labelPurchase, refusedBy: [...f.labelPurchase.refusedBy, refusal.carrierId] } };
+      },
+      recordLabelFailure: async (_id, failure) => { recorded.failures.push(failure); },
+      recordLabelCancellation: async () => { throw new Error('not here'); },
+      recordLabelCancellationRefusal: async () => { throw new Error('not here'); },
       rules: { standardMaxDays: 5, preferences: { preferred: [], excluded: [], marginPercent: 0 } },
       quoteTimeoutMs: 100,
       now: () => clock,
@@ -160,7 +124,7 @@ describe('the label job', () => {
 
   it('a transient failure buying is thrown to be retried; the retry buys under the same key', async () => {
     parcel.buys = ['fail'];
-    f.carrierDecision = { quote: { carrierId: 'parcelnet', service: 'std', amount: 450, currency: 'EUR', transitDays: 3, estimatedDelivery: '2026-12-03' }, choice: { why: 'x', quotes: [], unavailable: [] }, from: FULFILMENT.location, readyAt: '2026-11-26T10:00:00.000Z' };
+    f.carrierDecision = { attempt: 1, quote: { carrierId: 'parcelnet', service: 'std', amount: 450, currency: 'EUR', transitDays: 3, estimatedDelivery: '2026-12-03' }, choice: { why: 'x', quotes: [], unavailable: [] }, from: FULFILMENT.location, readyAt: '2026-11-26T10:00:00.000Z' };
     expect(await failure(buyLabel(job(), deps))).to.be.instanceOf(CarrierUnavailable);
     await buyLabel(job(1), deps);
     expect(parcel.purchases.map((p) => p.idempotencyKey)).to.deep.equal(['label:f-1', 'label:f-1']);
@@ -176,13 +140,15 @@ describe('the label job', () => {
     expect(recorded.choices.length + labelsAtCarriers()).to.equal(0);
   });
 
-  it('fails for good when every carrier answered and none can take the packages, or the chosen one refuses', async () => {
+  it('fails for good, recording why, when every carrier answered and none can take the packages, or the only one refuses', async () => {
     deps.carriers = [Object.assign(new FakeCarrier('tiny', 1, 1), { quote: async () => [] })];
     expect(await failure(buyLabel(job(), deps))).to.be.instanceOf(UnrecoverableError);
+    expect(recorded.failures).to.deep.equal([{ carrierId: null, code: 'no_carrier', reason: 'no carrier can take fulfilment f-1: nothing to choose from: no carrier offers a service for these packages' }]);
     deps.carriers = [post];
     post.buys = ['refuse'];
     const err = await failure(buyLabel(job(), deps));
     expect(err).to.be.instanceOf(UnrecoverableError);
-    expect((err as Error).message).to.match(/nationalpost refused the label for fulfilment f-1: service_not_offered/);
+    expect((err as Error).message).to.equal('no_carrier: no carrier can take fulfilment f-1: every carrier refused the label: nationalpost');
+    expect(post.purchases).to.have.length(1);
   });
 });

@@ -1,10 +1,14 @@
 import { expect } from 'chai';
 import { ConflictError, NotFoundError, ValidationError } from '../../platform/errors.js';
 import { fold } from '../../write-side/decider.js';
-import { fulfilmentDecider, fulfilmentIdFor, fulfilmentStream, type FulfilmentCommand } from '../../write-side/fulfilments/fulfilment.decider.js';
-import type { FulfilmentEvent, FulfilmentLine, PackageSpec, ShipmentLabel, ShipmentStatus, TrackingUpdate } from '../../write-side/fulfilments/fulfilment.events.js';
 import {
-  FULFILMENT_STATUSES, holdsStock, linesToResource, shipmentStatus, statusAfter,
+  fulfilmentDecider, fulfilmentIdFor, fulfilmentStream, withPurchaseAttempt, type FulfilmentCommand,
+} from '../../write-side/fulfilments/fulfilment.decider.js';
+import type {
+  CarrierDecision, FulfilmentEvent, FulfilmentLine, LabelFailureCode, PackageSpec, ShipmentLabel, ShipmentStatus, TrackingUpdate,
+} from '../../write-side/fulfilments/fulfilment.events.js';
+import {
+  carriersToSkip, FULFILMENT_STATUSES, holdsStock, labelFailureAfter, linesToResource, shipmentStatus, statusAfter,
 } from '../../write-side/fulfilments/fulfilment.state.js';
 import type { Delivery } from '../../write-side/orders/order.events.js';
 import { meta, NOW, specFor } from '../support/given-when-then.js';
@@ -55,6 +59,30 @@ const markReady = (code = '482913', expiresAt = EXPIRES): FulfilmentCommand => (
 const collect = (code: string): FulfilmentCommand => ({ type: 'CollectFulfilment', data: { fulfilmentId: F, code }, metadata: meta() });
 const expire = (now: string): FulfilmentCommand => ({ type: 'ExpirePickup', data: { fulfilmentId: F }, metadata: meta(now) });
 const cancel: FulfilmentCommand = { type: 'CancelFulfilment', data: { fulfilmentId: F, reason: 'order cancelled' }, metadata: meta() };
+
+const decision = (attempt: number, carrierId = 'parcelnet'): CarrierDecision => ({
+  attempt, quote: { carrierId, service: 'ground', amount: 795, currency: 'USD', transitDays: 3, estimatedDelivery: '2026-11-30' },
+  choice: { why: `${carrierId} is cheapest`, quotes: [], unavailable: [] }, from: { locationId: 'wh-1', geo: { lat: 40, lon: -74 }, cutoffHour: 16 }, readyAt: NOW,
+});
+const choose = (d: CarrierDecision): FulfilmentCommand => ({ type: 'RecordCarrierChoice', data: { fulfilmentId: F, decision: d }, metadata: meta() });
+const chosen = (d: CarrierDecision): FulfilmentEvent => ({ type: 'FulfilmentCarrierChosen', data: { ...at(), decision: d } });
+const refusal = { attempt: 1, carrierId: 'parcelnet', service: 'ground', code: 'service_not_offered', reason: 'not to this address' };
+const refuse = (r = refusal): FulfilmentCommand => ({ type: 'RecordLabelRefusal', data: { fulfilmentId: F, ...r }, metadata: meta() });
+const refused = (r = refusal): FulfilmentEvent => ({ type: 'LabelPurchaseRefused', data: { ...at(), ...r } });
+const failLabel = (code: LabelFailureCode, carrierId: string | null = null): FulfilmentCommand => ({
+  type: 'RecordLabelFailure', data: { fulfilmentId: F, carrierId, code, reason: `${code}!` }, metadata: meta(),
+});
+const labelFailed = (code: LabelFailureCode, attempt: number, refusedBy: string[], carrierId: string | null = null): FulfilmentEvent => ({
+  type: 'LabelPurchaseFailed', data: { ...at(), attempt, carrierId, code, reason: `${code}!`, refusedBy },
+});
+const voidLabel: FulfilmentCommand = { type: 'RecordLabelCancellation', data: { fulfilmentId: F, carrierId: 'parcelnet', trackingNumber: 'PN123' }, metadata: meta() };
+const labelCancelled: FulfilmentEvent = { type: 'LabelCancelled', data: { ...at(), carrierId: 'parcelnet', trackingNumber: 'PN123' } };
+const refuseVoid: FulfilmentCommand = {
+  type: 'RecordLabelCancellationRefusal', data: { fulfilmentId: F, carrierId: 'parcelnet', trackingNumber: 'PN123', code: 'already_handed_over', reason: 'on its way' }, metadata: meta(),
+};
+const voidRefused: FulfilmentEvent = {
+  type: 'LabelCancellationRefused', data: { ...at(), carrierId: 'parcelnet', trackingNumber: 'PN123', code: 'already_handed_over', reason: 'on its way' },
+};
 
 describe('fulfilment decider', () => {
   describe('ids', () => {
@@ -203,6 +231,10 @@ describe('fulfilment decider', () => {
       given(history).when(recordLabel({ ...label, shipmentId: 'f-2' })).thenThrows(ConflictError, 'fulfilment.wrong_shipment');
     });
 
+    it('has no label to void: 409', () => {
+      given(history).when(voidLabel).thenThrows(ConflictError, 'fulfilment.not_cancelled');
+    });
+
     it('cannot be shipped before it is labelled, nor rejected any more', () => {
       given(history).when(ship).thenThrows(ConflictError, 'fulfilment.not_labelled');
       given(history).when(reject).thenThrows(ConflictError, 'fulfilment.too_late_to_reject');
@@ -210,6 +242,82 @@ describe('fulfilment decider', () => {
 
     it('is cancelled', () => {
       given(history).when(cancel).then([cancelled]);
+    });
+  });
+
+  describe('buying a packed fulfilment\'s label', () => {
+    const history = [created, pickedAll, packed];
+    const state = (events: FulfilmentEvent[]) => fold(fulfilmentDecider, events);
+
+    it('records the first carrier choice, as purchase 1; another one later records nothing', () => {
+      given(history).when(choose(decision(1))).then([chosen(decision(1))]);
+      given([...history, chosen(decision(1))]).when(choose(decision(1, 'nationalpost'))).then([]);
+    });
+
+    it('refuses with 409 a choice for a purchase other than the next one (made before a refusal it did not see)', () => {
+      given(history).when(choose(decision(2))).thenThrows(ConflictError, 'fulfilment.stale_carrier_choice');
+      given([...history, chosen(decision(1)), refused()]).when(choose(decision(1, 'nationalpost'))).thenThrows(ConflictError, 'fulfilment.stale_carrier_choice');
+    });
+
+    it('records a refusal of the choice held, which lets it go and leaves that carrier out of the next choice', () => {
+      given([...history, chosen(decision(1))]).when(refuse()).then([refused()]);
+      const after = state([...history, chosen(decision(1)), refused()]);
+      expect(after.status === 'packed' && [after.carrierDecision, after.labelPurchase]).to.deep.equal([undefined, { attempts: 1, refusedBy: ['parcelnet'] }]);
+      given([...history, chosen(decision(1)), refused()]).when(choose(decision(2, 'nationalpost'))).then([chosen(decision(2, 'nationalpost'))]);
+    });
+
+    it('records nothing for the same refusal again, or one of a choice no longer held', () => {
+      given([...history, chosen(decision(1)), refused()]).when(refuse()).then([]);
+      given([...history, chosen(decision(1))]).when(refuse({ ...refusal, carrierId: 'jetexpress' })).then([]);
+      given([...history, chosen(decision(1)), refused(), chosen(decision(2, 'nationalpost'))]).when(refuse()).then([]);
+      given([...history, chosen(decision(1)), labelled]).when(refuse()).then([]);
+    });
+
+    it('records a failure at the purchase it reached, with the carriers that refused; the same failure again records nothing', () => {
+      const refusedOnce = [...history, chosen(decision(1)), refused()];
+      given(refusedOnce).when(failLabel('no_carrier')).then([labelFailed('no_carrier', 1, ['parcelnet'])]);
+      given([...refusedOnce, labelFailed('no_carrier', 1, ['parcelnet'])]).when(failLabel('no_carrier')).then([]);
+      given([...history, chosen(decision(1))]).when(failLabel('retries_exhausted', 'parcelnet')).then([labelFailed('retries_exhausted', 1, [], 'parcelnet')]);
+      given(history).when(failLabel('retries_exhausted')).then([labelFailed('retries_exhausted', 0, [])]);
+    });
+
+    it('needs no failure once labelled, and refuses one before it is packed with 409', () => {
+      given([...history, labelled]).when(failLabel('no_carrier')).then([]);
+      given([created, pickedAll]).when(failLabel('no_carrier')).thenThrows(ConflictError, 'fulfilment.not_packed');
+    });
+
+    it('after a failure, a failed choice still held stands (the label may exist); the next choice tries every carrier again and clears the failure', () => {
+      const kept = state([...history, chosen(decision(1)), labelFailed('retries_exhausted', 1, [], 'parcelnet')]);
+      expect(kept.status === 'packed' && [kept.carrierDecision?.quote.carrierId, kept.labelPurchase.failure?.code]).to.deep.equal(['parcelnet', 'retries_exhausted']);
+      const failed = [...history, chosen(decision(1)), refused(), labelFailed('no_carrier', 1, ['parcelnet'])];
+      const f = state(failed);
+      expect(f.status === 'packed' && carriersToSkip(f.labelPurchase)).to.deep.equal([]);
+      const again = state([...failed, chosen(decision(2))]);
+      expect(again.status === 'packed' && again.labelPurchase).to.deep.equal({ attempts: 2, refusedBy: [] });
+    });
+
+    it('can be packed again after a failure with no choice held (the same packages or others), and not while a choice holds', () => {
+      const failed = [...history, labelFailed('no_carrier', 0, [])];
+      given(failed).when(pack(packages)).then([packed]);
+      given(failed).when(pack([box(lines)])).then([{ type: 'FulfilmentPacked', data: { ...at(), packages: [box(lines)] } }]);
+      const repacked = state([...failed, { type: 'FulfilmentPacked', data: { ...at(), packages: [box(lines)] } }]);
+      expect(repacked.status === 'packed' && [repacked.packages, repacked.labelPurchase]).to.deep.equal([[box(lines)], { attempts: 0, refusedBy: [] }]);
+      given([...history, chosen(decision(1)), labelFailed('retries_exhausted', 1, [], 'parcelnet')]).when(pack([box(lines)]))
+        .thenThrows(ConflictError, 'fulfilment.already_packed');
+      given([...history, chosen(decision(1)), labelFailed('retries_exhausted', 1, [], 'parcelnet')]).when(pack(packages)).then([]);
+    });
+
+    it('shows a failure until the label is bought again: a choice, a refusal, a label or a new packing clears it', () => {
+      const failure = { attempt: 1, carrierId: null, code: 'no_carrier' as const, reason: 'x', refusedBy: [] };
+      expect(labelFailureAfter(undefined, labelFailed('no_carrier', 1, ['parcelnet']))).to.deep.equal({ attempt: 1, carrierId: null, code: 'no_carrier', reason: 'no_carrier!', refusedBy: ['parcelnet'] });
+      for (const e of [chosen(decision(2)), refused(), labelled, packed]) expect(labelFailureAfter(failure, e), e.type).to.equal(undefined);
+      for (const e of [tracked('in_transit', NOW), cancelled]) expect(labelFailureAfter(failure, e), e.type).to.equal(failure);
+    });
+
+    it('reads carrier choices recorded before purchases were numbered as purchase 1', () => {
+      const { attempt: _, ...old } = decision(1);
+      expect(withPurchaseAttempt({ type: 'FulfilmentCarrierChosen', data: { ...at(), decision: old } })).to.deep.equal(chosen(decision(1)));
+      expect(withPurchaseAttempt(chosen(decision(3)))).to.deep.equal(chosen(decision(3)));
     });
   });
 
@@ -394,6 +502,25 @@ describe('fulfilment decider', () => {
       given(history).when({ ...cancel, data: { fulfilmentId: F, reason: 'again' } } as FulfilmentCommand).then([]);
     });
 
+    it('records its label voided at the carrier, once', () => {
+      given(history).when(voidLabel).then([labelCancelled]);
+      given([...history, labelCancelled]).when(voidLabel).then([]);
+      const state = fold(fulfilmentDecider, [...history, labelCancelled]);
+      expect(state.status === 'cancelled' && state.voiding).to.deep.equal({ outcome: 'cancelled', carrierId: 'parcelnet', trackingNumber: 'PN123', at: NOW });
+    });
+
+    it('records the carrier refusing to void it, once, and not after it was voided', () => {
+      given(history).when(refuseVoid).then([voidRefused]);
+      given([...history, voidRefused]).when(refuseVoid).then([]);
+      given([...history, voidRefused]).when(voidLabel).then([labelCancelled]);
+      given([...history, labelCancelled]).when(refuseVoid).then([]);
+    });
+
+    it('is the only kind whose label is voided: 409 for one not cancelled', () => {
+      given([created, pickedAll, packed, labelled]).when(voidLabel).thenThrows(ConflictError, 'fulfilment.not_cancelled');
+      given([created, pickedAll, packed, labelled]).when(refuseVoid).thenThrows(ConflictError, 'fulfilment.not_cancelled');
+    });
+
     it('refuses everything else with 409', () => {
       for (const command of [pick([{ sku: 'SKU-1', quantity: 1 }]), reject, pack([box(lines)]), ship, track(update('in_transit', LATER))]) {
         given(history).when(command).thenThrows(ConflictError, 'fulfilment.cancelled');
@@ -422,6 +549,8 @@ describe('fulfilment decider', () => {
         [pickupCreated, pickedAll, ready, expired],
         [created, rejected],
         [created, pickedAll, cancelled],
+        [created, pickedAll, packed, chosen(decision(1)), refused(), labelFailed('no_carrier', 1, ['parcelnet']), packed, chosen(decision(2)), labelled, cancelled, labelCancelled],
+        [created, pickedAll, packed, labelled, cancelled, voidRefused],
       ];
       for (const journey of journeys) {
         let state = fulfilmentDecider.initialState;

@@ -1,12 +1,13 @@
 import { v5 as uuidv5 } from 'uuid';
 import { ConflictError, NotFoundError, ValidationError, type FieldError } from '../../platform/errors.js';
-import type { Command, Decider } from '../decider.js';
+import type { Command, Decider, DomainEvent } from '../decider.js';
 import type { Delivery } from '../orders/order.events.js';
 import {
-  SHIPMENT_STATUSES, type CarrierDecision, type FulfilmentEvent, type FulfilmentKind, type FulfilmentLine, type PackageSpec, type ShipmentLabel, type TrackingUpdate,
+  SHIPMENT_STATUSES, type CarrierDecision, type FulfilmentEvent, type FulfilmentKind, type FulfilmentLine, type LabelFailureCode, type PackageSpec, type ShipmentLabel,
+  type TrackingUpdate,
 } from './fulfilment.events.js';
 import {
-  evolve, heldLines, initialState, knownUpdate, movesOn, type ExistingFulfilment, type Fulfilment, type OpenFulfilment,
+  evolve, heldLines, initialState, knownUpdate, mayRepack, movesOn, type ExistingFulfilment, type Fulfilment, type OpenFulfilment,
 } from './fulfilment.state.js';
 
 type Id = { fulfilmentId: string };
@@ -22,6 +23,10 @@ export type FulfilmentCommand =
   | Command<'PackFulfilment', Id & { packages: PackageSpec[] }>
   | Command<'RecordCarrierChoice', Id & { decision: CarrierDecision }>
   | Command<'RecordLabel', Id & { label: ShipmentLabel }>
+  | Command<'RecordLabelRefusal', Id & { attempt: number; carrierId: string; service: string; code: string; reason: string }>
+  | Command<'RecordLabelFailure', Id & { carrierId: string | null; code: LabelFailureCode; reason: string }>
+  | Command<'RecordLabelCancellation', Id & { carrierId: string; trackingNumber: string }>
+  | Command<'RecordLabelCancellationRefusal', Id & { carrierId: string; trackingNumber: string; code: string; reason: string }>
   | Command<'ShipFulfilment', Id>
   | Command<'RecordTracking', Id & { update: TrackingUpdate }>
   | Command<'MarkReadyForPickup', Id & { code: string; expiresAt: string }>
@@ -36,6 +41,12 @@ const FULFILMENT_NAMESPACE = 'a5ab7901-ae33-4bdb-addc-b6c22ccd49e7';
 /** One allocation of an order at one location always makes the same fulfilment; allocationSeq is 0 for the first allocation, n for the n-th re-allocation. */
 export function fulfilmentIdFor(orderId: string, allocationSeq: number, locationId: string): string {
   return uuidv5(`${orderId}\u0000${allocationSeq}\u0000${locationId}`, FULFILMENT_NAMESPACE);
+}
+
+/** Carrier choices recorded before purchases were numbered were each a fulfilment's first. */
+export function withPurchaseAttempt(event: DomainEvent): DomainEvent {
+  const data = event.data as { decision: Partial<CarrierDecision> };
+  return data.decision.attempt === undefined ? { type: event.type, data: { ...data, decision: { attempt: 1, ...data.decision } } } : event;
 }
 
 /** How one kind of command is decided on the fulfilment's state. */
@@ -116,10 +127,16 @@ const packFulfilment: Decide<'PackFulfilment'> = (command, state) => {
   const f = existing(state, command.data.fulfilmentId);
   mustShip(f);
   const packages = validPackages(command.data.packages);
-  if ('packages' in f && samePackages(f.packages, packages)) return [];
+  // Packed again after its label purchase failed, with nothing bought: the label job tries again.
+  const again = f.status === 'packed' && mayRepack(f);
+  if ('packages' in f && samePackages(f.packages, packages) && !again) return [];
   refuseEnded(f);
   if (f.status === 'pending') throw new ConflictError('fulfilment.not_picked', `Fulfilment ${f.fulfilmentId} has not been picked`);
-  if (f.status !== 'picking') throw new ConflictError('fulfilment.already_packed', `Fulfilment ${f.fulfilmentId} was already packed in other packages`);
+  if (f.status !== 'picking' && !(f.status === 'packed' && again)) {
+    throw new ConflictError('fulfilment.already_packed', f.status === 'packed' && f.carrierDecision
+      ? `Fulfilment ${f.fulfilmentId} has a label on its way from ${f.carrierDecision.quote.carrierId}: it cannot be packed otherwise`
+      : `Fulfilment ${f.fulfilmentId} was already packed in other packages`);
+  }
   if (f.pick.picked.length === 0) throw new ConflictError('fulfilment.nothing_picked', `Nothing was picked for fulfilment ${f.fulfilmentId}`);
   const packed = totals(packages.flatMap((p) => p.lines));
   const picked = totals(f.pick.picked);
@@ -134,7 +151,11 @@ const packFulfilment: Decide<'PackFulfilment'> = (command, state) => {
   return [{ type: 'FulfilmentPacked', data: { ...ids(f, command.metadata.now), packages } }];
 };
 
-/** The first carrier choice recorded for a packed fulfilment holds; another one later records nothing. */
+/**
+ * The first carrier choice recorded for a packed fulfilment holds; another one later records
+ * nothing. A choice for a purchase other than the next one was made before a refusal it did not
+ * see: refused with 409, to be made again.
+ */
 const recordCarrierChoice: Decide<'RecordCarrierChoice'> = (command, state) => {
   const f = existing(state, command.data.fulfilmentId);
   mustShip(f);
@@ -142,7 +163,54 @@ const recordCarrierChoice: Decide<'RecordCarrierChoice'> = (command, state) => {
   if ('label' in f) return [];
   refuseEnded(f);
   if (f.status !== 'packed') throw new ConflictError('fulfilment.not_packed', `Fulfilment ${f.fulfilmentId} is ${f.status}, not packed`);
-  return [{ type: 'FulfilmentCarrierChosen', data: { ...ids(f, command.metadata.now), decision: command.data.decision } }];
+  const { decision } = command.data;
+  if (decision.attempt !== f.labelPurchase.attempts + 1) {
+    throw new ConflictError('fulfilment.stale_carrier_choice', `A choice for purchase ${decision.attempt} of fulfilment ${f.fulfilmentId}, which is at purchase ${f.labelPurchase.attempts + 1}`);
+  }
+  return [{ type: 'FulfilmentCarrierChosen', data: { ...ids(f, command.metadata.now), decision } }];
+};
+
+/** The carrier chosen for a purchase refused it: that choice no longer holds. The same refusal again, or one for a choice no longer held, records nothing. */
+const recordLabelRefusal: Decide<'RecordLabelRefusal'> = (command, state) => {
+  const f = existing(state, command.data.fulfilmentId);
+  mustShip(f);
+  if ('label' in f) return [];
+  refuseEnded(f);
+  if (f.status !== 'packed') throw new ConflictError('fulfilment.not_packed', `Fulfilment ${f.fulfilmentId} is ${f.status}, not packed`);
+  const { attempt, carrierId, service, code, reason } = command.data;
+  if (f.carrierDecision?.attempt !== attempt || f.carrierDecision.quote.carrierId !== carrierId) return [];
+  return [{ type: 'LabelPurchaseRefused', data: { ...ids(f, command.metadata.now), attempt, carrierId, service, code, reason } }];
+};
+
+/** The label job gave up on a packed fulfilment; the same failure again records nothing, and a fulfilment labelled meanwhile needs none. */
+const recordLabelFailure: Decide<'RecordLabelFailure'> = (command, state) => {
+  const f = existing(state, command.data.fulfilmentId);
+  mustShip(f);
+  if ('label' in f) return [];
+  refuseEnded(f);
+  if (f.status !== 'packed') throw new ConflictError('fulfilment.not_packed', `Fulfilment ${f.fulfilmentId} is ${f.status}, not packed`);
+  const { carrierId, code, reason } = command.data;
+  const { attempts, refusedBy, failure } = f.labelPurchase;
+  if (failure && failure.attempt === attempts && failure.code === code && failure.carrierId === carrierId) return [];
+  return [{ type: 'LabelPurchaseFailed', data: { ...ids(f, command.metadata.now), attempt: attempts, carrierId, code, reason, refusedBy } }];
+};
+
+/** A cancelled fulfilment's label voided at its carrier; recorded once. */
+const recordLabelCancellation: Decide<'RecordLabelCancellation'> = (command, state) => {
+  const f = existing(state, command.data.fulfilmentId);
+  if (f.status !== 'cancelled') throw new ConflictError('fulfilment.not_cancelled', `Fulfilment ${f.fulfilmentId} is ${f.status}: only a cancelled fulfilment's label is voided`);
+  if (f.voiding?.outcome === 'cancelled') return [];
+  const { carrierId, trackingNumber } = command.data;
+  return [{ type: 'LabelCancelled', data: { ...ids(f, command.metadata.now), carrierId, trackingNumber } }];
+};
+
+/** The carrier would not void a cancelled fulfilment's label; recorded once, and not after the label was voided. */
+const recordLabelCancellationRefusal: Decide<'RecordLabelCancellationRefusal'> = (command, state) => {
+  const f = existing(state, command.data.fulfilmentId);
+  if (f.status !== 'cancelled') throw new ConflictError('fulfilment.not_cancelled', `Fulfilment ${f.fulfilmentId} is ${f.status}: only a cancelled fulfilment's label is voided`);
+  const { carrierId, trackingNumber, code, reason } = command.data;
+  if (f.voiding?.outcome === 'cancelled' || (f.voiding?.outcome === 'refused' && f.voiding.code === code)) return [];
+  return [{ type: 'LabelCancellationRefused', data: { ...ids(f, command.metadata.now), carrierId, trackingNumber, code, reason } }];
 };
 
 const recordLabel: Decide<'RecordLabel'> = (command, state) => {
@@ -242,6 +310,10 @@ const decisions: { [T in FulfilmentCommand['type']]: Decide<T> } = {
   PackFulfilment: packFulfilment,
   RecordCarrierChoice: recordCarrierChoice,
   RecordLabel: recordLabel,
+  RecordLabelRefusal: recordLabelRefusal,
+  RecordLabelFailure: recordLabelFailure,
+  RecordLabelCancellation: recordLabelCancellation,
+  RecordLabelCancellationRefusal: recordLabelCancellationRefusal,
   ShipFulfilment: shipFulfilment,
   RecordTracking: recordTracking,
   MarkReadyForPickup: markReadyForPickup,

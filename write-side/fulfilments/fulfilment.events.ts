@@ -34,11 +34,25 @@ export interface ShipmentLabel {
  * same key, so a lost answer or a killed worker never buys a second label elsewhere.
  */
 export interface CarrierDecision {
+  /** Which purchase this is for the fulfilment (1 for the first): a choice made after a carrier refused is the next one, bought under a key of its own. */
+  attempt: number;
   quote: Quote;
   choice: CarrierChoice;
   from: { locationId: string; geo: { lat: number; lon: number }; cutoffHour: number };
   readyAt: string;
 }
+
+/**
+ * Why no label could be bought without an operator: `no_carrier` (every carrier answered and none
+ * can take the packages, or each one that could refused), `retries_exhausted` (carriers down or
+ * answers lost past the job's retries: a carrier chosen may have made the label, so its choice
+ * holds), `carrier_not_configured` (the carrier chosen is no longer configured; its choice holds),
+ * `key_conflict` (the carrier holds another request under the purchase's key; its choice holds).
+ */
+export type LabelFailureCode = 'no_carrier' | 'retries_exhausted' | 'carrier_not_configured' | 'key_conflict';
+
+/** The purchase a failure ended (the number of carrier choices made so far), the carrier it was at, and the carriers that had refused. */
+export interface LabelFailure { attempt: number; carrierId: string | null; code: LabelFailureCode; reason: string; refusedBy: string[] }
 
 export const SHIPMENT_STATUSES = ['label_created', 'in_transit', 'out_for_delivery', 'delivered', 'exception', 'returned_to_sender'] as const;
 export type ShipmentStatus = (typeof SHIPMENT_STATUSES)[number];
@@ -64,6 +78,14 @@ export type FulfilmentEvent =
   | DomainEvent<'FulfilmentPacked', Ids & { packages: PackageSpec[] }>
   | DomainEvent<'FulfilmentCarrierChosen', Ids & { decision: CarrierDecision }>
   | DomainEvent<'FulfilmentLabelled', Ids & { label: ShipmentLabel }>
+  /** The carrier chosen for purchase `attempt` refused it for good (a definite no, never a lost answer): that choice no longer holds, and the label is shopped for again without this carrier. */
+  | DomainEvent<'LabelPurchaseRefused', Ids & { attempt: number; carrierId: string; service: string; code: string; reason: string }>
+  /** The label job gave up: the fulfilment stays packed, waiting for an operator to retry the job or pack it again. */
+  | DomainEvent<'LabelPurchaseFailed', Ids & LabelFailure>
+  /** The label of a fulfilment cancelled before its handover was voided at its carrier. */
+  | DomainEvent<'LabelCancelled', Ids & { carrierId: string; trackingNumber: string }>
+  /** The carrier would not void a cancelled fulfilment's label (the parcel was handed over, say). */
+  | DomainEvent<'LabelCancellationRefused', Ids & { carrierId: string; trackingNumber: string; code: string; reason: string }>
   | DomainEvent<'FulfilmentShipped', Ids & { lines: FulfilmentLine[]; trackingNumber: string; carrierId: string }>
   /** Every new update is kept; `moved` says whether it moved the shipment's status on (an update older than the newest known does not). */
   | DomainEvent<'ShipmentTracked', TrackingUpdate & { fulfilmentId: string; orderId: string; shipmentId: string; moved: boolean }>

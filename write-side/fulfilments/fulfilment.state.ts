@@ -1,6 +1,6 @@
 import type { Delivery } from '../orders/order.events.js';
 import type {
-  CarrierDecision, FulfilmentEvent, FulfilmentEventType, FulfilmentKind, FulfilmentLine, PackageSpec, ShipmentLabel, ShipmentStatus, TrackingUpdate,
+  CarrierDecision, FulfilmentEvent, FulfilmentEventType, FulfilmentKind, FulfilmentLine, LabelFailure, PackageSpec, ShipmentLabel, ShipmentStatus, TrackingUpdate,
 } from './fulfilment.events.js';
 
 // A fulfilment's state, folded from its events, and what follows from it.
@@ -21,6 +21,10 @@ export const STATUS_AFTER = {
   FulfilmentPacked: 'packed',
   FulfilmentCarrierChosen: null,
   FulfilmentLabelled: 'labelled',
+  LabelPurchaseRefused: null,
+  LabelPurchaseFailed: null,
+  LabelCancelled: null,
+  LabelCancellationRefused: null,
   FulfilmentShipped: 'shipped',
   ShipmentTracked: null,
   FulfilmentReadyForPickup: 'ready_for_pickup',
@@ -46,7 +50,12 @@ interface Created {
   createdAt: string;
 }
 interface Picked extends Created { pick: { picked: FulfilmentLine[]; short: FulfilmentLine[]; at: string } }
-interface Packed extends Picked { packages: PackageSpec[]; carrierDecision?: CarrierDecision }
+/**
+ * How buying a packed fulfilment's label goes: the carrier choices made so far, the carriers that
+ * refused since the last failure was retried, and the failure the last try ended in, if it did.
+ */
+export interface LabelPurchase { attempts: number; refusedBy: string[]; failure?: LabelFailure }
+interface Packed extends Picked { packages: PackageSpec[]; carrierDecision?: CarrierDecision; labelPurchase: LabelPurchase }
 interface Labelled extends Packed { label: ShipmentLabel; tracking: KnownUpdate[] }
 interface Ready extends Picked { pickup: { code: string; readyAt: string; expiresAt: string } }
 
@@ -65,8 +74,13 @@ export type Fulfilment =
   | (Ready & { status: 'collected'; collectedAt: string })
   | (Ready & { status: 'expired'; expiredAt: string })
   | (Created & { status: 'rejected'; rejection: { reason: string; at: string } })
-  /** `was`: the fulfilment as it stood when cancelled (a label bought for it, say). */
-  | (Created & { status: 'cancelled'; cancellation: { reason: string; at: string }; was: OpenFulfilment });
+  /** `was`: the fulfilment as it stood when cancelled (a label bought for it, say); `voiding`: what became of its label at the carrier. */
+  | (Created & { status: 'cancelled'; cancellation: { reason: string; at: string }; was: OpenFulfilment; voiding?: LabelVoiding });
+
+/** A cancelled fulfilment's label at its carrier: voided, or the carrier would not void it. */
+export type LabelVoiding =
+  | { outcome: 'cancelled'; carrierId: string; trackingNumber: string; at: string }
+  | { outcome: 'refused'; carrierId: string; trackingNumber: string; code: string; reason: string; at: string };
 
 export type ExistingFulfilment = Exclude<Fulfilment, { status: 'none' }>;
 
@@ -89,6 +103,37 @@ export function linesToResource(event: FulfilmentEvent): FulfilmentLine[] {
   if (event.type === 'FulfilmentRejected') return event.data.lines;
   if (event.type === 'FulfilmentPicked') return event.data.short;
   return [];
+}
+
+/**
+ * The failure a label purchase stands at after an event, the one rule for it (evolve and the read
+ * model): recorded by a failure; a carrier choice, a refusal, a label or a new packing after it
+ * means the label is being bought again.
+ */
+export function labelFailureAfter(failure: LabelFailure | undefined, event: FulfilmentEvent): LabelFailure | undefined {
+  switch (event.type) {
+    case 'LabelPurchaseFailed': {
+      const { attempt, carrierId, code, reason, refusedBy } = event.data;
+      return { attempt, carrierId, code, reason, refusedBy };
+    }
+    case 'FulfilmentPacked':
+    case 'FulfilmentCarrierChosen':
+    case 'LabelPurchaseRefused':
+    case 'FulfilmentLabelled':
+      return undefined;
+    default:
+      return failure;
+  }
+}
+
+/** Whether a packed fulfilment may be packed again: its label purchase failed and no carrier choice holds, so nothing can have been bought. */
+export function mayRepack(f: Packed): boolean {
+  return f.carrierDecision === undefined && f.labelPurchase.failure !== undefined;
+}
+
+/** The carriers a new choice for this fulfilment leaves out: those that refused it, unless a failure since is being retried (then every carrier is tried again). */
+export function carriersToSkip(purchase: LabelPurchase): string[] {
+  return purchase.failure ? [] : purchase.refusedBy;
 }
 
 /** The shipment's status from its tracking history, the one rule for it: the newest update that moved it, else `label_created`. */
@@ -133,14 +178,31 @@ export function evolve(state: Fulfilment, event: FulfilmentEvent): Fulfilment {
       return { ...created(state), status: STATUS_AFTER.FulfilmentRejected, rejection: { reason: event.data.reason, at: event.data.at } };
     }
     case 'FulfilmentPacked':
-      if (state.status !== 'picking') return state;
-      return { ...state, status: STATUS_AFTER.FulfilmentPacked, packages: event.data.packages };
-    case 'FulfilmentCarrierChosen':
+      if (state.status === 'picking') return { ...state, status: STATUS_AFTER.FulfilmentPacked, packages: event.data.packages, labelPurchase: { attempts: 0, refusedBy: [] } };
+      if (state.status === 'packed' && mayRepack(state)) {
+        return { ...state, packages: event.data.packages, labelPurchase: { attempts: state.labelPurchase.attempts, refusedBy: [] } };
+      }
+      return state;
+    case 'FulfilmentCarrierChosen': {
       if (state.status !== 'packed' || state.carrierDecision) return state;
-      return { ...state, carrierDecision: event.data.decision };
-    case 'FulfilmentLabelled':
+      const { decision } = event.data;
+      return { ...state, carrierDecision: decision, labelPurchase: { attempts: decision.attempt, refusedBy: carriersToSkip(state.labelPurchase) } };
+    }
+    case 'LabelPurchaseRefused': {
+      if (state.status !== 'packed' || state.carrierDecision?.attempt !== event.data.attempt) return state;
+      const { carrierDecision: _refused, ...rest } = state;
+      const { attempts, refusedBy } = state.labelPurchase;
+      return { ...rest, labelPurchase: { attempts, refusedBy: [...refusedBy, event.data.carrierId] } };
+    }
+    case 'LabelPurchaseFailed': {
       if (state.status !== 'packed') return state;
-      return { ...state, status: STATUS_AFTER.FulfilmentLabelled, label: event.data.label, tracking: [] };
+      return { ...state, labelPurchase: { ...state.labelPurchase, failure: labelFailureAfter(state.labelPurchase.failure, event) } };
+    }
+    case 'FulfilmentLabelled': {
+      if (state.status !== 'packed') return state;
+      const { attempts, refusedBy } = state.labelPurchase;
+      return { ...state, status: STATUS_AFTER.FulfilmentLabelled, label: event.data.label, tracking: [], labelPurchase: { attempts, refusedBy } };
+    }
     case 'FulfilmentShipped':
       if (state.status !== 'labelled') return state;
       return { ...state, status: STATUS_AFTER.FulfilmentShipped, shippedAt: event.data.at };
@@ -164,6 +226,16 @@ export function evolve(state: Fulfilment, event: FulfilmentEvent): Fulfilment {
     case 'FulfilmentCancelled': {
       if (!isOpen(state)) return state;
       return { ...created(state), status: STATUS_AFTER.FulfilmentCancelled, cancellation: { reason: event.data.reason, at: event.data.at }, was: state };
+    }
+    case 'LabelCancelled': {
+      if (state.status !== 'cancelled') return state;
+      const { carrierId, trackingNumber, at } = event.data;
+      return { ...state, voiding: { outcome: 'cancelled', carrierId, trackingNumber, at } };
+    }
+    case 'LabelCancellationRefused': {
+      if (state.status !== 'cancelled' || state.voiding?.outcome === 'cancelled') return state;
+      const { carrierId, trackingNumber, code, reason, at } = event.data;
+      return { ...state, voiding: { outcome: 'refused', carrierId, trackingNumber, code, reason, at } };
     }
     default: {
       const unknown: never = event;
