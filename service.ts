@@ -34,6 +34,8 @@ import { batchedOutbox } from './notifications/outbox.js';
 import { batchedStockedAt } from './read-side/inventory.queries.js';
 import { fulfilmentsCreatedToday, staleShipments } from './read-side/fulfilments.queries.js';
 import { labelRecordersFrom } from './jobs/labels.job.js';
+import { refusedStep } from './jobs/fulfilment-steps.job.js';
+import { keepFailedJobs } from './jobs/outstanding-jobs.js';
 import { fulfilmentProcess } from './write-side/fulfilments/fulfilment.process.js';
 import { ProcessManagerRunner } from './write-side/process-manager.js';
 import { returnsProcess } from './write-side/returns/returns.process.js';
@@ -110,6 +112,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
     fulfilmentsToday: cachedFor(1000, () => fulfilmentsCreatedToday(knex, new Date())),
     costs: config.sourcing,
   });
+  // A step the fulfilment process finds refused is kept as a failed job for operators to retry.
+  const fulfilmentSteps = fulfilmentProcess({ write, allocator, log, recordRefusal: (e, reason) => keepFailedJobs(knex, [{ ...refusedStep(e), reason }]) });
   const metrics = createMetrics();
   const queues = createQueues(redis, config.queuePrefix, (err, queue) => log.warn({ err: err.message, queue }, 'queue connection error'));
   const stops: (() => Promise<unknown>)[] = [];
@@ -132,7 +136,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     await sourcing.start();
     stops.push(() => sourcing.stop());
     // Fulfilment follows the log beside sourcing, on a turn of its own.
-    const fulfilment = new ProcessManagerRunner(store, derived, fulfilmentProcess({ write, allocator, log }), log, { gatherMs: GATHER_MS.fulfilment });
+    const fulfilment = new ProcessManagerRunner(store, derived, fulfilmentSteps, log, { gatherMs: GATHER_MS.fulfilment });
     await fulfilment.start();
     stops.push(() => fulfilment.stop());
     // Returns too: opening what orders authorise, taking receipts onto the ledger, ordering exchanges.
@@ -159,6 +163,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
         rules: { standardMaxDays: config.carriers.standardMaxDays, preferences: config.carriers.preferences }, quoteTimeoutMs: config.carriers.quoteTimeoutMs, now,
       },
       refunds: { write, gateway, now, refundShipping: config.returns.refundShipping },
+      fulfilmentSteps: { store, step: fulfilmentSteps.step },
       tracking: {
         carriers, now, staleShipments: (limit) => staleShipments(knex, { olderThanMs: config.tracking.pollAfterMs, now: now(), limit }),
         recordTracking: async (id, update, metadata) => { await write.recordTracking(id, update, metadata); },

@@ -30,8 +30,11 @@ export function jobRoutes(deps: ApiDeps): Router {
     const { queue, job } = await findJob(deps.queues, ctx.params.jobId);
     const state = await job.getState();
     if (state !== 'failed') throw new ConflictError('job.not_failed', `Job ${ctx.params.jobId} is ${state}, not failed`);
+    // Run again with all its attempts, marked as possibly run before (as a job handed back from the log is).
+    await job.updateData({ ...job.data, recovered: true });
     // Another operator may have retried it a moment ago.
-    await job.retry('failed').catch(() => { throw new ConflictError('job.not_failed', `Job ${ctx.params.jobId} is no longer failed`); });
+    await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true })
+      .catch(() => { throw new ConflictError('job.not_failed', `Job ${ctx.params.jobId} is no longer failed`); });
     ctx.status = 202;
     ctx.body = { jobId: apiJobId(queue, job.id), queue, status: 'waiting' };
   });
@@ -39,19 +42,24 @@ export function jobRoutes(deps: ApiDeps): Router {
   return router;
 }
 
-interface KeptRow { queue: QueueName; job_id: string; name: string; data: Record<string, unknown>; position: number; failed_at: Date }
+interface KeptRow { queue: QueueName; job_id: string; name: string; data: Record<string, unknown>; position: number; reason: string | null; failed_at: Date }
 
-/** Jobs kept in failed_jobs (failed for good) that Redis no longer holds: still failed, still the operators' to retry. */
+/** What a job says it concerns. */
+const concerns = (data: { orderId?: string; fulfilmentId?: string; returnId?: string; sku?: string; eventId?: string }) => ({
+  orderId: data.orderId ?? null, fulfilmentId: data.fulfilmentId ?? null, returnId: data.returnId ?? null, sku: data.sku ?? null, eventId: data.eventId ?? null,
+});
+
+/**
+ * Jobs kept in failed_jobs (failed for good) that Redis does not hold: still failed, still the
+ * operators' to retry. Those Redis lost, and fulfilment steps a rule refused (never in Redis until retried).
+ */
 async function keptOnly(deps: ApiDeps, limit: number) {
   const rows = await deps.knex('failed_jobs').orderBy('failed_at', 'desc').limit(limit).select<KeptRow[]>('*');
   const known = await Promise.all(rows.map((r) => deps.queues.get(r.queue)?.getJob(r.job_id)));
-  return rows.filter((r, i) => deps.queues.has(r.queue) && !known[i]).map((r) => {
-    const data = r.data as { orderId?: string; returnId?: string; sku?: string; eventId?: string };
-    return {
-      jobId: apiJobId(r.queue, r.job_id), queue: r.queue, name: r.name, reason: 'failed for good; kept from the log after Redis lost it', attempts: null,
-      orderId: data.orderId ?? null, returnId: data.returnId ?? null, sku: data.sku ?? null, eventId: data.eventId ?? null, failedAt: r.failed_at.toISOString(),
-    };
-  });
+  return rows.filter((r, i) => deps.queues.has(r.queue) && !known[i]).map((r) => ({
+    jobId: apiJobId(r.queue, r.job_id), queue: r.queue, name: r.name, reason: r.reason ?? 'failed for good; kept from the log after Redis lost it', attempts: null,
+    ...concerns(r.data), failedAt: r.failed_at.toISOString(),
+  }));
 }
 
 /** The kept failure this API job id names, if Redis no longer holds the job. */
@@ -65,10 +73,8 @@ async function keptFailure(deps: ApiDeps, raw: string | undefined): Promise<LogJ
 }
 
 function view(queue: string, job: Job) {
-  const data = job.data as { orderId?: string; returnId?: string; sku?: string; eventId?: string };
   return {
-    jobId: apiJobId(queue, job.id), queue, name: job.name, reason: job.failedReason, attempts: job.attemptsMade,
-    orderId: data.orderId ?? null, returnId: data.returnId ?? null, sku: data.sku ?? null, eventId: data.eventId ?? null,
+    jobId: apiJobId(queue, job.id), queue, name: job.name, reason: job.failedReason, attempts: job.attemptsMade, ...concerns(job.data),
     failedAt: new Date(job.finishedOn ?? job.processedOn ?? job.timestamp).toISOString(),
   };
 }

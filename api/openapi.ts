@@ -103,13 +103,13 @@ export const openApiDocument = {
         parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500 } }, minPosition], responses: { 200: ok('orders, position'), ...errors } },
     },
     '/fulfilments': {
-      get: { summary: 'A location\'s fulfilment queue, oldest first (operator)',
+      get: { summary: 'A location\'s fulfilment queue, oldest first; each with its labelFailure (null unless the label job gave up on it) (operator)',
         parameters: [{ name: 'locationId', in: 'query', schema: { type: 'string' } }, { name: 'status', in: 'query', schema: { type: 'string', enum: [...FULFILMENT_STATUSES] } },
           { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200 } }, { name: 'after', in: 'query', schema: { type: 'integer', minimum: 0 }, description: '`next` of the previous page' }, minPosition],
         responses: { 200: ok('fulfilments, next, position'), ...errors } },
     },
     '/fulfilments/{fulfilmentId}': {
-      get: { summary: 'One fulfilment with its lines, packages, shipment (label, choice, tracking) and timeline (operator)', parameters: [path('fulfilmentId'), minPosition],
+      get: { summary: 'One fulfilment with its lines, packages, shipment (label, choice, tracking, cancelledAt once voided), labelFailure (why the label job gave up, while it stands) and timeline (operator)', parameters: [path('fulfilmentId'), minPosition],
         responses: { 200: ok('Fulfilment'), 404: problem, ...errors } },
     },
     '/fulfilments/{fulfilmentId}/pick': {
@@ -121,7 +121,7 @@ export const openApiDocument = {
         requestBody: body(RejectFulfilmentBody), responses: { 200: ok('fulfilmentId, status, position'), 404: problem, ...errors } },
     },
     '/fulfilments/{fulfilmentId}/pack': {
-      post: { summary: 'Record the packages; a carrier job rate-shops and buys the label (operator)', parameters: [path('fulfilmentId'), idempotencyKey],
+      post: { summary: 'Record the packages; a carrier job rate-shops and buys the label. Packing again is refused (409) unless the label purchase failed with nothing bought: then it starts a new label job (operator)', parameters: [path('fulfilmentId'), idempotencyKey],
         requestBody: body(PackFulfilmentBody), responses: { 202: ok('fulfilmentId, status, position'), 404: problem, ...errors } },
     },
     '/fulfilments/{fulfilmentId}/ship': {
@@ -149,11 +149,13 @@ export const openApiDocument = {
         requestBody: body(ShippingRatesBody), responses: { 200: ok('quotes, unavailable (carriers that did not answer in time), position'), 404: problem, ...errors } },
     },
     '/jobs/failed': {
-      get: { summary: 'Jobs that failed past their retries, with queue, reason and the order or SKU they concern (operator)',
-        parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500 } }], responses: { 200: ok('jobs'), ...errors } },
+      get: { summary: 'Jobs that failed past their retries or for good (a label no carrier could sell, say), and fulfilment steps a rule refused (queue fulfilment-steps), with queue, reason and the order, fulfilment or SKU they concern (operator)',
+        parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500 } }],
+        responses: { 200: ok('jobs: [{ jobId, queue, name, reason, attempts, orderId, fulfilmentId, sku, eventId, failedAt }]'), ...errors } },
     },
     '/jobs/{jobId}/retry': {
-      post: { summary: 'Retry a failed job (operator); jobId as listed by /jobs/failed', parameters: [path('jobId')], responses: { 202: ok('Queued again'), 404: problem, ...errors } },
+      post: { summary: 'Retry a failed job with all its attempts, or run a refused fulfilment step again (operator); jobId as listed by /jobs/failed', parameters: [path('jobId')],
+        responses: { 202: ok('Queued again'), 404: problem, ...errors } },
     },
     '/health': { get: { summary: 'Health of the service and its dependencies', security: [], responses: { 200: ok('ok'), 503: ok('degraded') } } },
     '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { 200: { description: 'text/plain; version=0.0.4' } } } },

@@ -157,18 +157,12 @@ export class OutstandingJobs {
     this.log.warn({ jobs: jobs.length }, 'jobs Redis no longer knew were handed to it again');
   }
 
-  /**
-   * Jobs that failed for good are kept in PostgreSQL, committed durably (the service's read-model
-   * connections commit asynchronously), so operators still see them, and can retry them, after
-   * Redis has forgotten them. They are never run again by themselves: a retry is an operator's call.
-   */
+  /** Keeps jobs that failed for good, with why they failed as Redis has it. */
   private async keepFailed(jobs: LogJob[]): Promise<void> {
-    await this.knex.transaction(async (trx) => {
-      await trx.raw('SET LOCAL synchronous_commit = on');
-      await trx('failed_jobs')
-        .insert(jobs.map((j) => ({ queue: j.queue, job_id: j.jobId, name: j.name, data: JSON.stringify(j.data), position: j.position })))
-        .onConflict(['queue', 'job_id']).ignore();
-    });
+    const pipeline = this.redis.pipeline();
+    for (const j of jobs) pipeline.hget(this.queues.get(j.queue)!.toKey(j.jobId), 'failedReason');
+    const reasons = ((await pipeline.exec()) ?? []).map(([err, reason]) => (err ? null : (reason as string | null)));
+    await keepFailedJobs(this.knex, jobs.map((j, i) => ({ ...j, reason: reasons[i] ?? null })));
   }
 
   /** Lets go of the kept failures whose jobs an operator retried and that have now completed. */
@@ -187,4 +181,19 @@ export class OutstandingJobs {
       after = { position: Number(rows[rows.length - 1].position), jobId: rows[rows.length - 1].job_id };
     }
   }
+}
+
+/**
+ * Jobs that failed for good are kept in PostgreSQL, committed durably (the service's read-model
+ * connections commit asynchronously), so operators still see them, and can retry them, after
+ * Redis has forgotten them, or when they never were in Redis (a refused fulfilment step). They are
+ * never run again by themselves: a retry is an operator's call. A job kept already stays as it was.
+ */
+export async function keepFailedJobs(knex: Knex, jobs: (LogJob & { reason: string | null })[]): Promise<void> {
+  await knex.transaction(async (trx) => {
+    await trx.raw('SET LOCAL synchronous_commit = on');
+    await trx('failed_jobs')
+      .insert(jobs.map((j) => ({ queue: j.queue, job_id: j.jobId, name: j.name, data: JSON.stringify(j.data), position: j.position, reason: j.reason })))
+      .onConflict(['queue', 'job_id']).ignore();
+  });
 }

@@ -4,6 +4,8 @@ import type { Redis } from 'ioredis';
 export const QUEUES = {
   fraudScoring: 'fraud-scoring', backorders: 'backorders', payments: 'payments', notifications: 'notifications',
   labels: 'labels', tracking: 'tracking', pickups: 'pickups', refunds: 'refunds',
+  /** Fulfilment process steps a rule refused, run again when an operator retries them (never from the log). */
+  fulfilmentSteps: 'fulfilment-steps',
 } as const;
 
 /** How often shipments nobody has heard about are asked after at their carriers. */

@@ -11,9 +11,10 @@ import { labelJob, type LabelDeps } from './labels.job.js';
 import { expirePickup, type PickupExpiryDeps } from './pickup-expiry.job.js';
 import { pollTracking, type TrackingPollDeps } from './tracking-poll.job.js';
 import { refundReceipt, type RefundDeps } from './refunds.job.js';
+import { retryFulfilmentStep, type FulfilmentStepDeps } from './fulfilment-steps.job.js';
 
 export type WorkerDeps = FraudScoringDeps & BackorderDeps & PaymentDeps & NotificationDeps & PickupExpiryDeps
-  & { labels: LabelDeps; tracking: TrackingPollDeps; refunds: RefundDeps };
+  & { labels: LabelDeps; tracking: TrackingPollDeps; refunds: RefundDeps; fulfilmentSteps: FulfilmentStepDeps };
 
 /** Payment jobs are named after the event that started them. */
 function paymentJob(job: PaymentJob, deps: PaymentDeps): Promise<void> {
@@ -42,6 +43,7 @@ export async function startWorkers(connection: Redis, prefix: string, concurrenc
     new Worker(QUEUES.tracking, (job) => pollTracking(job, deps.tracking), { ...options, connection, prefix, concurrency: 1 }),
     new Worker(QUEUES.pickups, (job, token) => expirePickup(job, deps, token), { ...options, connection, prefix, concurrency }),
     new Worker(QUEUES.refunds, (job) => refundReceipt(job, deps.refunds), { ...options, connection, prefix, concurrency }),
+    new Worker(QUEUES.fulfilmentSteps, (job) => retryFulfilmentStep(job, deps.fulfilmentSteps), { ...options, connection, prefix, concurrency: 1 }),
   ];
   for (const w of workers) {
     w.on('completed', () => metrics?.jobsFinished.inc({ queue: w.name, outcome: 'completed' }));

@@ -662,4 +662,12 @@ export const schemaMigrations: Migration[] = [
       await knex.raw('ALTER TABLE fulfilments ADD COLUMN label_failure jsonb');
     },
   },
+  {
+    // Why a kept job failed: the reason Redis had for it, or the rule that refused a fulfilment
+    // step (kept here as a job an operator can retry). Jobs kept before have none.
+    name: '017-failed-job-reason',
+    async up(knex) {
+      await knex.raw('ALTER TABLE failed_jobs ADD COLUMN reason text');
+    },
+  },
 ];

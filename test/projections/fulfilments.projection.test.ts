@@ -48,6 +48,17 @@ function fulfilment(fulfilmentId: string, locationId: string, kind: FulfilmentKi
     collected: (s: number): FulfilmentEvent => ({ type: 'FulfilmentCollected', data: { ...ids, lines, at: t(s) } }),
     expired: (s: number): FulfilmentEvent => ({ type: 'FulfilmentExpired', data: { ...ids, lines, at: t(s) } }),
     cancelled: (s: number): FulfilmentEvent => ({ type: 'FulfilmentCancelled', data: { ...ids, reason: 'order cancelled', at: t(s) } }),
+    chosen: (s: number, attempt: number): FulfilmentEvent => ({
+      type: 'FulfilmentCarrierChosen',
+      data: { ...ids, decision: { attempt, quote: QUOTE, choice: { why: 'fastest', quotes: [QUOTE], unavailable: [] }, from: { locationId, geo: { lat: 0, lon: 0 }, cutoffHour: 16 }, readyAt: t(s) }, at: t(s) },
+    }),
+    refused: (s: number, attempt: number): FulfilmentEvent => ({
+      type: 'LabelPurchaseRefused', data: { ...ids, attempt, carrierId: 'parcelnet', service: 'express', code: 'address_not_serviceable', reason: 'not there', at: t(s) },
+    }),
+    labelFailed: (s: number, attempt: number): FulfilmentEvent => ({
+      type: 'LabelPurchaseFailed', data: { ...ids, attempt, carrierId: null, code: 'no_carrier', reason: 'every carrier refused the label: parcelnet', refusedBy: ['parcelnet'], at: t(s) },
+    }),
+    labelCancelled: (s: number): FulfilmentEvent => ({ type: 'LabelCancelled', data: { ...ids, carrierId: 'parcelnet', trackingNumber: label.trackingNumber, at: t(s) } }),
   };
 }
 
@@ -59,6 +70,8 @@ const d = fulfilment('f-d', 'wh-1');
 const e = fulfilment('f-e', 'wh-2');
 const x = fulfilment('f-x', 'store-1', 'pickup');
 const y = fulfilment('f-y', 'wh-1');
+const g = fulfilment('f-g', 'wh-3');
+const k = fulfilment('f-k', 'wh-3');
 
 /** Each fulfilment's history as its decider records it, each event with when the service heard of it (seconds after NOW). */
 const HISTORIES: [FulfilmentEvent, number][][] = [
@@ -71,6 +84,8 @@ const HISTORIES: [FulfilmentEvent, number][][] = [
   [[e.created(4), 4], [e.cancelled(14), 14]],
   [[x.created(5), 5], [x.picked(15), 15], [x.ready(25), 25], [x.expired(35), 35]],
   [[y.created(-86_400), -86_400]],
+  [[g.created(6), 6], [g.picked(16), 16], [g.packed(26), 26], [g.chosen(36, 1), 36], [g.refused(46, 1), 46], [g.labelFailed(56, 1), 56]],
+  [[k.created(7), 7], [k.picked(17), 17], [k.packed(27), 27], [k.chosen(37, 1), 37], [k.labelled(47), 47], [k.cancelled(57), 57], [k.labelCancelled(67), 67]],
 ];
 
 /** The histories interleaved as the log would hold them. */
@@ -152,6 +167,29 @@ describe('fulfilments projection', function () {
     expect(JSON.stringify(timeline)).to.not.include('482913');
   });
 
+  it('keeps why the label job gave up on a packed fulfilment, with the refusals before it on the timeline', async () => {
+    expect(await row('f-g')).to.deep.include({
+      status: 'packed', label_failure: { attempt: 1, carrierId: null, code: 'no_carrier', reason: 'every carrier refused the label: parcelnet', refusedBy: ['parcelnet'], at: t(56) },
+    });
+    const f = await findFulfilment(oneByOne.knex, 'f-g');
+    expect(f!.labelFailure).to.include({ code: 'no_carrier', at: t(56) });
+    expect(f!.timeline.slice(3)).to.deep.equal([
+      { at: t(36), type: 'FulfilmentCarrierChosen', attempt: 1, carrierId: 'parcelnet', service: 'express', amount: 1290, why: 'fastest', unavailable: [] },
+      { at: t(46), type: 'LabelPurchaseRefused', attempt: 1, carrierId: 'parcelnet', service: 'express', code: 'address_not_serviceable', reason: 'not there' },
+      { at: t(56), type: 'LabelPurchaseFailed', attempt: 1, carrierId: null, code: 'no_carrier', reason: 'every carrier refused the label: parcelnet', refusedBy: ['parcelnet'] },
+    ]);
+    const queue = await fulfilmentQueue(oneByOne.knex, { locationId: 'wh-3', status: 'packed', limit: 10 });
+    expect(queue.fulfilments.map((x) => [x.fulfilmentId, x.labelFailure?.code])).to.deep.equal([['f-g', 'no_carrier']]);
+  });
+
+  it('marks a cancelled fulfilment\'s shipment with when its label was voided', async () => {
+    const f = await findFulfilment(oneByOne.knex, 'f-k');
+    expect(f).to.deep.include({ status: 'cancelled', labelFailure: null });
+    expect(f!.shipment).to.deep.include({ trackingNumber: 'PN-f-k', cancelledAt: t(67) });
+    expect(f!.timeline.at(-1)).to.deep.equal({ at: t(67), type: 'LabelCancelled', carrierId: 'parcelnet', trackingNumber: 'PN-f-k' });
+    expect((await findFulfilment(oneByOne.knex, 'f-d'))!.shipment).to.deep.include({ cancelledAt: null });
+  });
+
   it('ends with the same rows when several changes to one fulfilment arrive in one batch', async () => {
     const expected = await rows(oneByOne.knex);
     for (const size of [log.length, 3]) {
@@ -188,7 +226,7 @@ describe('fulfilments projection', function () {
       const labelled = await fulfilmentQueue(knex, { locationId: 'wh-1', status: 'labelled', limit: 10 });
       expect(labelled.fulfilments).to.deep.equal([{
         fulfilmentId: 'f-d', orderId: 'o-f-d', locationId: 'wh-1', kind: 'ship', status: 'labelled',
-        lines: [{ sku: 'SKU-1', quantity: 2, picked: 2 }, { sku: 'SKU-2', quantity: 1, picked: 1 }], createdAt: t(3), updatedAt: t(33),
+        lines: [{ sku: 'SKU-1', quantity: 2, picked: 2 }, { sku: 'SKU-2', quantity: 1, picked: 1 }], labelFailure: null, createdAt: t(3), updatedAt: t(33),
       }]);
     });
 
@@ -223,7 +261,7 @@ describe('fulfilments projection', function () {
 
     it('counts the fulfilments each location was given today', async () => {
       const today = async (at: string) => Object.fromEntries(await fulfilmentsCreatedToday(oneByOne.knex, new Date(at)));
-      expect(await today(t(60))).to.deep.equal({ 'wh-1': 3, 'store-1': 2, 'wh-2': 1 });
+      expect(await today(t(60))).to.deep.equal({ 'wh-1': 3, 'store-1': 2, 'wh-2': 1, 'wh-3': 2 });
       expect(await today(t(-86_400))).to.deep.equal({ 'wh-1': 1 });
     });
   });

@@ -352,6 +352,29 @@ describe('orders projection', function () {
     }
   });
 
+  it('puts what became of a fulfilment\'s label on the order\'s timeline (a purchase given up, a label voided), leaving the order as it was', async () => {
+    const own = await readModelWorld();
+    try {
+      const mine = log.filter((e) => e.data.orderId === 'o-released');
+      await inBatches(own.knex, mine, 100);
+      const before = await own.knex('orders').where({ order_id: 'o-released' }).first();
+      const ids = { fulfilmentId: 'f-1', orderId: 'o-released', locationId: 'wh-1' };
+      const news = [
+        { type: 'LabelPurchaseFailed', data: { ...ids, attempt: 3, carrierId: null, code: 'no_carrier', reason: 'every carrier refused the label', refusedBy: ['parcelnet'], at: at(20) } },
+        { type: 'LabelCancelled', data: { ...ids, carrierId: 'parcelnet', trackingNumber: 'PN1', at: at(30) } },
+      ].map((e, i) => ({ ...e, id: randomUUID(), metadata: {}, streamId: 'fulfilment-f-1', revision: i, position: log.length + 1 + i, recordedAt: new Date() }));
+      await own.knex.transaction((trx) => ordersProjection.applyBatch!(news as never, trx));
+      expect(await own.knex('orders').where({ order_id: 'o-released' }).first()).to.deep.equal(before);
+      const timeline = await own.knex('order_timeline').where({ order_id: 'o-released' }).orderBy('position').select('type', 'details');
+      expect(timeline.slice(-2)).to.deep.equal([
+        { type: 'LabelPurchaseFailed', details: { fulfilmentId: 'f-1', attempt: 3, carrierId: null, code: 'no_carrier', reason: 'every carrier refused the label', refusedBy: ['parcelnet'] } },
+        { type: 'LabelCancelled', details: { fulfilmentId: 'f-1', carrierId: 'parcelnet', trackingNumber: 'PN1' } },
+      ]);
+    } finally {
+      await own.cleanup();
+    }
+  });
+
   it('refuses a change to an order it does not hold, so the runner records it', async () => {
     const stray = { ...log[log.length - 1], data: { ...log[log.length - 1].data, orderId: 'o-unknown' }, position: log.length + 1 } as Recorded<OrderEvent>;
     let err: unknown;

@@ -25,8 +25,16 @@ type Event = Recorded<OrderEvent | FulfilmentEvent>;
  * recorded on the order, and a pickup not collected in time cancels the order (not_collected).
  * Every step is a command whose outcome, once it holds, appends nothing, so a reaction run again
  * after a crash does nothing twice.
+ *
+ * A step a rule refuses (a 4xx of the domain) would be refused again on every retry, and a
+ * reaction that throws halts the turn for every order: it is recorded (`recordRefusal`, durably,
+ * where operators see and retry it) and the process goes on. `step` is the reaction itself, which
+ * throws what it meets: what an operator's retry runs.
  */
-export function fulfilmentProcess(deps: { write: WriteSide; allocator: Allocator; log: Logger; now?: () => Date }): ProcessManager {
+export function fulfilmentProcess(deps: {
+  write: WriteSide; allocator: Allocator; log: Logger; now?: () => Date;
+  recordRefusal(event: Recorded, reason: string): Promise<void>;
+}): ProcessManager & { step(event: Recorded): Promise<void> } {
   const name = 'fulfilment';
   const { write, allocator } = deps;
 
@@ -49,12 +57,12 @@ export function fulfilmentProcess(deps: { write: WriteSide; allocator: Allocator
       try {
         await reactTo(raw as Event, context);
       } catch (err) {
-        // A rule refusing the step (a 4xx of the domain) will refuse it again on every retry, and a
-        // reaction that throws halts the turn for every order: log it for operators and move on.
         if (!(err instanceof AppError) || err instanceof ConcurrencyError) throw err;
         deps.log.error({ err, eventId: raw.id, type: raw.type, position: raw.position, orderId: (raw.data as { orderId?: string }).orderId }, 'fulfilment step refused; left for an operator');
+        await deps.recordRefusal(raw, `${raw.type} refused: ${err.code}: ${err.message}`);
       }
     },
+    step: (e) => reactTo(e as Event, { afterCrash: true, signal: new AbortController().signal }),
   };
 
   async function reactTo(e: Event, context: { afterCrash: boolean; signal: AbortSignal }): Promise<void> {
