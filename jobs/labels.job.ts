@@ -136,13 +136,12 @@ async function purchase(f: LabelFulfilment, deps: LabelDeps, metadata: () => Com
 
 /** Rate-shops among the carriers that have not refused this fulfilment, and records the choice as the next purchase. */
 async function choose(f: LabelFulfilment, deps: LabelDeps, metadata: CommandMetadata): Promise<CarrierDecision> {
-  if (f.delivery.method !== 'ship') throw new UnrecoverableError(`fulfilment ${f.fulfilmentId} is not shipped`);
+  const request = labelRequest(f, { from: f.location, readyAt: deps.now().toISOString() });
+  const speed = f.delivery.method === 'ship' ? f.delivery.speed : 'standard';
   const skip = carriersToSkip(f.labelPurchase);
   const carriers = deps.carriers.filter((c) => !skip.includes(c.carrierId));
-  const readyAt = deps.now().toISOString();
-  const request: RateRequest = { ...labelRequest(f, { from: f.location, readyAt }) };
   const { quotes, unavailable } = await shopRates(carriers, request, deps.quoteTimeoutMs);
-  const { chosen, choice } = chooseRate(quotes, unavailable, { ...deps.rules, speed: f.delivery.speed });
+  const { chosen, choice } = chooseRate(quotes, unavailable, { ...deps.rules, speed });
   const refused = skip.map((id) => `${id} refused the label`).join('; ');
   const why = carriers.length === 0 ? `every carrier refused the label: ${skip.join(', ')}` : refused ? `${choice.why}; ${refused}` : choice.why;
   if (!chosen) {
@@ -150,7 +149,7 @@ async function choose(f: LabelFulfilment, deps: LabelDeps, metadata: CommandMeta
     if (unavailable.length > 0) throw new Error(`no label for fulfilment ${f.fulfilmentId} yet: ${why}`);
     return fail(f, deps, metadata, { carrierId: null, code: 'no_carrier', reason: `no carrier can take fulfilment ${f.fulfilmentId}: ${why}` });
   }
-  return deps.recordCarrierChoice(f.fulfilmentId, { attempt: f.labelPurchase.attempts + 1, quote: chosen, choice: { ...choice, why }, from: request.from, readyAt }, metadata);
+  return deps.recordCarrierChoice(f.fulfilmentId, { attempt: f.labelPurchase.attempts + 1, quote: chosen, choice: { ...choice, why }, from: request.from, readyAt: request.readyAt }, metadata);
 }
 
 /** Records why no label can be bought, and fails the job for good: an operator takes it from there. */
