@@ -149,9 +149,9 @@ export const openApiDocument = {
         requestBody: body(ShippingRatesBody), responses: { 200: ok('quotes, unavailable (carriers that did not answer in time), position'), 404: problem, ...errors } },
     },
     '/jobs/failed': {
-      get: { summary: 'Jobs that failed past their retries or for good (a label no carrier could sell, say), and fulfilment steps a rule refused (queue fulfilment-steps), with queue, reason and the order, fulfilment or SKU they concern (operator)',
+      get: { summary: 'Jobs that failed past their retries or for good (a label no carrier could sell, say), and fulfilment steps a rule refused (queue fulfilment-steps), with queue, reason and the order, fulfilment, return or SKU they concern (operator)',
         parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500 } }],
-        responses: { 200: ok('jobs: [{ jobId, queue, name, reason, attempts, orderId, fulfilmentId, sku, eventId, failedAt }]'), ...errors } },
+        responses: { 200: ok('jobs: [{ jobId, queue, name, reason, attempts, orderId, fulfilmentId, returnId, sku, eventId, failedAt }]'), ...errors } },
     },
     '/jobs/{jobId}/retry': {
       post: { summary: 'Retry a failed job with all its attempts, or run a refused fulfilment step again (operator); jobId as listed by /jobs/failed', parameters: [path('jobId')],
