@@ -216,6 +216,60 @@ describe('stock ledger decider', () => {
     });
   });
 
+  describe('an order\'s units sent to its pickup store', () => {
+    const out = { ...key, transferId: 't-1', to: 'store-1', quantity: 2, orderId: 'o-1', fulfilmentId: 'f-t' };
+    const sent: StockEvent = { type: 'StockTransferredOut', data: { ...at, transferId: 't-1', to: 'store-1', quantity: 2, orderId: 'o-1', fulfilmentId: 'f-t' } };
+    const releasedForIt: StockEvent = { type: 'StockReservationReleased', data: { ...at, orderId: 'o-1', quantity: 2, reason: 'transferred' } };
+
+    it('leave with the order\'s reservation of them: released first, then sent, never available on the way', () => {
+      given([received(5), reserved('o-1', 2)]).when({ type: 'TransferStockOut', data: out, metadata: m }).then([releasedForIt, sent]);
+      const after = fold(stockDecider, [received(5), reserved('o-1', 2), releasedForIt, sent]);
+      expect([after.onHand, after.reserved, available(after)]).to.deep.equal([3, 0, 3]);
+    });
+
+    it('records nothing when sent again', () => {
+      given([received(5), reserved('o-1', 2), releasedForIt, sent]).when({ type: 'TransferStockOut', data: out, metadata: m }).then([]);
+    });
+
+    it('leave from unreserved stock when the order no longer holds them (released as it closed while the parcel left)', () => {
+      given([received(5)]).when({ type: 'TransferStockOut', data: out, metadata: m }).then([sent]);
+      given([received(5), reserved('o-1', 1)]).when({ type: 'TransferStockOut', data: out, metadata: m })
+        .then([{ ...releasedForIt, data: { ...releasedForIt.data, quantity: 1 } } as StockEvent, sent]);
+    });
+
+    it('refuses to send units held for other orders with 409', () => {
+      given([received(2), reserved('o-2', 2)]).when({ type: 'TransferStockOut', data: out, metadata: m }).thenThrows(ConflictError, 'stock.insufficient');
+    });
+
+    it('arrive reserved for the order, once', () => {
+      const inKey = { sku: 'SKU-1', locationId: 'wh-1' };
+      const arrivedForIt: StockEvent[] = [
+        { type: 'StockTransferredIn', data: { ...at, transferId: 't-1', from: 'wh-2', quantity: 2, orderId: 'o-1', fulfilmentId: 'f-t' } },
+        { type: 'StockReserved', data: { ...at, orderId: 'o-1', quantity: 2 } },
+      ];
+      const command = { type: 'TransferStockIn' as const, data: { ...inKey, transferId: 't-1', from: 'wh-2', quantity: 2, orderId: 'o-1', fulfilmentId: 'f-t' }, metadata: m };
+      given([received(1)]).when(command).then(arrivedForIt);
+      given([received(1), ...arrivedForIt]).when(command).then([]);
+      const after = fold(stockDecider, [received(1), ...arrivedForIt]);
+      expect([after.onHand, after.reserved, available(after), after.reservations.get('o-1')]).to.deep.equal([3, 2, 1, 2]);
+    });
+
+    it('arrive unreserved for an order that closed on the way: the store\'s to sell', () => {
+      given([]).when({ type: 'TransferStockIn', data: { ...key, transferId: 't-1', from: 'wh-2', quantity: 2, fulfilmentId: 'f-t' }, metadata: m })
+        .then([{ type: 'StockTransferredIn', data: { ...at, transferId: 't-1', from: 'wh-2', quantity: 2, fulfilmentId: 'f-t' } }]);
+    });
+  });
+
+  describe('a stock transfer sent', () => {
+    it('takes available units and records nothing when sent again under the same id', () => {
+      const sent: StockEvent = { type: 'StockTransferredOut', data: { ...at, transferId: 't-9', to: 'wh-2', quantity: 3 } };
+      given([received(5)]).when({ type: 'TransferStockOut', data: { ...key, transferId: 't-9', to: 'wh-2', quantity: 3 }, metadata: m }).then([sent]);
+      given([received(5), sent]).when({ type: 'TransferStockOut', data: { ...key, transferId: 't-9', to: 'wh-2', quantity: 3 }, metadata: m }).then([]);
+      given([received(5), reserved('o-1', 3)]).when({ type: 'TransferStockOut', data: { ...key, transferId: 't-8', to: 'wh-2', quantity: 3 }, metadata: m })
+        .thenThrows(ConflictError, 'stock.insufficient');
+    });
+  });
+
   describe('returned units', () => {
     it('go back on hand with their reference', () => {
       given([]).when({ type: 'ReturnStock', data: { ...key, quantity: 1, reference: 'RMA-9' }, metadata: m })

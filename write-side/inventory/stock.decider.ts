@@ -15,14 +15,17 @@ export type StockEvent =
   | DomainEvent<'StockReservationReleased', At & { orderId: string; quantity: number; reason: string }>
   /** `fulfilmentId`: the shipment the units left with (absent on events recorded before fulfilments). */
   | DomainEvent<'StockShipped', At & { orderId: string; quantity: number; fulfilmentId?: string }>
-  | DomainEvent<'StockTransferredOut', At & { transferId: string; to: string; quantity: number }>
-  | DomainEvent<'StockTransferredIn', At & { transferId: string; from: string; quantity: number }>
+  /** `orderId`, `fulfilmentId`: the order whose units these are, sent to its pickup store by that transfer fulfilment (absent for a stock transfer). */
+  | DomainEvent<'StockTransferredOut', At & { transferId: string; to: string; quantity: number } & ForOrder>
+  | DomainEvent<'StockTransferredIn', At & { transferId: string; from: string; quantity: number } & ForOrder>
   /** `receiptId`: the return receipt the units came back with (absent on units returned by hand). */
   | DomainEvent<'StockReturned', At & { quantity: number; reference: string; receiptId?: string }>
   | DomainEvent<'StockQuarantined', At & { quantity: number; reason: string }>
   | DomainEvent<'SafetyStockSet', At & { quantity: number }>;
 
 type Key = { sku: string; locationId: string };
+/** The order a transfer carries units of, and its transfer fulfilment. */
+type ForOrder = { orderId?: string; fulfilmentId?: string };
 export type StockCommand =
   | Command<'ReceiveStock', Key & { quantity: number; reference?: string }>
   | Command<'AdjustStock', Key & { delta: number; reason: string }>
@@ -36,8 +39,10 @@ export type StockCommand =
   /** Writes off units a fulfilment found missing on the shelf, with the order's reservation of them. */
   | Command<'WriteOffShortPick', Key & { orderId: string; fulfilmentId: string; quantity: number }>
   | Command<'ShipReservedStock', Key & { orderId: string; quantity: number; fulfilmentId?: string }>
-  | Command<'TransferStockOut', Key & { transferId: string; to: string; quantity: number }>
-  | Command<'TransferStockIn', Key & { transferId: string; from: string; quantity: number }>
+  /** With `orderId`: the order's units leave with its reservation of them here. */
+  | Command<'TransferStockOut', Key & { transferId: string; to: string; quantity: number } & ForOrder>
+  /** With `orderId`: the units arrive reserved for the order, never available to another on the way. */
+  | Command<'TransferStockIn', Key & { transferId: string; from: string; quantity: number } & ForOrder>
   | Command<'ReturnStock', Key & { quantity: number; reference: string }>
   | Command<'QuarantineStock', Key & { quantity: number; reason: string }>
   /** Units of a return received here: back on hand, the `damaged` ones of them held in quarantine; one receipt is taken in once. */
@@ -53,6 +58,8 @@ export interface StockLedger {
   reservations: ImmutableMap<string, number>;
   /** When each transfer already received here arrived, so a repeated receipt records nothing and can say when. */
   transfersIn: ImmutableMap<string, string>;
+  /** Transfers already sent from here, so a repeated sending records nothing. */
+  transfersOut: ImmutableSet<string>;
   /** Fulfilments whose short pick has been written off here, so a repeated write-off records nothing. */
   shortPicks: ImmutableSet<string>;
   /** Shipments already taken off this ledger (`fulfilmentId`), so a repeated handover takes nothing twice. */
@@ -70,7 +77,10 @@ export const available = (s: StockLedger): number => Math.max(0, s.onHand - s.re
 export const MAX_ON_HAND = 1_000_000_000_000;
 
 export const stockDecider: Decider<StockLedger, StockCommand, StockEvent> = {
-  initialState: { onHand: 0, reserved: 0, quarantined: 0, safetyStock: 0, reservations: ImmutableMap(), transfersIn: ImmutableMap(), shortPicks: ImmutableSet(), shipped: ImmutableSet(), receipts: ImmutableSet() },
+  initialState: {
+    onHand: 0, reserved: 0, quarantined: 0, safetyStock: 0, reservations: ImmutableMap(), transfersIn: ImmutableMap(), transfersOut: ImmutableSet(), shortPicks: ImmutableSet(),
+    shipped: ImmutableSet(), receipts: ImmutableSet(),
+  },
 
   evolve(state, event) {
     switch (event.type) {
@@ -94,7 +104,7 @@ export const stockDecider: Decider<StockLedger, StockCommand, StockEvent> = {
           shipped: event.data.fulfilmentId === undefined ? state.shipped : state.shipped.add(event.data.fulfilmentId),
         };
       case 'StockTransferredOut':
-        return { ...state, onHand: state.onHand - event.data.quantity };
+        return { ...state, onHand: state.onHand - event.data.quantity, transfersOut: state.transfersOut.add(event.data.transferId) };
       case 'StockTransferredIn':
         return { ...state, onHand: state.onHand + event.data.quantity, transfersIn: state.transfersIn.set(event.data.transferId, event.data.at) };
       case 'StockQuarantined':
@@ -177,20 +187,32 @@ export const stockDecider: Decider<StockLedger, StockCommand, StockEvent> = {
         return [{ type: 'StockShipped', data: { ...at, orderId, quantity, ...(fulfilmentId === undefined ? {} : { fulfilmentId }) } }];
       }
       case 'TransferStockOut': {
-        const { transferId, to, quantity } = command.data;
+        const { transferId, to, quantity, orderId, fulfilmentId } = command.data;
         positive(quantity);
         if (to === locationId) throw new ValidationError('stock.transfer_to_itself', 'A transfer must go to another location');
-        if (quantity > available(state)) {
-          throw new ConflictError('stock.insufficient', `${quantity} of ${sku} to move from ${locationId}, ${available(state)} available`);
+        if (state.transfersOut.has(transferId)) return [];
+        const out: StockEvent = { type: 'StockTransferredOut', data: { ...at, transferId, to, quantity, ...forOrder(orderId, fulfilmentId) } };
+        if (orderId === undefined) {
+          if (quantity > available(state)) throw new ConflictError('stock.insufficient', `${quantity} of ${sku} to move from ${locationId}, ${available(state)} available`);
+          return [out];
         }
-        return [{ type: 'StockTransferredOut', data: { ...at, transferId, to, quantity } }];
+        // Released first, then sent, as a short pick is written off. Units the order no longer
+        // holds here (released as it closed while the parcel left) leave from the unreserved ones.
+        const fromReserved = Math.min(state.reservations.get(orderId, 0), quantity);
+        const unreserved = state.onHand - state.reserved - state.quarantined;
+        if (quantity - fromReserved > unreserved) {
+          throw new ConflictError('stock.insufficient', `${quantity} of ${sku} to send from ${locationId} for order ${orderId}, which holds ${fromReserved}; ${unreserved} unreserved`);
+        }
+        const release: StockEvent[] = fromReserved > 0 ? [{ type: 'StockReservationReleased', data: { ...at, orderId, quantity: fromReserved, reason: 'transferred' } }] : [];
+        return [...release, out];
       }
       case 'TransferStockIn': {
-        const { transferId, from, quantity } = command.data;
+        const { transferId, from, quantity, orderId, fulfilmentId } = command.data;
         positive(quantity);
         if (state.transfersIn.has(transferId)) return [];
         capped(state.onHand + quantity);
-        return [{ type: 'StockTransferredIn', data: { ...at, transferId, from, quantity } }];
+        const received: StockEvent = { type: 'StockTransferredIn', data: { ...at, transferId, from, quantity, ...forOrder(orderId, fulfilmentId) } };
+        return orderId === undefined ? [received] : [received, { type: 'StockReserved', data: { ...at, orderId, quantity } }];
       }
       case 'ReturnStock': {
         const { quantity, reference } = command.data;
@@ -228,6 +250,10 @@ export const stockDecider: Decider<StockLedger, StockCommand, StockEvent> = {
     }
   },
 };
+
+function forOrder(orderId: string | undefined, fulfilmentId: string | undefined): ForOrder {
+  return { ...(orderId === undefined ? {} : { orderId }), ...(fulfilmentId === undefined ? {} : { fulfilmentId }) };
+}
 
 /** The order's reservation less `quantity`; none left, no entry. */
 function less(reservations: ImmutableMap<string, number>, orderId: string, quantity: number): ImmutableMap<string, number> {
