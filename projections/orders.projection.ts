@@ -56,7 +56,7 @@ const isLabelNews = (e: Recorded<OrderEvent | LabelNews>): e is Recorded<LabelNe
 export const ordersProjection: Projection<OrderEvent | LabelNews> = {
   name: 'orders',
   handles: ['OrderPlaced', 'OrderCancelled', 'FraudAssessed', 'OrderAllocated', 'OrderBackordered', 'OrderHeld', 'OrderReviewed', 'OrderReleased',
-    'OrderRejected', 'OrderReallocated', 'OrderFulfilmentShipped', 'OrderFulfilmentDelivered', 'OrderReadyForPickup', 'OrderCollected',
+    'OrderRejected', 'OrderReallocated', 'OrderFulfilmentShipped', 'OrderFulfilmentDelivered', 'OrderReadyForPickup', 'OrderCollected', 'OrderTransferShipped', 'OrderTransferReceived',
     'PaymentAuthorized', 'PaymentDeclined', 'PaymentCaptured', 'PaymentVoided', 'PaymentRefunded',
     'OrderReturnAuthorized', 'OrderRefundRequested', 'OrderRefundFailed', ...LABEL_NEWS] satisfies (OrderEvent | LabelNews)['type'][],
 
@@ -133,6 +133,8 @@ function fold(row: Changing, e: Change): Changing {
     case 'OrderFulfilmentDelivered':
     case 'OrderReadyForPickup':
     case 'OrderCollected':
+    case 'OrderTransferShipped':
+    case 'OrderTransferReceived':
       return r;
     case 'OrderBackordered': return { ...r, backorder: { missing: e.data.missing, why: e.data.why } };
     case 'OrderHeld': return r;                                       // the hold follows from the assessment
@@ -182,6 +184,8 @@ function timelineDetails(e: Change): Record<string, unknown> {
     // The pickup code is not in the timeline: the order's view shows it only to whom may collect.
     case 'OrderReadyForPickup': return { fulfilmentId: e.data.fulfilmentId, locationId: e.data.locationId, expiresAt: e.data.expiresAt };
     case 'OrderCollected': return { fulfilmentId: e.data.fulfilmentId, locationId: e.data.locationId, lines: e.data.lines };
+    case 'OrderTransferShipped': return { fulfilmentId: e.data.fulfilmentId, from: e.data.from, to: e.data.to, lines: e.data.lines };
+    case 'OrderTransferReceived': return { fulfilmentId: e.data.fulfilmentId, from: e.data.from, to: e.data.to, lines: e.data.lines, reserved: e.data.reserved };
     case 'PaymentAuthorized': return { amount: e.data.amount };
     case 'PaymentDeclined': return { code: e.data.code, detail: e.data.detail };
     case 'PaymentCaptured': return { amount: e.data.amount, ...(e.data.fulfilmentId === undefined ? {} : { fulfilmentId: e.data.fulfilmentId }) };

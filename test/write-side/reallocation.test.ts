@@ -54,6 +54,16 @@ describe('an order\'s sourcing record', () => {
     ]);
   });
 
+  it('holds a transfer\'s units nowhere on their way, and at the pickup store once they arrived there for the open order', () => {
+    const leg = { orderId: 'o-1', fulfilmentId: 't-1', from: 'wh-2', to: 'store-1', lines: lines('A', 1) };
+    const sent = { type: 'OrderTransferShipped', data: { ...leg, at: NOW } };
+    expect([...sourcingRecord([allocated, sent]).held]).to.deep.equal([['A@wh-1', 3], ['B@wh-1', 1]]);
+    expect([...sourcingRecord([allocated, sent, { type: 'OrderTransferReceived', data: { ...leg, reserved: true, at: NOW } }]).held])
+      .to.deep.equal([['A@wh-1', 3], ['B@wh-1', 1], ['A@store-1', 1]]);
+    expect([...sourcingRecord([allocated, sent, { type: 'OrderTransferReceived', data: { ...leg, reserved: false, at: NOW } }]).held])
+      .to.deep.equal([['A@wh-1', 3], ['B@wh-1', 1]]);
+  });
+
   it('refuses a re-allocation releasing more than the order holds there', () => {
     const held = sourcingRecord([allocated]).held;
     expect(() => afterReallocation(held, { released: [{ locationId: 'wh-2', lines: lines('A', 2) }], allocations: [] }))

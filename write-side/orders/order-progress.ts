@@ -4,7 +4,8 @@ import type { LocationLines, OrderAllocation, OrderEvent, SkuQuantity } from './
 // has shipped and what waits at a pickup counter. The order's state and the orders read model both
 // hold it and fold it with evolveProgress, so the status facts read from it are the same on both.
 
-export type AllocationStatus = 'reserved' | 'released' | 'fulfilled';
+/** `in_transit`: sent on to the pickup store, held nowhere on the way; `transferred`: arrived there (held there for the order in a part of its own). */
+export type AllocationStatus = 'reserved' | 'released' | 'fulfilled' | 'in_transit' | 'transferred';
 
 /** Units of the order at one location, from one allocation, and what became of them. */
 export interface AllocationPart extends LocationLines {
@@ -13,8 +14,10 @@ export interface AllocationPart extends LocationLines {
   allocationSeq: number;
   /** What leaves this location for the pickup store. */
   transfers: OrderAllocation['transfers'];
-  /** The fulfilment that shipped or handed over these units. */
+  /** The fulfilment that shipped or handed over these units, or sent them to the pickup store. */
   fulfilmentId?: string;
+  /** Units that arrived at the pickup store: where they came from. */
+  transferredFrom?: string;
 }
 
 export interface ShipmentRecord extends LocationLines { fulfilmentId: string; shippedAt: string; deliveredAt: string | null }
@@ -146,6 +149,18 @@ export function evolveProgress(p: Progress, event: OrderEvent): Progress {
         allocations: move(p.allocations, { locationId, lines }, ['reserved', 'released'], 'fulfilled', fulfilmentId),
         pickups: p.pickups.map((x) => (x === pickup ? { ...x, collected: { lines, at } } : x)),
       };
+    }
+    case 'OrderTransferShipped': {
+      const { fulfilmentId, from, lines } = event.data;
+      if (p.allocations.some((a) => a.fulfilmentId === fulfilmentId)) return p;
+      return { ...p, allocations: move(p.allocations, { locationId: from, lines }, ['reserved', 'released'], 'in_transit', fulfilmentId) };
+    }
+    case 'OrderTransferReceived': {
+      const { fulfilmentId, from, to, lines, reserved } = event.data;
+      const sent = p.allocations.filter((a) => a.fulfilmentId === fulfilmentId && a.status === 'in_transit');
+      if (sent.length === 0) return p;
+      const arrived: AllocationPart[] = reserved ? [{ locationId: to, lines, status: 'reserved', allocationSeq: sent[0].allocationSeq, transfers: [], transferredFrom: from }] : [];
+      return { ...p, allocations: [...p.allocations.map((a) => (sent.includes(a) ? { ...a, status: 'transferred' as const } : a)), ...arrived] };
     }
     case 'OrderPlaced':
     case 'OrderBackordered':

@@ -1,6 +1,8 @@
 import type { Command, Decider } from '../decider.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../platform/errors.js';
-import type { FraudAssessment, OrderAllocation, OrderEvent, PlacedOrder, Reallocation, ReviewDecision, SkuQuantity, SourcingExplanation } from './order.events.js';
+import type {
+  FraudAssessment, OrderAllocation, OrderEvent, PlacedOrder, Reallocation, ReviewDecision, SkuQuantity, SourcingExplanation, TransferLeg,
+} from './order.events.js';
 import { evolve, fraudApproved, hasHandedOver, initialState, isClosed, type Order, type PlacedState } from './order.state.js';
 import { handedOverUnits, lastAllocationSeq, reservedAt, unitsBySku, waitingForStock } from './order-progress.js';
 import { givenBack } from '../sourcing/reallocation.js';
@@ -21,6 +23,8 @@ export type OrderCommand =
   | Command<'RecordFulfilmentDelivered', { orderId: string; fulfilmentId: string }>
   | Command<'RecordReadyForPickup', { orderId: string; fulfilmentId: string; locationId: string; code: string; readyAt: string; expiresAt: string }>
   | Command<'RecordCollection', { orderId: string; fulfilmentId: string; lines: SkuQuantity[] }>
+  | Command<'RecordTransferShipped', TransferLeg>
+  | Command<'RecordTransferReceived', TransferLeg>
   | PaymentCommand
   | ReturnCommand;
 
@@ -225,6 +229,32 @@ const recordCollection: Decide<'RecordCollection'> = (command, state) => {
   return [{ type: 'OrderCollected', data: { orderId, fulfilmentId, locationId: pickup.locationId, lines, at: command.metadata.now } }];
 };
 
+// A transfer moves the order's units to its pickup store: recorded whatever has become of the
+// order since (the units are on their way), each fact once; it hands nothing to the customer.
+
+const recordTransferShipped: Decide<'RecordTransferShipped'> = (command, state) => {
+  const o = placed(state, command.data.orderId);
+  const { orderId, fulfilmentId, from, to, lines } = command.data;
+  if (o.transfers.some((t) => t.fulfilmentId === fulfilmentId)) return [];
+  if (o.order.delivery.method !== 'pickup' || o.order.delivery.locationId !== to) {
+    throw new ConflictError('order.not_pickup', `Order ${orderId} is not collected at ${to}: nothing is transferred there for it`);
+  }
+  checkLines(lines, 'A transfer');
+  mustBeReleased(o);
+  return [{ type: 'OrderTransferShipped', data: { orderId, fulfilmentId, from, to, lines, at: command.metadata.now } }];
+};
+
+const recordTransferReceived: Decide<'RecordTransferReceived'> = (command, state) => {
+  const o = placed(state, command.data.orderId);
+  const { orderId, fulfilmentId, from, to, lines } = command.data;
+  const transfer = o.transfers.find((t) => t.fulfilmentId === fulfilmentId);
+  if (transfer?.received) return [];
+  if (!transfer) throw new ConflictError('order.transfer_not_shipped', `Transfer ${fulfilmentId} of order ${orderId} has not been sent`);
+  checkLines(lines, 'A transfer');
+  // A closed order's stock is released: what arrives for it is the store's to sell.
+  return [{ type: 'OrderTransferReceived', data: { orderId, fulfilmentId, from, to, lines, reserved: !isClosed(o), at: command.metadata.now } }];
+};
+
 const recordPaymentAuthorization: Decide<'RecordPaymentAuthorization'> = (command, state) => {
   const at = command.metadata.now;
   const o = placed(state, command.data.orderId);
@@ -253,6 +283,8 @@ const decisions: { [T in OrderCommand['type']]: Decide<T> } = {
   RecordFulfilmentDelivered: recordFulfilmentDelivered,
   RecordReadyForPickup: recordReadyForPickup,
   RecordCollection: recordCollection,
+  RecordTransferShipped: recordTransferShipped,
+  RecordTransferReceived: recordTransferReceived,
   RecordPaymentAuthorization: recordPaymentAuthorization,
   RecordPaymentDecline: recordPaymentDecline,
   RecordPaymentCapture: (command, state) => capture(placed(state, command.data.orderId), command.data, command.metadata.now),

@@ -113,6 +113,9 @@ export function withGiveBackDefaults(event: DomainEvent, stored: { metadata: Eve
   return { type: event.type, data: { ...data, backordered: [], ...(causeEventId === undefined ? {} : { causeEventId }) } };
 }
 
+/** Units of an order sent from one location to its pickup store by one transfer fulfilment. */
+export interface TransferLeg { orderId: string; fulfilmentId: string; from: string; to: string; lines: SkuQuantity[] }
+
 /** Why an order was rejected: by fraud scoring, by an operator's review, or by the payment gateway. */
 export type RejectionCause = 'fraud' | 'review' | 'payment_declined';
 
@@ -133,6 +136,10 @@ export type OrderEvent =
   | DomainEvent<'OrderFulfilmentDelivered', { orderId: string; fulfilmentId: string; at: string }>
   | DomainEvent<'OrderReadyForPickup', { orderId: string; fulfilmentId: string; locationId: string; code: string; readyAt: string; expiresAt: string; at: string }>
   | DomainEvent<'OrderCollected', { orderId: string; fulfilmentId: string; locationId: string; lines: SkuQuantity[]; at: string }>
+  /** Units of the order left `from` for its pickup store `to` with a transfer fulfilment: they are on their way, held nowhere. */
+  | DomainEvent<'OrderTransferShipped', TransferLeg & { at: string }>
+  /** The transfer arrived at the pickup store; `reserved`: its units are held there for the order (not once the order has closed). */
+  | DomainEvent<'OrderTransferReceived', TransferLeg & { reserved: boolean; at: string }>
   /** `fulfilmentId`: the shipment (or collection) this capture is its share for; absent for a capture of the whole order. */
   | DomainEvent<'PaymentCaptured', { orderId: string; captureId: string; amount: number; totalCaptured: number; fulfilmentId?: string; at: string }>
   | DomainEvent<'PaymentVoided', { orderId: string; authorizationId: string; at: string }>

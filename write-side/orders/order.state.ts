@@ -65,6 +65,8 @@ export interface PlacedState {
   reallocations: Reallocation[];
   /** The units customers are sending back, and the refunds owed for them. */
   returns: ReturnsRecord;
+  /** The transfer fulfilments that sent units to the pickup store, and whether they arrived. */
+  transfers: { fulfilmentId: string; received: boolean }[];
 }
 
 export type Order = { status: 'none' } | PlacedState;
@@ -104,7 +106,7 @@ export function evolve(state: Order, event: OrderEvent): Order {
   if (event.type === 'OrderPlaced') {
     return withFacts({
       order: event.data, fraud: null, review: null, allocation: null, missing: null, payment: NO_PAYMENT, released: false, cancellation: null, rejection: null,
-      progress: NO_PROGRESS, handovers: [], reallocations: [], returns: NO_RETURNS,
+      progress: NO_PROGRESS, handovers: [], reallocations: [], returns: NO_RETURNS, transfers: [],
     });
   }
   if (state.status === 'none') return state;
@@ -127,6 +129,16 @@ export function evolve(state: Order, event: OrderEvent): Order {
     case 'OrderCollected':
       if (state.handovers.includes(event.data.fulfilmentId)) return state;
       return withFacts(state, { progress: evolveProgress(state.progress, event), handovers: [...state.handovers, event.data.fulfilmentId] });
+    case 'OrderTransferShipped':
+      if (state.transfers.some((t) => t.fulfilmentId === event.data.fulfilmentId)) return state;
+      return withFacts(state, { progress: evolveProgress(state.progress, event), transfers: [...state.transfers, { fulfilmentId: event.data.fulfilmentId, received: false }] });
+    case 'OrderTransferReceived': {
+      const { fulfilmentId } = event.data;
+      if (!state.transfers.some((t) => t.fulfilmentId === fulfilmentId && !t.received)) return state;
+      return withFacts(state, {
+        progress: evolveProgress(state.progress, event), transfers: state.transfers.map((t) => (t.fulfilmentId === fulfilmentId ? { ...t, received: true } : t)),
+      });
+    }
     case 'OrderBackordered':
       return withFacts(state, { allocation: null, missing: event.data.missing });
     case 'FraudAssessed': {

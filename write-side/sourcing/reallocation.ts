@@ -1,6 +1,6 @@
 import { ConflictError } from '../../platform/errors.js';
 import type { DomainEvent } from '../decider.js';
-import type { GiveBackCause, LocationLines, OrderAllocation, Reallocation, ReallocationCause, SkuQuantity } from '../orders/order.events.js';
+import type { GiveBackCause, LocationLines, OrderAllocation, Reallocation, ReallocationCause, SkuQuantity, TransferLeg } from '../orders/order.events.js';
 
 // Re-sourcing part of an order (a store rejected its fulfilment, a pick came up short, or stock
 // arrived for units it waits for): what is recorded on the order, what the order's own record
@@ -47,7 +47,9 @@ export function recordedFor(reallocations: readonly Reallocation[], causeEventId
 type SourcingEvent =
   | DomainEvent<'OrderAllocated', OrderAllocation & { orderId: string }>
   | DomainEvent<'OrderReallocated', Reallocation & { at: string }>
-  | DomainEvent<'OrderFulfilmentShipped', LocationLines & { orderId: string; fulfilmentId: string; at: string }>;
+  | DomainEvent<'OrderFulfilmentShipped', LocationLines & { orderId: string; fulfilmentId: string; at: string }>
+  | DomainEvent<'OrderTransferShipped', TransferLeg & { at: string }>
+  | DomainEvent<'OrderTransferReceived', TransferLeg & { reserved: boolean; at: string }>;
 
 export function sourcingRecord(events: DomainEvent[]): SourcingRecord {
   let record: SourcingRecord = { allocated: false, held: new Map(), reallocations: [] };
@@ -63,6 +65,13 @@ export function sourcingRecord(events: DomainEvent[]): SourcingRecord {
       }
       case 'OrderFulfilmentShipped':
         record = { ...record, held: taking(record.held, [e.data], false) };
+        break;
+      // A transfer takes the units off the ledger they left, and holds them at the pickup store once there.
+      case 'OrderTransferShipped':
+        record = { ...record, held: taking(record.held, [{ locationId: e.data.from, lines: e.data.lines }], false) };
+        break;
+      case 'OrderTransferReceived':
+        if (e.data.reserved) record = { ...record, held: adding(record.held, [{ locationId: e.data.to, lines: e.data.lines }]) };
         break;
       default:
         break;
