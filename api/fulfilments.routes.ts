@@ -71,6 +71,11 @@ export function fulfilmentRoutes(deps: ApiDeps): Router {
     ctx.body = view(await deps.write.shipFulfilment(id, commandMetadata(ctx)));
   });
 
+  // The pickup store has the transfer in hand: its units are on the store's ledger, held for the order, and the pickup stops waiting for it.
+  router.post('/fulfilments/:id/receive', allow('operator'), async (ctx) => {
+    ctx.body = view(await deps.write.receiveTransferFulfilment(fulfilmentIdParam(ctx.params.id), commandMetadata(ctx)));
+  });
+
   router.post('/fulfilments/:id/ready', allow('operator'), async (ctx) => {
     const metadata = commandMetadata(ctx);
     const code = String(randomInt(0, 1_000_000)).padStart(6, '0');

@@ -3,7 +3,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { findTransfer, stockForSku } from '../read-side/inventory.queries.js';
 import { idFor } from '../write-side/decider.js';
 import { readModelPosition } from '../read-side/positions.js';
-import { NotFoundError, ValidationError } from '../platform/errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../platform/errors.js';
 import type { ApiDeps } from './deps.js';
 import { allow } from './auth.js';
 import { bodyOf, commandMetadata, idParam, minPositionOf, SERVICE_ID } from './http.js';
@@ -57,6 +57,10 @@ export function inventoryRoutes(deps: ApiDeps): Router {
     await readModelPosition(deps.knex, 'stock-levels', minPositionOf(ctx));
     const transfer = await findTransfer(deps.knex, transferId);
     if (!transfer) throw transferNotFound(transferId);
+    // An order's units on their way to its pickup store arrive reserved for it, received with their fulfilment.
+    if (transfer.fulfilmentId) {
+      throw new ConflictError('transfer.for_fulfilment', `Transfer ${transferId} carries units of order ${transfer.orderId}: receive it with POST /fulfilments/${transfer.fulfilmentId}/receive`);
+    }
     const r = await deps.write.receiveTransfer({ sku: transfer.sku, locationId: transfer.to, transferId, from: transfer.from, quantity: transfer.quantity }, commandMetadata(ctx));
     ctx.body = { ...transfer, status: 'received', receivedAt: r.receivedAt, position: r.position };
   });

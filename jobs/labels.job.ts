@@ -3,7 +3,7 @@ import { CarrierRefused, type Carrier, type PackageSpec, type RateRequest } from
 import { chooseRate, shopRates, type RateShoppingRules } from '../carriers/rate-shopping.js';
 import type { CommandMetadata } from '../write-side/decider.js';
 import type { Delivery } from '../write-side/orders/order.events.js';
-import type { CarrierDecision, LabelFailureCode, ShipmentLabel } from '../write-side/fulfilments/fulfilment.events.js';
+import type { CarrierDecision, FulfilmentKind, LabelFailureCode, ShipmentLabel } from '../write-side/fulfilments/fulfilment.events.js';
 import { carriersToSkip, type LabelPurchase, type LabelVoiding } from '../write-side/fulfilments/fulfilment.state.js';
 import type { WriteSide } from '../write-side/commands.js';
 import { DEFAULT_JOB_OPTIONS } from './queues.js';
@@ -28,7 +28,7 @@ export type { CarrierDecision, ShipmentLabel };
 export interface LabelFulfilment {
   fulfilmentId: string;
   orderId: string;
-  kind: 'ship' | 'pickup';
+  kind: FulfilmentKind;
   /** The fulfilment status (`packed` is the one that needs a label, `cancelled` one whose label may need voiding). */
   status: string;
   delivery: Delivery;

@@ -670,4 +670,16 @@ export const schemaMigrations: Migration[] = [
       await knex.raw('ALTER TABLE failed_jobs ADD COLUMN reason text');
     },
   },
+  {
+    // Pickup orders whose store lacks some lines: a transfer fulfilment records its way to the
+    // pickup store, a pickup the transfers it waits for; a stock transfer that carries an order's
+    // units names the order and the fulfilment, which is where it is received.
+    name: '018-pickup-transfers',
+    async up(knex) {
+      await knex.raw(`
+        ALTER TABLE fulfilments ADD COLUMN transfer jsonb, ADD COLUMN inbound jsonb NOT NULL DEFAULT '[]';
+        ALTER TABLE transfers ADD COLUMN order_id text, ADD COLUMN fulfilment_id text;
+      `);
+    },
+  },
 ];

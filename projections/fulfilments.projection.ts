@@ -1,17 +1,21 @@
 import type { Knex } from 'knex';
 import type { FulfilmentEvent, FulfilmentLine, LabelFailure, PackageSpec, ShipmentStatus } from '../write-side/fulfilments/fulfilment.events.js';
-import { labelFailureAfter, shipmentStatusOf, statusAfter, type FulfilmentStatus } from '../write-side/fulfilments/fulfilment.state.js';
+import { inboundAfter, labelFailureAfter, shipmentStatusOf, statusAfter, type FulfilmentStatus, type Inbound } from '../write-side/fulfilments/fulfilment.state.js';
 import type { Recorded } from '../write-side/to-domain.js';
 import { UnappliableEvent, type Projection } from './projection.js';
 
 // Fulfilments with their timeline: the locations' work queues and GET /fulfilments/{id}. A batch
 // is applied in four statements: the new fulfilments; one read of the fulfilments it changes;
-// their rows folded in log order, each with the status the write side's statusAfter gives and
-// the shipment status its shipmentStatusOf gives, written in one UPDATE; and the timeline entries.
+// their rows folded in log order, each with the status the write side's statusAfter gives, the
+// shipment status its shipmentStatusOf gives and a pickup's transfers as its inboundAfter folds
+// them, written in one UPDATE; and the timeline entries.
 
 export interface StoredLine { sku: string; quantity: number; picked: number | null }
 
 export interface StoredUpdate { at: string; status: ShipmentStatus; detail?: string; location?: string; moved: boolean }
+
+/** A transfer's way to the pickup store. */
+export interface StoredTransfer { to: string; pickupFulfilmentId: string; shippedAt: string | null; receivedAt: string | null }
 
 export interface StoredShipment {
   shipmentId: string; fulfilmentId: string; locationId: string; carrierId: string; service: string; trackingNumber: string; labelUrl: string;
@@ -36,18 +40,20 @@ interface Changing {
   cancellation: { reason: string; at: string } | null;
   /** Why the label job gave up, while it stands (write-side labelFailureAfter). */
   label_failure: (LabelFailure & { at: string }) | null;
+  transfer: StoredTransfer | null;
+  inbound: Inbound[];
   updated_at: Date | string;
   last_tracking_at: Date | string | null;
 }
 
 const CHANGING = ['fulfilment_id', 'status', 'lines', 'packages', 'shipment', 'carrier_id', 'tracking_number', 'shipment_status', 'pickup', 'rejection',
-  'cancellation', 'label_failure', 'updated_at', 'last_tracking_at'];
+  'cancellation', 'label_failure', 'transfer', 'inbound', 'updated_at', 'last_tracking_at'];
 
 export const fulfilmentsProjection: Projection<FulfilmentEvent> = {
   name: 'fulfilments',
   handles: ['FulfilmentCreated', 'FulfilmentPicked', 'FulfilmentRejected', 'FulfilmentPacked', 'FulfilmentCarrierChosen', 'FulfilmentLabelled', 'FulfilmentShipped', 'ShipmentTracked',
     'FulfilmentReadyForPickup', 'FulfilmentCollected', 'FulfilmentExpired', 'FulfilmentCancelled', 'LabelPurchaseRefused', 'LabelPurchaseFailed', 'LabelCancelled',
-    'LabelCancellationRefused'] satisfies FulfilmentEvent['type'][],
+    'LabelCancellationRefused', 'TransferShipped', 'TransferReceived', 'PickupExtended', 'PickupTransferArrived', 'PickupTransferDropped'] satisfies FulfilmentEvent['type'][],
 
   async apply(event, trx) {
     await applyFulfilments([event], trx);
@@ -73,6 +79,8 @@ async function applyFulfilments(events: Recorded<FulfilmentEvent>[], trx: Knex.T
         fulfilment_id: d.fulfilmentId, order_id: d.orderId, location_id: d.locationId, kind: d.kind, status: statusAfter(e), allocation_seq: d.allocationSeq,
         delivery: d.delivery, lines: JSON.stringify(d.lines.map((l): StoredLine => ({ ...l, picked: null }))), created_position: e.position,
         created_at: d.at, updated_at: d.at,
+        transfer: d.transfer ? JSON.stringify({ ...d.transfer, shippedAt: null, receivedAt: null } satisfies StoredTransfer) : null,
+        inbound: JSON.stringify((d.inbound ?? []).map((t): Inbound => ({ ...t, status: 'awaited' }))),
       });
     } else {
       changes.push(e as Change);
@@ -89,10 +97,11 @@ async function applyFulfilments(events: Recorded<FulfilmentEvent>[], trx: Knex.T
     await trx.raw(
       `UPDATE fulfilments f SET status = v.status, lines = v.lines, packages = v.packages, shipment = v.shipment, carrier_id = v.carrier_id,
               tracking_number = v.tracking_number, shipment_status = v.shipment_status, pickup = v.pickup, rejection = v.rejection,
-              cancellation = v.cancellation, label_failure = v.label_failure, updated_at = v.updated_at, last_tracking_at = v.last_tracking_at
+              cancellation = v.cancellation, label_failure = v.label_failure, transfer = v.transfer, inbound = v.inbound, updated_at = v.updated_at,
+              last_tracking_at = v.last_tracking_at
          FROM jsonb_to_recordset(?::jsonb) AS v(fulfilment_id text, status text, lines jsonb, packages jsonb, shipment jsonb, carrier_id text,
-              tracking_number text, shipment_status text, pickup jsonb, rejection jsonb, cancellation jsonb, label_failure jsonb, updated_at timestamptz,
-              last_tracking_at timestamptz)
+              tracking_number text, shipment_status text, pickup jsonb, rejection jsonb, cancellation jsonb, label_failure jsonb, transfer jsonb,
+              inbound jsonb, updated_at timestamptz, last_tracking_at timestamptz)
         WHERE f.fulfilment_id = v.fulfilment_id`,
       [JSON.stringify([...found.values()])],
     );
@@ -145,6 +154,16 @@ function fold(row: Changing, e: Change): Changing {
     case 'LabelPurchaseFailed':
     case 'LabelCancellationRefused':
       return r;
+    case 'TransferShipped': return { ...r, transfer: r.transfer && { ...r.transfer, shippedAt: at } };
+    case 'TransferReceived': return { ...r, transfer: r.transfer && { ...r.transfer, receivedAt: at } };
+    case 'PickupExtended':
+    case 'PickupTransferArrived':
+    case 'PickupTransferDropped': {
+      const next = inboundAfter(r.inbound, r.lines.map(({ sku, quantity }) => ({ sku, quantity })), e);
+      if (!next) return r;
+      const picked = new Map(r.lines.map((l) => [l.sku, l.picked]));
+      return { ...r, inbound: next.inbound, lines: next.lines.map((l) => ({ ...l, picked: picked.get(l.sku) ?? null })) };
+    }
     default: {
       const unknown: never = e;
       void unknown;
@@ -156,7 +175,10 @@ function fold(row: Changing, e: Change): Changing {
 /** What each event adds to the timeline; the pickup code stays out of it. */
 function timelineDetails(e: Recorded<FulfilmentEvent>): Record<string, unknown> {
   switch (e.type) {
-    case 'FulfilmentCreated': return { kind: e.data.kind, allocationSeq: e.data.allocationSeq, lines: e.data.lines };
+    case 'FulfilmentCreated': {
+      const { kind, allocationSeq, lines, transfer, inbound } = e.data;
+      return { kind, allocationSeq, lines, ...(transfer ? { to: transfer.to } : {}), ...(inbound ? { inbound } : {}) };
+    }
     case 'FulfilmentPicked': return { picked: e.data.picked, short: e.data.short };
     case 'FulfilmentRejected': return { reason: e.data.reason, lines: e.data.lines };
     case 'FulfilmentPacked': return { packages: e.data.packages.length };
@@ -190,6 +212,11 @@ function timelineDetails(e: Recorded<FulfilmentEvent>): Record<string, unknown> 
     case 'FulfilmentCollected': return { lines: e.data.lines };
     case 'FulfilmentExpired': return { lines: e.data.lines };
     case 'FulfilmentCancelled': return { reason: e.data.reason };
+    case 'TransferShipped':
+    case 'TransferReceived': return { to: e.data.to, lines: e.data.lines };
+    case 'PickupExtended': return { allocationSeq: e.data.allocationSeq, lines: e.data.lines, inbound: e.data.inbound };
+    case 'PickupTransferArrived': return { transferId: e.data.transferId, from: e.data.from, lines: e.data.lines };
+    case 'PickupTransferDropped': return { transferId: e.data.transferId, from: e.data.from, lines: e.data.lines, reason: e.data.reason };
     default: {
       const unknown: never = e;
       void unknown;

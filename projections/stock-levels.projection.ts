@@ -47,7 +47,10 @@ async function applyStock(events: Recorded<StockEvent>[], trx: Knex.Transaction)
         safety.set(key, { sku, location_id: locationId, safety_stock: e.data.quantity }); break;
       case 'StockTransferredOut':
         level.on_hand -= e.data.quantity;
-        sent.push({ transfer_id: e.data.transferId, sku, from_location: locationId, to_location: e.data.to, quantity: e.data.quantity, status: 'in_transit', sent_at: at });
+        sent.push({
+          transfer_id: e.data.transferId, sku, from_location: locationId, to_location: e.data.to, quantity: e.data.quantity, status: 'in_transit', sent_at: at,
+          order_id: e.data.orderId ?? null, fulfilment_id: e.data.fulfilmentId ?? null,
+        });
         break;
       case 'StockTransferredIn':
         level.on_hand += e.data.quantity;

@@ -1,14 +1,17 @@
 import DataLoader from 'dataloader';
 import type { Knex } from 'knex';
 import { LRUCache } from 'lru-cache';
-import type { StoredLine, StoredShipment } from '../projections/fulfilments.projection.js';
+import type { StoredLine, StoredShipment, StoredTransfer } from '../projections/fulfilments.projection.js';
+import type { Inbound } from '../write-side/fulfilments/fulfilment.state.js';
 
 interface FulfilmentRow {
   fulfilment_id: string; order_id: string; location_id: string; kind: string; status: string; allocation_seq: number; delivery: unknown;
   lines: StoredLine[]; packages: unknown[]; shipment: StoredShipment | null; pickup: Record<string, string> | null;
-  rejection: unknown; cancellation: unknown; label_failure: Record<string, unknown> | null; created_position: string | number; created_at: Date; updated_at: Date;
+  rejection: unknown; cancellation: unknown; label_failure: Record<string, unknown> | null; transfer: StoredTransfer | null; inbound: Inbound[];
+  created_position: string | number; created_at: Date; updated_at: Date;
 }
 
+/** A fulfilment in a work queue; a transfer says where it goes. */
 function summary(row: FulfilmentRow) {
   return {
     fulfilmentId: row.fulfilment_id,
@@ -19,9 +22,19 @@ function summary(row: FulfilmentRow) {
     lines: row.lines,
     /** Why the label job gave up on this packed fulfilment (null unless it did and nobody has tried again). */
     labelFailure: row.label_failure ?? null,
+    ...(row.transfer ? { transfer: row.transfer } : {}),
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
   };
+}
+
+/** An order's transfers to its pickup store, oldest first: where each comes from, what it carries and how far it got. */
+export async function transfersOfOrder(knex: Knex, orderId: string) {
+  const rows = await knex<FulfilmentRow>('fulfilments').where({ order_id: orderId, kind: 'transfer' }).orderBy('created_position');
+  return rows.map((r) => ({
+    fulfilmentId: r.fulfilment_id, from: r.location_id, to: r.transfer?.to ?? null, pickupFulfilmentId: r.transfer?.pickupFulfilmentId ?? null, status: r.status,
+    lines: r.lines.map((l) => ({ sku: l.sku, quantity: l.picked ?? l.quantity })), shippedAt: r.transfer?.shippedAt ?? null, receivedAt: r.transfer?.receivedAt ?? null,
+  }));
 }
 
 /** The carriers' side of an order's shipments (label, choice, status, tracking history), by fulfilment. */
@@ -61,6 +74,8 @@ export async function findFulfilment(knex: Knex, fulfilmentId: string) {
     packages: row.packages,
     shipment: row.shipment && shipmentView(row.shipment),
     pickup: row.pickup,
+    // A pickup's transfers: what each brings and whether it arrived; it is picked and ready once none is awaited.
+    ...(row.kind === 'pickup' ? { inbound: row.inbound } : {}),
     rejection: row.rejection,
     cancellation: row.cancellation,
     timeline: timeline.map((t: { at: Date; type: string; details: Record<string, unknown> }) => ({ at: t.at.toISOString(), type: t.type, ...t.details })),

@@ -70,5 +70,6 @@ export async function findTransfer(knex: Knex, transferId: string) {
   return {
     transferId: r.transfer_id as string, sku: r.sku as string, from: r.from_location as string, to: r.to_location as string,
     quantity: Number(r.quantity), status: r.status as string, sentAt: (r.sent_at as Date).toISOString(), receivedAt: r.received_at ? (r.received_at as Date).toISOString() : null,
+    ...(r.fulfilment_id ? { orderId: r.order_id as string, fulfilmentId: r.fulfilment_id as string } : {}),
   };
 }

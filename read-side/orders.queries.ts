@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import DataLoader from 'dataloader';
 import type { Knex } from 'knex';
 import { returnsOfOrder } from './returns.queries.js';
-import { shipmentsOfOrder } from './fulfilments.queries.js';
+import { shipmentsOfOrder, transfersOfOrder } from './fulfilments.queries.js';
 import type { Payment, PlacedOrder } from '../write-side/orders/order.events.js';
 import type { AllocationPart, PickupRecord, ShipmentRecord } from '../write-side/orders/order-progress.js';
 import { paymentStatus } from '../write-side/orders/payment-ledger.js';
@@ -55,6 +55,7 @@ export async function findOrder(knex: Knex, orderId: string, viewer: OrderViewer
   if (!row) return null;
   const timeline = await knex('order_timeline').where({ order_id: orderId }).orderBy('position').select('at', 'type', 'details');
   const carried = row.shipments.length > 0 ? await shipmentsOfOrder(knex, orderId) : new Map();
+  const pickup = (row.delivery as { method: string }).method === 'pickup';
   return {
     placedBy: row.placed_by,
     view: {
@@ -71,6 +72,8 @@ export async function findOrder(knex: Knex, orderId: string, viewer: OrderViewer
       // What the order records of each handover, with what its fulfilment knows of the label and tracking.
       shipments: row.shipments.map((s) => ({ ...carried.get(s.fulfilmentId), ...shipmentView(s) })),
       pickup: pickupView(row, viewer),
+      // What is sent to the pickup store for it: these are not shipments to the customer.
+      ...(pickup ? { transfers: await transfersOfOrder(knex, orderId) } : {}),
       returns: await returnsOfOrder(knex, orderId),
       updatedAt: row.updated_at.toISOString(),
       timeline: timeline.map((t: { at: Date; type: string; details: Record<string, unknown> }) => ({ at: t.at.toISOString(), type: t.type, ...t.details })),

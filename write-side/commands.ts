@@ -4,7 +4,7 @@ import { NotFoundError, ValidationError } from '../platform/errors.js';
 import { CommandHandler } from './command-handler.js';
 import type { CommandMetadata } from './decider.js';
 import { fulfilmentDecider, fulfilmentIdFor, fulfilmentStream, type CreateFulfilmentData, type FulfilmentCommand } from './fulfilments/fulfilment.decider.js';
-import type { CarrierDecision, FulfilmentEvent, FulfilmentLine, PackageSpec, ShipmentLabel, TrackingUpdate } from './fulfilments/fulfilment.events.js';
+import type { CarrierDecision, FulfilmentEvent, FulfilmentLine, InboundTransfer, PackageSpec, ShipmentLabel, TrackingUpdate } from './fulfilments/fulfilment.events.js';
 import type { ExistingFulfilment, Fulfilment } from './fulfilments/fulfilment.state.js';
 import { available, stockDecider, stockStream, type StockCommand, type StockLedger } from './inventory/stock.decider.js';
 import { locationDecider, locationStream, type LocationCommand } from './locations/location.decider.js';
@@ -109,8 +109,14 @@ export function createWriteSide(store: EventStore) {
       return { recorded: r.events.length > 0, position: r.position };
     },
 
-    /** Records on the order what one of its fulfilments did: shipped, delivered, ready at the counter, collected. A fact already recorded records nothing. */
-    async recordOrderFulfilment(command: Extract<OrderCommand, { type: 'RecordFulfilmentShipped' | 'RecordFulfilmentDelivered' | 'RecordReadyForPickup' | 'RecordCollection' }>) {
+    /**
+     * Records on the order what one of its fulfilments did: shipped, delivered, ready at the
+     * counter, collected, or sent on to the pickup store and received there. A fact already
+     * recorded records nothing.
+     */
+    async recordOrderFulfilment(command: Extract<OrderCommand, {
+      type: 'RecordFulfilmentShipped' | 'RecordFulfilmentDelivered' | 'RecordReadyForPickup' | 'RecordCollection' | 'RecordTransferShipped' | 'RecordTransferReceived';
+    }>) {
       const r = await orders.handle(orderStream(command.data.orderId), command);
       return { recorded: r.events.length > 0, state: r.state, position: r.position };
     },
@@ -141,7 +147,7 @@ export function createWriteSide(store: EventStore) {
       return { ...ledgerResult(command.data, r.state, r.position), changed: r.events.length > 0 };
     },
 
-    /** Receives a transfer at its destination; `receivedAt` is when it first arrived there (receiving it again records nothing). */
+    /** Receives a stock transfer at its destination; `receivedAt` is when it first arrived there (receiving it again records nothing). */
     async receiveTransfer(data: Extract<StockCommand, { type: 'TransferStockIn' }>['data'], metadata: CommandMetadata) {
       const r = await stock.handle(stockStream(data.sku, data.locationId), { type: 'TransferStockIn', data, metadata });
       return { receivedAt: r.state.transfersIn.get(data.transferId)!, position: r.position };
@@ -206,8 +212,29 @@ export function createWriteSide(store: EventStore) {
       return onFulfilment({ type: 'RecordLabelCancellationRefusal', data: { fulfilmentId, ...refusal }, metadata });
     },
 
+    /** Hands a labelled shipment to its carrier, or a packed transfer to the store replenishment run. */
     shipFulfilment(fulfilmentId: string, metadata: CommandMetadata) {
       return onFulfilment({ type: 'ShipFulfilment', data: { fulfilmentId }, metadata });
+    },
+
+    /** The pickup store receives a transfer fulfilment on its way there; receiving it again records nothing. */
+    receiveTransferFulfilment(fulfilmentId: string, metadata: CommandMetadata) {
+      return onFulfilment({ type: 'ReceiveTransfer', data: { fulfilmentId }, metadata });
+    },
+
+    /** Adds a re-allocation's part for the pickup store to a pickup not picked yet (409 once it is); the same re-allocation again records nothing. */
+    extendPickup(fulfilmentId: string, part: { allocationSeq: number; lines: FulfilmentLine[]; inbound: InboundTransfer[] }, metadata: CommandMetadata) {
+      return onFulfilment({ type: 'ExtendPickup', data: { fulfilmentId, ...part }, metadata });
+    },
+
+    /** Records on a pickup that a transfer it waits for arrived, with what it brought. */
+    recordTransferArrival(fulfilmentId: string, transferId: string, lines: FulfilmentLine[], metadata: CommandMetadata) {
+      return onFulfilment({ type: 'RecordTransferArrival', data: { fulfilmentId, transferId, lines }, metadata });
+    },
+
+    /** Records on a pickup that a transfer it waits for will not come. */
+    dropTransfer(fulfilmentId: string, transferId: string, reason: string, metadata: CommandMetadata) {
+      return onFulfilment({ type: 'DropTransfer', data: { fulfilmentId, transferId, reason }, metadata });
     },
 
     /** Records a carrier's tracking update (a webhook or a poll); the same update again records nothing. */

@@ -1,13 +1,15 @@
 import { expect } from 'chai';
 import { sandboxLabels } from '../../carriers/sandbox-carriers.js';
 import { sandboxRecords } from '../../payments/sandbox-gateway.js';
+import { transferIdFor } from '../../write-side/fulfilments/fulfilment.decider.js';
 import { HAMBURG_ADDRESS as ADDRESS, journey, signed } from '../support/journey.js';
 import { KEYS, NO_FRAUD_HOLDS, startHarness, type Harness } from '../support/service-harness.js';
 import { uniqueName } from '../support/test-env.js';
 
 // From release to the doorstep, through the API and the real jobs: fulfilments per location,
 // pick, pack, a label bought by the carrier job, the handover, captures per shipment, tracking by
-// signed webhook, re-routing a store's reject and a short pick, and pickup in store.
+// signed webhook, re-routing a store's reject and a short pick, and pickup in store, with the
+// units a store lacks sent there on a transfer first.
 
 describe('fulfilment, carriers and pickup (API)', function () {
   this.timeout(60_000);
@@ -267,5 +269,162 @@ describe('fulfilment, carriers and pickup (API)', function () {
     expect(cancelled.timeline.find((t: { type: string }) => t.type === 'OrderCancelled').reason).to.equal('not_collected');
     await until(async () => ((await h.call('GET', `/inventory/${sku}`, op)).body.totals.reserved === 0 ? true : undefined));
     expect((await fulfilment(f.fulfilmentId)).status).to.equal('expired');
+  });
+
+  describe('a pickup whose store holds 1 of 3 units, the other 2 at a warehouse', () => {
+    type Stock = { onHand: number; reserved: number; available: number; inTransit: number };
+    /** The SKU's stock at each location once the stock read model shows `ready` of it. */
+    const stockWhen = async (sku: string, ready: (at: (l: string) => Stock) => boolean) => until(async () => {
+      const s = (await h.call('GET', `/inventory/${sku}`, op)).body;
+      const at = (locationId: string): Stock => {
+        const l = s.locations?.find((x: { locationId: string }) => x.locationId === locationId);
+        return l ? { onHand: l.onHand, reserved: l.reserved, available: l.available, inTransit: l.inTransit } : { onHand: 0, reserved: 0, available: 0, inTransit: 0 };
+      };
+      return ready(at) ? at : undefined;
+    });
+    const same = (a: Stock, b: Partial<Stock>) => Object.entries(b).every(([k, v]) => a[k as keyof Stock] === v);
+
+    /** Places the order; answers it with its pickup at store-hh and its transfer from wh-hh. */
+    async function placed(sku: string) {
+      await receive(sku, 'store-hh', 1);
+      await receive(sku, 'wh-hh', 2);
+      const id = await place([{ sku, quantity: 3, unitPrice: 1500 }], { method: 'pickup', locationId: 'store-hh' });
+      const both = await fulfilmentsOf(id, 2);
+      const pickup = both.find((f) => f.kind === 'pickup')!;
+      const transfer = both.find((f) => f.kind === 'transfer')!;
+      return { id, pickup, transfer };
+    }
+
+    async function sendTransfer(transfer: { fulfilmentId: string }, sku: string) {
+      const lines = [{ sku, quantity: 2 }];
+      expect((await h.call('POST', `/fulfilments/${transfer.fulfilmentId}/pick`, { ...op, body: { lines } })).status).to.equal(200);
+      expect((await h.call('POST', `/fulfilments/${transfer.fulfilmentId}/pack`, { ...op, body: { packages: [{ weightGrams: 900, lengthCm: 30, widthCm: 20, heightCm: 10, lines }] } })).status).to.equal(202);
+      const shipped = await h.call('POST', `/fulfilments/${transfer.fulfilmentId}/ship`, op);
+      expect(shipped.status).to.equal(200);
+      expect(shipped.body.status).to.equal('in_transit');
+    }
+
+    it('sends the 2 on a transfer from the warehouse, refuses ready (409) until the store received it, then is collected and captured once for the total', async () => {
+      const sku = uniqueName('SKU').slice(0, 40);
+      const { id, pickup, transfer } = await placed(sku);
+      expect(pickup).to.include({ locationId: 'store-hh', status: 'pending' });
+      expect(pickup.lines.map((l) => l.quantity)).to.deep.equal([3]);
+      expect(transfer).to.include({ locationId: 'wh-hh', status: 'pending' });
+      expect((transfer as unknown as { transfer: { to: string; pickupFulfilmentId: string } }).transfer).to.include({ to: 'store-hh', pickupFulfilmentId: pickup.fulfilmentId });
+      expect((await fulfilment(pickup.fulfilmentId)).inbound).to.deep.equal([{ fulfilmentId: transfer.fulfilmentId, from: 'wh-hh', lines: [{ sku, quantity: 2 }], status: 'awaited' }]);
+
+      const early = await h.call('POST', `/fulfilments/${pickup.fulfilmentId}/pick`, { ...op, body: { lines: [{ sku, quantity: 3 }] } });
+      expect([early.status, early.body.code]).to.deep.equal([409, 'fulfilment.awaiting_transfer']);
+
+      await sendTransfer(transfer, sku);
+      expect(await sandboxLabels(h.service.knex, transfer.fulfilmentId), 'a transfer travels without a carrier label').to.have.length(0);
+      const notReady = await h.call('POST', `/fulfilments/${pickup.fulfilmentId}/ready`, op);
+      expect([notReady.status, notReady.body.code]).to.deep.equal([409, 'fulfilment.awaiting_transfer']);
+      const onTheWay = await stockWhen(sku, (at) => at('store-hh').inTransit === 2);
+      expect([onTheWay('wh-hh'), onTheWay('store-hh')]).to.deep.equal([
+        { onHand: 0, reserved: 0, available: 0, inTransit: 0 }, { onHand: 1, reserved: 1, available: 0, inTransit: 2 },
+      ]);
+      const sent = await until(async () => { const o = await order(id); return o.allocations.some((a: { status: string }) => a.status === 'in_transit') ? o : undefined; });
+      expect(sent).to.deep.include({ status: 'released', shipments: [] });
+      expect(sent.payment).to.include({ status: 'authorized', captured: 0 });
+      expect(sent.transfers).to.have.length(1);
+      expect(sent.transfers[0]).to.include({ fulfilmentId: transfer.fulfilmentId, from: 'wh-hh', to: 'store-hh', status: 'in_transit', receivedAt: null });
+
+      // The stock transfer carrying the order's units is received with its fulfilment, never on its own.
+      const alone = await h.call('POST', `/inventory/transfers/${transferIdFor(transfer.fulfilmentId, sku)}/receive`, op);
+      expect([alone.status, alone.body.code]).to.deep.equal([409, 'transfer.for_fulfilment']);
+      const received = await h.call('POST', `/fulfilments/${transfer.fulfilmentId}/receive`, op);
+      expect([received.status, received.body.status]).to.deep.equal([200, 'received']);
+      await until(async () => ((await fulfilment(pickup.fulfilmentId)).inbound[0].status === 'arrived' ? true : undefined));
+      const atStore = await stockWhen(sku, (at) => at('store-hh').onHand === 3);
+      expect(atStore('store-hh')).to.deep.equal({ onHand: 3, reserved: 3, available: 0, inTransit: 0 });
+
+      expect((await h.call('POST', `/fulfilments/${pickup.fulfilmentId}/pick`, { ...op, body: { lines: [{ sku, quantity: 3 }] } })).status).to.equal(200);
+      expect((await h.call('POST', `/fulfilments/${pickup.fulfilmentId}/ready`, op)).status).to.equal(200);
+      const ready = await until(async () => { const o = (await h.call('GET', `/orders/${id}`, { key: KEYS.client })).body; return o.status === 'ready_for_pickup' && o.pickup ? o : undefined; });
+      const code = ready.pickup.code as string;
+      expect((await h.call('POST', `/fulfilments/${pickup.fulfilmentId}/collect`, { ...op, body: { code: code === '000000' ? '111111' : '000000' } })).status).to.equal(409);
+      expect((await h.call('POST', `/fulfilments/${pickup.fulfilmentId}/collect`, { ...op, body: { code } })).status).to.equal(200);
+
+      const collected = await until(async () => { const o = await order(id); return o.status === 'collected' && o.payment.status === 'captured' ? o : undefined; });
+      expect(collected.payment).to.include({ authorized: 4500, captured: 4500 });
+      expect(collected.timeline.filter((t: { type: string }) => t.type === 'PaymentCaptured').map((t: { amount: number }) => t.amount)).to.deep.equal([4500]);
+      expect((await sandboxRecords(h.service.knex, id)).authorizations.map((a) => a.captured)).to.deep.equal([4500]);
+      expect(collected.allocations.map((a: { locationId: string; status: string }) => `${a.locationId}:${a.status}`))
+        .to.deep.equal(['store-hh:fulfilled', 'wh-hh:transferred', 'store-hh:fulfilled']);
+      const after = await stockWhen(sku, (at) => at('store-hh').onHand === 0);
+      expect([after('wh-hh'), after('store-hh')].map((l) => [l.onHand, l.reserved])).to.deep.equal([[0, 0], [0, 0]]);
+      const told = await h.service.knex('notifications').where({ order_id: id }).pluck('kind');
+      expect(told).to.include('ready_for_pickup');
+      expect(told, 'the customer hears nothing of the transfer').to.not.include('order_shipped');
+    });
+
+    it('not collected by its expiry after the transfer arrived: the order is cancelled and all 3 units are back to available at the store', async () => {
+      const sku = uniqueName('SKU').slice(0, 40);
+      const { id, pickup, transfer } = await placed(sku);
+      await sendTransfer(transfer, sku);
+      expect((await h.call('POST', `/fulfilments/${transfer.fulfilmentId}/receive`, op)).status).to.equal(200);
+      await until(async () => ((await fulfilment(pickup.fulfilmentId)).inbound[0].status === 'arrived' ? true : undefined));
+      await h.call('POST', `/fulfilments/${pickup.fulfilmentId}/pick`, { ...op, body: { lines: [{ sku, quantity: 3 }] } });
+      expect((await h.call('POST', `/fulfilments/${pickup.fulfilmentId}/ready`, op)).status).to.equal(200);
+      const cancelled = await until(async () => { const o = await order(id); return o.status === 'cancelled' && o.payment.status === 'voided' ? o : undefined; });
+      expect(cancelled.timeline.find((t: { type: string }) => t.type === 'OrderCancelled').reason).to.equal('not_collected');
+      const back = await stockWhen(sku, (at) => same(at('store-hh'), { onHand: 3, reserved: 0 }));
+      expect([back('wh-hh'), back('store-hh')]).to.deep.equal([
+        { onHand: 0, reserved: 0, available: 0, inTransit: 0 }, { onHand: 3, reserved: 0, available: 3, inTransit: 0 },
+      ]);
+      expect((await fulfilment(pickup.fulfilmentId)).status).to.equal('expired');
+      expect((await fulfilment(transfer.fulfilmentId)).status).to.equal('received');
+    });
+
+    it('cancelled before the transfer leaves: the transfer and the pickup are cancelled, the units available where they are', async () => {
+      const sku = uniqueName('SKU').slice(0, 40);
+      const { id, pickup, transfer } = await placed(sku);
+      expect((await h.call('POST', `/fulfilments/${transfer.fulfilmentId}/pick`, { ...op, body: { lines: [{ sku, quantity: 2 }] } })).status).to.equal(200);
+      expect((await h.call('POST', `/orders/${id}/cancel`, { key: KEYS.client, body: { reason: 'changed my mind' } })).status).to.equal(200);
+      await until(async () => ((await fulfilment(transfer.fulfilmentId)).status === 'cancelled' && (await fulfilment(pickup.fulfilmentId)).status === 'cancelled' ? true : undefined));
+      const back = await stockWhen(sku, (at) => at('wh-hh').reserved === 0 && at('store-hh').reserved === 0);
+      expect([back('wh-hh'), back('store-hh')].map((l) => [l.onHand, l.available])).to.deep.equal([[2, 2], [1, 1]]);
+    });
+
+    it('cancelled while the transfer is on its way: received at the store, its units are the store\'s to sell', async () => {
+      const sku = uniqueName('SKU').slice(0, 40);
+      const { id, pickup, transfer } = await placed(sku);
+      await sendTransfer(transfer, sku);
+      expect((await h.call('POST', `/orders/${id}/cancel`, { key: KEYS.client, body: { reason: 'changed my mind' } })).status).to.equal(200);
+      await until(async () => ((await fulfilment(pickup.fulfilmentId)).status === 'cancelled' ? true : undefined));
+      expect((await h.call('POST', `/fulfilments/${transfer.fulfilmentId}/receive`, op)).status).to.equal(200);
+      const back = await stockWhen(sku, (at) => at('store-hh').onHand === 3);
+      expect([back('wh-hh'), back('store-hh')]).to.deep.equal([
+        { onHand: 0, reserved: 0, available: 0, inTransit: 0 }, { onHand: 3, reserved: 0, available: 3, inTransit: 0 },
+      ]);
+      const o = await until(async () => { const x = await order(id); return x.transfers[0]?.status === 'received' ? x : undefined; });
+      expect(o.allocations.filter((a: { status: string }) => a.status === 'reserved')).to.deep.equal([]);
+    });
+
+    it('a transfer rejected at the warehouse is sourced from the next one, and joins the same pickup (one trip for the customer)', async () => {
+      const sku = uniqueName('SKU').slice(0, 40);
+      await receive(sku, 'wh-muc', 2);
+      const { id, pickup, transfer } = await placed(sku);
+      expect(transfer.locationId).to.equal('wh-hh');
+      expect((await h.call('POST', `/fulfilments/${transfer.fulfilmentId}/reject`, { ...op, body: { reason: 'too busy' } })).status).to.equal(200);
+      const inbound = await until(async () => {
+        const p = await fulfilment(pickup.fulfilmentId);
+        return p.inbound.length === 2 && p.inbound[0].status === 'dropped' ? p.inbound : undefined;
+      });
+      expect(inbound[1]).to.include({ from: 'wh-muc', status: 'awaited' });
+      const next = await fulfilment(inbound[1].fulfilmentId);
+      expect(next).to.deep.include({ kind: 'transfer', locationId: 'wh-muc', status: 'pending' });
+      expect(next.transfer).to.include({ to: 'store-hh', pickupFulfilmentId: pickup.fulfilmentId });
+      expect((await fulfilment(pickup.fulfilmentId)).lines.map((l: { quantity: number }) => l.quantity)).to.deep.equal([3]);
+      await sendTransfer(next, sku);
+      expect((await h.call('POST', `/fulfilments/${next.fulfilmentId}/receive`, op)).status).to.equal(200);
+      await until(async () => ((await fulfilment(pickup.fulfilmentId)).inbound[1].status === 'arrived' ? true : undefined));
+      expect((await h.call('POST', `/fulfilments/${pickup.fulfilmentId}/pick`, { ...op, body: { lines: [{ sku, quantity: 3 }] } })).status).to.equal(200);
+      const stock = await stockWhen(sku, (at) => at('store-hh').onHand === 3);
+      expect([stock('wh-hh'), stock('wh-muc'), stock('store-hh')].map((l) => [l.onHand, l.reserved])).to.deep.equal([[2, 0], [0, 0], [3, 3]]);
+      const pickups = (await fulfilmentsOf(id, 3)).filter((f) => f.kind === 'pickup');
+      expect(pickups).to.have.length(1);
+    });
   });
 });

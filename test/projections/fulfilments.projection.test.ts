@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { fulfilmentsProjection } from '../../projections/fulfilments.projection.js';
 import { UnappliableEvent } from '../../projections/projection.js';
 import {
-  findFulfilment, fulfilmentByTracking, fulfilmentQueue, fulfilmentsCreatedToday, staleShipments,
+  findFulfilment, fulfilmentByTracking, fulfilmentQueue, fulfilmentsCreatedToday, staleShipments, transfersOfOrder,
 } from '../../read-side/fulfilments.queries.js';
 import { fold } from '../../write-side/decider.js';
 import { fulfilmentDecider, fulfilmentStream } from '../../write-side/fulfilments/fulfilment.decider.js';
@@ -73,6 +73,30 @@ const y = fulfilment('f-y', 'wh-1');
 const g = fulfilment('f-g', 'wh-3');
 const k = fulfilment('f-k', 'wh-3');
 
+// A pickup at store-9 waiting for two transfers (f-t from wh-9, f-u from wh-8), extended with a
+// third (f-v from wh-7) when f-u will not come; f-t is short-picked and brings 1 of its 2 units.
+const atStore9: Delivery = { method: 'pickup', locationId: 'store-9' };
+const route = { to: 'store-9', pickupFulfilmentId: 'f-p' };
+const tIds = { fulfilmentId: 'f-t', orderId: 'o-f-p', locationId: 'wh-9' };
+const pIds = { fulfilmentId: 'f-p', orderId: 'o-f-p', locationId: 'store-9' };
+const one = [{ sku: 'SKU-1', quantity: 1 }];
+const inboundT = { fulfilmentId: 'f-t', from: 'wh-9', lines: [{ sku: 'SKU-1', quantity: 2 }] };
+const inboundU = { fulfilmentId: 'f-u', from: 'wh-8', lines: [{ sku: 'SKU-2', quantity: 1 }] };
+const inboundV = { fulfilmentId: 'f-v', from: 'wh-7', lines: [{ sku: 'SKU-2', quantity: 1 }] };
+const transferEvents: FulfilmentEvent[] = [
+  { type: 'FulfilmentCreated', data: { ...tIds, kind: 'transfer', lines: inboundT.lines, delivery: atStore9, allocationSeq: 0, transfer: route, at: t(6) } },
+  { type: 'FulfilmentPicked', data: { ...tIds, picked: one, short: one, at: t(16) } },
+  { type: 'FulfilmentPacked', data: { ...tIds, packages: [{ weightGrams: 500, lengthCm: 20, widthCm: 20, heightCm: 10, lines: one }], at: t(26) } },
+  { type: 'TransferShipped', data: { ...tIds, ...route, lines: one, at: t(36) } },
+  { type: 'TransferReceived', data: { ...tIds, ...route, lines: one, at: t(46) } },
+];
+const pickupEvents: FulfilmentEvent[] = [
+  { type: 'FulfilmentCreated', data: { ...pIds, kind: 'pickup', lines, delivery: atStore9, allocationSeq: 0, inbound: [inboundT, inboundU], at: t(7) } },
+  { type: 'PickupExtended', data: { ...pIds, allocationSeq: 1, lines: inboundV.lines, inbound: [inboundV], at: t(17) } },
+  { type: 'PickupTransferDropped', data: { ...pIds, transferId: 'f-u', from: 'wh-8', lines: inboundU.lines, reason: 'rejected at wh-8: too busy', at: t(27) } },
+  { type: 'PickupTransferArrived', data: { ...pIds, transferId: 'f-t', from: 'wh-9', lines: one, at: t(47) } },
+];
+
 /** Each fulfilment's history as its decider records it, each event with when the service heard of it (seconds after NOW). */
 const HISTORIES: [FulfilmentEvent, number][][] = [
   [[a.created(0), 0], [a.picked(10, [shortOne[0], lines[1]], shortOne), 10], [a.packed(20, [shortOne[0], lines[1]]), 20], [a.labelled(30), 30],
@@ -86,6 +110,8 @@ const HISTORIES: [FulfilmentEvent, number][][] = [
   [[y.created(-86_400), -86_400]],
   [[g.created(6), 6], [g.picked(16), 16], [g.packed(26), 26], [g.chosen(36, 1), 36], [g.refused(46, 1), 46], [g.labelFailed(56, 1), 56]],
   [[k.created(7), 7], [k.picked(17), 17], [k.packed(27), 27], [k.chosen(37, 1), 37], [k.labelled(47), 47], [k.cancelled(57), 57], [k.labelCancelled(67), 67]],
+  transferEvents.map((ev): [FulfilmentEvent, number] => [ev, (Date.parse(ev.data.at) - Date.parse(NOW)) / 1000]),
+  pickupEvents.map((ev): [FulfilmentEvent, number] => [ev, (Date.parse(ev.data.at) - Date.parse(NOW)) / 1000]),
 ];
 
 /** The histories interleaved as the log would hold them. */
@@ -131,7 +157,26 @@ describe('fulfilments projection', function () {
 
   it('gives every fulfilment after every event the status its decider gives it', () => {
     expect(statuses.filter((s) => s.row !== s.decider)).to.deep.equal([]);
-    expect(new Set(statuses.map((s) => s.row))).to.deep.equal(new Set(['pending', 'picking', 'packed', 'labelled', 'shipped', 'ready_for_pickup', 'collected', 'expired', 'rejected', 'cancelled']));
+    expect(new Set(statuses.map((s) => s.row))).to.deep.equal(new Set(['pending', 'picking', 'packed', 'labelled', 'shipped', 'in_transit', 'received', 'ready_for_pickup', 'collected', 'expired', 'rejected', 'cancelled']));
+  });
+
+  it('holds a transfer with its way to the pickup store: when it left and when it arrived', async () => {
+    const r = await row('f-t');
+    expect(r).to.deep.include({ kind: 'transfer', status: 'received', location_id: 'wh-9', lines: [{ sku: 'SKU-1', quantity: 2, picked: 1 }], inbound: [] });
+    expect(r.transfer).to.deep.equal({ to: 'store-9', pickupFulfilmentId: 'f-p', shippedAt: t(36), receivedAt: t(46) });
+  });
+
+  it('holds a pickup with the transfers it waits for, as its decider folds them: extended, one dropped, one arrived short', async () => {
+    const r = await row('f-p');
+    const decided = fold(fulfilmentDecider, pickupEvents) as { lines: unknown; inbound: unknown };
+    expect(r.lines).to.deep.equal([{ sku: 'SKU-1', quantity: 1, picked: null }, { sku: 'SKU-2', quantity: 1, picked: null }]);
+    expect(r.lines.map(({ sku, quantity }: { sku: string; quantity: number }) => ({ sku, quantity }))).to.deep.equal(decided.lines);
+    expect(r.inbound).to.deep.equal(decided.inbound);
+    expect(r.inbound.map((x: { fulfilmentId: string; status: string }) => `${x.fulfilmentId}:${x.status}`)).to.deep.equal(['f-t:arrived', 'f-u:dropped', 'f-v:awaited']);
+    expect((await findFulfilment(oneByOne.knex, 'f-p'))!.inbound).to.deep.equal(r.inbound);
+    expect(await transfersOfOrder(oneByOne.knex, 'o-f-p')).to.deep.equal([{
+      fulfilmentId: 'f-t', from: 'wh-9', to: 'store-9', pickupFulfilmentId: 'f-p', status: 'received', lines: one, shippedAt: t(36), receivedAt: t(46),
+    }]);
   });
 
   it('holds a shipped fulfilment with what was picked, its packages and its shipment: the label, the tracking history and the status the newest update gives', async () => {
@@ -261,7 +306,7 @@ describe('fulfilments projection', function () {
 
     it('counts the fulfilments each location was given today', async () => {
       const today = async (at: string) => Object.fromEntries(await fulfilmentsCreatedToday(oneByOne.knex, new Date(at)));
-      expect(await today(t(60))).to.deep.equal({ 'wh-1': 3, 'store-1': 2, 'wh-2': 1, 'wh-3': 2 });
+      expect(await today(t(60))).to.deep.equal({ 'wh-1': 3, 'store-1': 2, 'wh-2': 1, 'wh-3': 2, 'wh-9': 1, 'store-9': 1 });
       expect(await today(t(-86_400))).to.deep.equal({ 'wh-1': 1 });
     });
   });

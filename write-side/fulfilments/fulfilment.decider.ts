@@ -1,19 +1,22 @@
 import { v5 as uuidv5 } from 'uuid';
-import { ConflictError, NotFoundError, ValidationError, type FieldError } from '../../platform/errors.js';
+import { ConflictError, ValidationError } from '../../platform/errors.js';
 import type { Command, Decider, DomainEvent } from '../decider.js';
 import type { Delivery } from '../orders/order.events.js';
-import {
-  SHIPMENT_STATUSES, type CarrierDecision, type FulfilmentEvent, type FulfilmentKind, type FulfilmentLine, type LabelFailureCode, type PackageSpec, type ShipmentLabel,
-  type TrackingUpdate,
+import type {
+  CarrierDecision, FulfilmentEvent, FulfilmentKind, FulfilmentLine, InboundTransfer, LabelFailureCode, PackageSpec, ShipmentLabel, TrackingUpdate, TransferRoute,
 } from './fulfilment.events.js';
 import {
-  evolve, heldLines, initialState, knownUpdate, mayRepack, movesOn, type ExistingFulfilment, type Fulfilment, type OpenFulfilment,
-} from './fulfilment.state.js';
+  existing, ids, mustBePickup, mustLeave, mustShip, refuseAwaiting, refuseEnded, samePackages, sameLines, totals, validInbound, validLines, validPackages, validUpdate,
+} from './fulfilment.rules.js';
+import { evolve, heldLines, initialState, knownUpdate, mayRepack, movesOn, type Fulfilment } from './fulfilment.state.js';
+import { dropTransfer, extendPickup, receiveTransfer, recordTransferArrival, shipTransfer } from './transfer.decisions.js';
 
 type Id = { fulfilmentId: string };
 
+/** `lines`: all the fulfilment is to hold (a pickup's own units and its `inbound` transfers'); a transfer names its `transfer` route. */
 export type CreateFulfilmentData = Id & {
   orderId: string; locationId: string; kind: FulfilmentKind; lines: FulfilmentLine[]; delivery: Delivery; allocationSeq: number;
+  transfer?: TransferRoute; inbound?: InboundTransfer[];
 };
 
 export type FulfilmentCommand =
@@ -27,7 +30,13 @@ export type FulfilmentCommand =
   | Command<'RecordLabelFailure', Id & { carrierId: string | null; code: LabelFailureCode; reason: string }>
   | Command<'RecordLabelCancellation', Id & { carrierId: string; trackingNumber: string }>
   | Command<'RecordLabelCancellationRefusal', Id & { carrierId: string; trackingNumber: string; code: string; reason: string }>
+  /** A shipment handed to its carrier once labelled; a transfer handed to the store replenishment run once packed. */
   | Command<'ShipFulfilment', Id>
+  | Command<'ReceiveTransfer', Id>
+  /** Adds a re-allocation's part for the pickup store (`lines`: its own units and its `inbound` transfers') to a pickup not picked yet. */
+  | Command<'ExtendPickup', Id & { allocationSeq: number; lines: FulfilmentLine[]; inbound: InboundTransfer[] }>
+  | Command<'RecordTransferArrival', Id & { transferId: string; lines: FulfilmentLine[] }>
+  | Command<'DropTransfer', Id & { transferId: string; reason: string }>
   | Command<'RecordTracking', Id & { update: TrackingUpdate }>
   | Command<'MarkReadyForPickup', Id & { code: string; expiresAt: string }>
   | Command<'CollectFulfilment', Id & { code: string }>
@@ -49,55 +58,44 @@ export function withPurchaseAttempt(event: DomainEvent): DomainEvent {
   return data.decision.attempt === undefined ? { type: event.type, data: { ...data, decision: { attempt: 1, ...data.decision } } } : event;
 }
 
+const TRANSFER_NAMESPACE = '0d6f3f5e-2b7a-4c1e-9f4d-8a3b6c2e7f10';
+
+/** The stock transfer that carries one SKU of a transfer fulfilment to the pickup store (a ledger is per SKU). */
+export function transferIdFor(fulfilmentId: string, sku: string): string {
+  return uuidv5(`${fulfilmentId}\u0000${sku}`, TRANSFER_NAMESPACE);
+}
+
 /** How one kind of command is decided on the fulfilment's state. */
-type Decide<T extends FulfilmentCommand['type']> = (command: Extract<FulfilmentCommand, { type: T }>, state: Fulfilment) => FulfilmentEvent[];
-
-function existing(state: Fulfilment, fulfilmentId: string): ExistingFulfilment {
-  if (state.status === 'none') throw new NotFoundError('fulfilment.not_found', `Fulfilment ${fulfilmentId} does not exist`);
-  return state;
-}
-
-const ids = (f: ExistingFulfilment, at: string) => ({ fulfilmentId: f.fulfilmentId, orderId: f.orderId, locationId: f.locationId, at });
-
-/** Shipped, collected, expired, rejected and cancelled are final: nothing more happens to the fulfilment. */
-function refuseEnded(f: ExistingFulfilment): asserts f is OpenFulfilment {
-  const id = f.fulfilmentId;
-  switch (f.status) {
-    case 'pending': case 'picking': case 'packed': case 'labelled': case 'ready_for_pickup':
-      return;
-    case 'shipped': throw new ConflictError('fulfilment.already_shipped', `Fulfilment ${id} has shipped`);
-    case 'collected': throw new ConflictError('fulfilment.already_collected', `Fulfilment ${id} has been collected`);
-    case 'expired': throw new ConflictError('fulfilment.expired', `Fulfilment ${id} was not collected in time`);
-    case 'rejected': throw new ConflictError('fulfilment.rejected', `Fulfilment ${id} was rejected by ${f.locationId}`);
-    case 'cancelled': throw new ConflictError('fulfilment.cancelled', `Fulfilment ${id} was cancelled`);
-    default: {
-      const unknown: never = f;
-      throw new Error(`Unknown fulfilment status ${(unknown as ExistingFulfilment).status}`);
-    }
-  }
-}
-
-function mustShip(f: ExistingFulfilment): void {
-  if (f.kind !== 'ship') throw new ConflictError('fulfilment.not_a_shipment', `Fulfilment ${f.fulfilmentId} is a pickup: it is not packed, labelled or shipped`);
-}
-
-function mustBePickup(f: ExistingFulfilment): void {
-  if (f.kind !== 'pickup') throw new ConflictError('fulfilment.not_a_pickup', `Fulfilment ${f.fulfilmentId} is shipped, not collected`);
-}
+export type Decide<T extends FulfilmentCommand['type']> = (command: Extract<FulfilmentCommand, { type: T }>, state: Fulfilment) => FulfilmentEvent[];
 
 const createFulfilment: Decide<'CreateFulfilment'> = (command, state) => {
   if (state.status !== 'none') return [];                              // the process manager again
-  const { fulfilmentId, orderId, locationId, kind, delivery, allocationSeq } = command.data;
+  const { fulfilmentId, orderId, locationId, kind, delivery, allocationSeq, transfer } = command.data;
   const lines = validLines(command.data.lines, '/lines', 1);
   if (lines.length === 0) throw new ValidationError('fulfilment.no_lines', 'A fulfilment has one line or more', [{ path: '/lines', message: 'no lines' }]);
   if (!Number.isInteger(allocationSeq) || allocationSeq < 0) {
     throw new ValidationError('fulfilment.invalid_allocation_seq', 'allocationSeq is a whole number of zero or more', [{ path: '/allocationSeq', message: String(allocationSeq) }]);
   }
-  return [{ type: 'FulfilmentCreated', data: { fulfilmentId, orderId, locationId, kind, lines, delivery, allocationSeq, at: command.metadata.now } }];
+  if ((kind === 'transfer') !== (transfer !== undefined) || (transfer && transfer.to === locationId)) {
+    throw new ValidationError('fulfilment.invalid_transfer', 'A transfer, and only a transfer, goes to another location', [{ path: '/transfer', message: 'a transfer names its pickup store' }]);
+  }
+  const inbound = command.data.inbound ?? [];
+  if (inbound.length > 0 && kind !== 'pickup') {
+    throw new ValidationError('fulfilment.invalid_transfer', 'Only a pickup waits for transfers', [{ path: '/inbound', message: `a ${kind} has none` }]);
+  }
+  const transfers = validInbound(inbound, lines);
+  return [{
+    type: 'FulfilmentCreated',
+    data: {
+      fulfilmentId, orderId, locationId, kind, lines, delivery, allocationSeq, ...(transfer ? { transfer } : {}), ...(transfers.length > 0 ? { inbound: transfers } : {}),
+      at: command.metadata.now,
+    },
+  }];
 };
 
 const recordPick: Decide<'RecordPick'> = (command, state) => {
   const f = existing(state, command.data.fulfilmentId);
+  if (f.status === 'pending') refuseAwaiting(f, 'picked');
   const counted = new Map(validLines(command.data.lines, '/lines', 0).map((l) => [l.sku, l.quantity]));
   const asked = new Map(f.lines.map((l) => [l.sku, l.quantity]));
   for (const [sku, quantity] of counted) {
@@ -120,12 +118,13 @@ const rejectFulfilment: Decide<'RejectFulfilment'> = (command, state) => {
   if (f.status !== 'pending' && f.status !== 'picking') {
     throw new ConflictError('fulfilment.too_late_to_reject', `Fulfilment ${f.fulfilmentId} is ${f.status}: it can only be rejected before it is packed`);
   }
+  refuseAwaiting(f, 'rejected');
   return [{ type: 'FulfilmentRejected', data: { ...ids(f, command.metadata.now), reason: command.data.reason, lines: heldLines(f) } }];
 };
 
 const packFulfilment: Decide<'PackFulfilment'> = (command, state) => {
   const f = existing(state, command.data.fulfilmentId);
-  mustShip(f);
+  mustLeave(f);
   const packages = validPackages(command.data.packages);
   // Packed again after its label purchase failed, with nothing bought: the label job tries again.
   const again = f.status === 'packed' && mayRepack(f);
@@ -231,6 +230,7 @@ const recordLabel: Decide<'RecordLabel'> = (command, state) => {
 
 const shipFulfilment: Decide<'ShipFulfilment'> = (command, state) => {
   const f = existing(state, command.data.fulfilmentId);
+  if (f.kind === 'transfer') return shipTransfer(f, command.metadata.now);
   mustShip(f);
   if (f.status === 'shipped') return [];
   refuseEnded(f);
@@ -266,6 +266,7 @@ const markReadyForPickup: Decide<'MarkReadyForPickup'> = (command, state) => {
   }
   if (f.status === 'ready_for_pickup') return [];                    // its code and expiry stand
   refuseEnded(f);
+  refuseAwaiting(f, 'ready for pickup');
   if (f.status !== 'picking') throw new ConflictError('fulfilment.not_picked', `Fulfilment ${f.fulfilmentId} has not been picked`);
   if (f.pick.picked.length === 0) throw new ConflictError('fulfilment.nothing_picked', `Nothing was picked for fulfilment ${f.fulfilmentId}`);
   return [{ type: 'FulfilmentReadyForPickup', data: { ...ids(f, at), code, readyAt: at, expiresAt } }];
@@ -315,6 +316,10 @@ const decisions: { [T in FulfilmentCommand['type']]: Decide<T> } = {
   RecordLabelCancellation: recordLabelCancellation,
   RecordLabelCancellationRefusal: recordLabelCancellationRefusal,
   ShipFulfilment: shipFulfilment,
+  ReceiveTransfer: receiveTransfer,
+  ExtendPickup: extendPickup,
+  RecordTransferArrival: recordTransferArrival,
+  DropTransfer: dropTransfer,
   RecordTracking: recordTracking,
   MarkReadyForPickup: markReadyForPickup,
   CollectFulfilment: collectFulfilment,
@@ -332,56 +337,3 @@ export const fulfilmentDecider: Decider<Fulfilment, FulfilmentCommand, Fulfilmen
   },
 };
 
-// Input checks: a malformed quantity, package or update is a 400, whatever the fulfilment's state.
-
-/** Lines with whole quantities of at least `min`, one per SKU (repeated SKUs are added up), in the order given. */
-function validLines(lines: FulfilmentLine[], path: string, min: 0 | 1): FulfilmentLine[] {
-  const errors: FieldError[] = [];
-  const bySku = new Map<string, number>();
-  lines.forEach((l, i) => {
-    if (typeof l.sku !== 'string' || l.sku.length === 0) errors.push({ path: `${path}/${i}/sku`, message: 'a SKU is required' });
-    else if (!Number.isInteger(l.quantity) || l.quantity < min) errors.push({ path: `${path}/${i}/quantity`, message: `a whole number of ${min} or more` });
-    else bySku.set(l.sku, (bySku.get(l.sku) ?? 0) + l.quantity);
-  });
-  if (errors.length > 0) throw new ValidationError('fulfilment.invalid_quantity', 'Quantities are whole numbers', errors);
-  return [...bySku].map(([sku, quantity]) => ({ sku, quantity }));
-}
-
-function validPackages(packages: PackageSpec[]): PackageSpec[] {
-  if (packages.length === 0) throw new ValidationError('fulfilment.no_packages', 'A fulfilment is packed in one package or more', [{ path: '/packages', message: 'no packages' }]);
-  return packages.map((p, i) => {
-    const errors: FieldError[] = [];
-    if (!Number.isInteger(p.weightGrams) || p.weightGrams <= 0) errors.push({ path: `/packages/${i}/weightGrams`, message: 'a whole number of grams above 0' });
-    for (const d of ['lengthCm', 'widthCm', 'heightCm'] as const) {
-      if (!Number.isFinite(p[d]) || p[d] <= 0) errors.push({ path: `/packages/${i}/${d}`, message: 'a size above 0' });
-    }
-    if (p.lines.length === 0) errors.push({ path: `/packages/${i}/lines`, message: 'a package holds one line or more' });
-    if (errors.length > 0) throw new ValidationError('fulfilment.invalid_package', 'A package has a weight, three sizes and lines', errors);
-    const { weightGrams, lengthCm, widthCm, heightCm } = p;
-    return { weightGrams, lengthCm, widthCm, heightCm, lines: validLines(p.lines, `/packages/${i}/lines`, 1) };
-  });
-}
-
-export function validUpdate(u: TrackingUpdate): TrackingUpdate {
-  if (!(SHIPMENT_STATUSES as readonly string[]).includes(u.status)) {
-    throw new ValidationError('fulfilment.invalid_tracking_status', `Unknown shipment status ${u.status}`, [{ path: '/update/status', message: `one of ${SHIPMENT_STATUSES.join(', ')}` }]);
-  }
-  if (Number.isNaN(Date.parse(u.at))) throw new ValidationError('fulfilment.invalid_tracking_time', `${u.at} is not a time`, [{ path: '/update/at', message: 'an ISO time' }]);
-  const { carrierId, trackingNumber, status, at, detail, location } = u;
-  return { carrierId, trackingNumber, status, at, ...(detail === undefined ? {} : { detail }), ...(location === undefined ? {} : { location }) };
-}
-
-function totals(lines: FulfilmentLine[]): Map<string, number> {
-  const bySku = new Map<string, number>();
-  for (const l of lines) bySku.set(l.sku, (bySku.get(l.sku) ?? 0) + l.quantity);
-  return bySku;
-}
-
-function sameLines(a: FulfilmentLine[], b: FulfilmentLine[]): boolean {
-  return a.length === b.length && a.every((l, i) => l.sku === b[i].sku && l.quantity === b[i].quantity);
-}
-
-function samePackages(a: PackageSpec[], b: PackageSpec[]): boolean {
-  return a.length === b.length && a.every((p, i) => p.weightGrams === b[i].weightGrams && p.lengthCm === b[i].lengthCm
-    && p.widthCm === b[i].widthCm && p.heightCm === b[i].heightCm && sameLines(p.lines, b[i].lines));
-}

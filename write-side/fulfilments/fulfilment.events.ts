@@ -2,11 +2,18 @@ import type { DomainEvent } from '../decider.js';
 import type { Delivery } from '../orders/order.events.js';
 
 // The work one location does for one allocation of an order: pick, then pack, label and ship it,
-// or hold it at the counter for the customer to collect.
+// or hold it at the counter for the customer to collect, or pack it and send it to the pickup
+// store (a transfer) for the store's pickup fulfilment to hold.
 
-export type FulfilmentKind = 'ship' | 'pickup';
+export type FulfilmentKind = 'ship' | 'pickup' | 'transfer';
 
 export interface FulfilmentLine { sku: string; quantity: number }
+
+/** Where a transfer fulfilment sends its units: the pickup store, and the pickup fulfilment there that waits for them. */
+export interface TransferRoute { to: string; pickupFulfilmentId: string }
+
+/** A transfer a pickup fulfilment waits for: the transfer fulfilment (`fulfilmentId`), where it comes from and what it brings. */
+export interface InboundTransfer { fulfilmentId: string; from: string; lines: FulfilmentLine[] }
 
 export interface PackageSpec { weightGrams: number; lengthCm: number; widthCm: number; heightCm: number; lines: FulfilmentLine[] }
 
@@ -70,7 +77,13 @@ export interface TrackingUpdate {
 type Ids = { fulfilmentId: string; orderId: string; locationId: string; at: string };
 
 export type FulfilmentEvent =
-  | DomainEvent<'FulfilmentCreated', Ids & { kind: FulfilmentKind; lines: FulfilmentLine[]; delivery: Delivery; allocationSeq: number }>
+  /**
+   * `lines`: everything the fulfilment is to hold; for a pickup, its own units and those of its
+   * `inbound` transfers (absent: none). A transfer has its `transfer` route.
+   */
+  | DomainEvent<'FulfilmentCreated', Ids & {
+    kind: FulfilmentKind; lines: FulfilmentLine[]; delivery: Delivery; allocationSeq: number; transfer?: TransferRoute; inbound?: InboundTransfer[];
+  }>
   /** What was picked; `short` are the units asked for and not found (a line picked in part is in both). */
   | DomainEvent<'FulfilmentPicked', Ids & { picked: FulfilmentLine[]; short: FulfilmentLine[] }>
   /** `lines`: what the fulfilment still held at the location, to be sourced elsewhere. */
@@ -92,6 +105,16 @@ export type FulfilmentEvent =
   | DomainEvent<'FulfilmentReadyForPickup', Ids & { code: string; readyAt: string; expiresAt: string }>
   | DomainEvent<'FulfilmentCollected', Ids & { lines: FulfilmentLine[] }>
   | DomainEvent<'FulfilmentExpired', Ids & { lines: FulfilmentLine[] }>
-  | DomainEvent<'FulfilmentCancelled', Ids & { reason: string }>;
+  | DomainEvent<'FulfilmentCancelled', Ids & { reason: string }>
+  /** A transfer handed to the store replenishment run: its picked units leave for the pickup store. */
+  | DomainEvent<'TransferShipped', Ids & TransferRoute & { lines: FulfilmentLine[] }>
+  /** A transfer received at the pickup store. */
+  | DomainEvent<'TransferReceived', Ids & TransferRoute & { lines: FulfilmentLine[] }>
+  /** A re-allocation's part for the pickup store joins a pickup not picked yet: `lines` its own units and those of its `inbound` transfers. */
+  | DomainEvent<'PickupExtended', Ids & { allocationSeq: number; lines: FulfilmentLine[]; inbound: InboundTransfer[] }>
+  /** A transfer the pickup waited for arrived with `lines` (what was sent: no more than expected). */
+  | DomainEvent<'PickupTransferArrived', Ids & { transferId: string; from: string; lines: FulfilmentLine[] }>
+  /** A transfer the pickup waited for will not come (rejected, or nothing found to send); `lines` were expected from it. */
+  | DomainEvent<'PickupTransferDropped', Ids & { transferId: string; from: string; lines: FulfilmentLine[]; reason: string }>;
 
 export type FulfilmentEventType = FulfilmentEvent['type'];

@@ -1,12 +1,13 @@
 import type { Delivery } from '../orders/order.events.js';
 import type {
-  CarrierDecision, FulfilmentEvent, FulfilmentEventType, FulfilmentKind, FulfilmentLine, LabelFailure, PackageSpec, ShipmentLabel, ShipmentStatus, TrackingUpdate,
+  CarrierDecision, FulfilmentEvent, FulfilmentEventType, FulfilmentKind, FulfilmentLine, InboundTransfer, LabelFailure, PackageSpec, ShipmentLabel, ShipmentStatus,
+  TrackingUpdate, TransferRoute,
 } from './fulfilment.events.js';
 
 // A fulfilment's state, folded from its events, and what follows from it.
 
 export const FULFILMENT_STATUSES = [
-  'pending', 'picking', 'packed', 'labelled', 'shipped', 'ready_for_pickup', 'collected', 'expired', 'rejected', 'cancelled',
+  'pending', 'picking', 'packed', 'labelled', 'shipped', 'in_transit', 'received', 'ready_for_pickup', 'collected', 'expired', 'rejected', 'cancelled',
 ] as const;
 export type FulfilmentStatus = (typeof FULFILMENT_STATUSES)[number];
 
@@ -31,6 +32,11 @@ export const STATUS_AFTER = {
   FulfilmentCollected: 'collected',
   FulfilmentExpired: 'expired',
   FulfilmentCancelled: 'cancelled',
+  TransferShipped: 'in_transit',
+  TransferReceived: 'received',
+  PickupExtended: null,
+  PickupTransferArrived: null,
+  PickupTransferDropped: null,
 } as const satisfies { [T in FulfilmentEventType]: FulfilmentStatus | null };
 
 export const statusAfter = (event: FulfilmentEvent): FulfilmentStatus | null => STATUS_AFTER[event.type];
@@ -38,16 +44,25 @@ export const statusAfter = (event: FulfilmentEvent): FulfilmentStatus | null => 
 /** A tracking update as the fulfilment keeps it: with whether it moved the shipment's status on. */
 export type KnownUpdate = Omit<TrackingUpdate, 'carrierId' | 'trackingNumber'> & { moved: boolean };
 
+/** A transfer a pickup holds units of, and what became of it: `lines` are expected while awaited, what came once arrived. */
+export interface Inbound extends InboundTransfer { status: 'awaited' | 'arrived' | 'dropped' }
+
 interface Created {
   fulfilmentId: string;
   orderId: string;
   locationId: string;
   kind: FulfilmentKind;
-  /** What the location was asked to pick. */
+  /** What the location was asked to pick; for a pickup, its own units and those of its transfers not dropped. */
   lines: FulfilmentLine[];
   delivery: Delivery;
   allocationSeq: number;
   createdAt: string;
+  /** For a transfer: where its units go. */
+  transfer?: TransferRoute;
+  /** For a pickup: the transfers that bring it units (none for the others). */
+  inbound: Inbound[];
+  /** The allocations whose units it holds: its own and those a pickup was extended with. */
+  allocationSeqs: number[];
 }
 interface Picked extends Created { pick: { picked: FulfilmentLine[]; short: FulfilmentLine[]; at: string } }
 /**
@@ -71,6 +86,9 @@ export type Fulfilment =
   | { status: 'none' }
   | OpenFulfilment
   | (Labelled & { status: 'shipped'; shippedAt: string })
+  /** A transfer on its way to the pickup store, and arrived there. */
+  | (Packed & { status: 'in_transit'; shippedAt: string })
+  | (Packed & { status: 'received'; shippedAt: string; receivedAt: string })
   | (Ready & { status: 'collected'; collectedAt: string })
   | (Ready & { status: 'expired'; expiredAt: string })
   | (Created & { status: 'rejected'; rejection: { reason: string; at: string } })
@@ -96,6 +114,42 @@ export const isOpen = (f: Fulfilment): f is OpenFulfilment => holdsStock(f.statu
 /** What the fulfilment still holds at its location for the order: the lines asked for, or once picked what was picked. */
 export function heldLines(f: Created | Picked): FulfilmentLine[] {
   return 'pick' in f ? f.pick.picked : f.lines;
+}
+
+/** The transfers a pickup still waits for: it is picked and ready only once none is left. */
+export const awaitedTransfers = (f: { inbound: readonly Inbound[] }): Inbound[] => f.inbound.filter((t) => t.status === 'awaited');
+
+/**
+ * A pickup's transfers and lines after an event that changes them (an extension, a transfer
+ * arrived or dropped), the one rule for it: evolve and the read model both fold with it. Null when
+ * the event changes nothing (a transfer not awaited).
+ */
+export function inboundAfter(inbound: readonly Inbound[], lines: readonly FulfilmentLine[], event: FulfilmentEvent): { inbound: Inbound[]; lines: FulfilmentLine[] } | null {
+  if (event.type === 'PickupExtended') {
+    return { inbound: [...inbound, ...event.data.inbound.map((t): Inbound => ({ ...t, status: 'awaited' }))], lines: plusLines(lines, event.data.lines) };
+  }
+  if (event.type !== 'PickupTransferArrived' && event.type !== 'PickupTransferDropped') return null;
+  const t = inbound.find((x) => x.fulfilmentId === event.data.transferId && x.status === 'awaited');
+  if (!t) return null;
+  const [status, came] = event.type === 'PickupTransferArrived' ? ['arrived' as const, event.data.lines] : ['dropped' as const, []];
+  return {
+    inbound: inbound.map((x) => (x === t ? { ...x, status, lines: status === 'arrived' ? came : x.lines } : x)),
+    lines: minusLines(lines, minusLines(t.lines, came)),
+  };
+}
+
+/** Lines added up per SKU, in the order each SKU first appears. */
+export function plusLines(a: readonly FulfilmentLine[], b: readonly FulfilmentLine[]): FulfilmentLine[] {
+  const bySku = new Map<string, number>();
+  for (const l of [...a, ...b]) bySku.set(l.sku, (bySku.get(l.sku) ?? 0) + l.quantity);
+  return [...bySku].map(([sku, quantity]) => ({ sku, quantity }));
+}
+
+/** `a` less `b` per SKU; a line with nothing left is dropped. */
+export function minusLines(a: readonly FulfilmentLine[], b: readonly FulfilmentLine[]): FulfilmentLine[] {
+  const less = new Map<string, number>();
+  for (const l of b) less.set(l.sku, (less.get(l.sku) ?? 0) + l.quantity);
+  return a.map((l) => ({ sku: l.sku, quantity: l.quantity - (less.get(l.sku) ?? 0) })).filter((l) => l.quantity > 0);
 }
 
 /** The lines an event hands back to sourcing: what a rejected fulfilment held, or what a pick found short. */
@@ -164,8 +218,11 @@ export function knownUpdate(history: readonly { status: ShipmentStatus; at: stri
 export function evolve(state: Fulfilment, event: FulfilmentEvent): Fulfilment {
   if (event.type === 'FulfilmentCreated') {
     if (state.status !== 'none') return state;
-    const { fulfilmentId, orderId, locationId, kind, lines, delivery, allocationSeq, at } = event.data;
-    return { status: STATUS_AFTER.FulfilmentCreated, fulfilmentId, orderId, locationId, kind, lines, delivery, allocationSeq, createdAt: at };
+    const { fulfilmentId, orderId, locationId, kind, lines, delivery, allocationSeq, at, transfer, inbound } = event.data;
+    return {
+      status: STATUS_AFTER.FulfilmentCreated, fulfilmentId, orderId, locationId, kind, lines, delivery, allocationSeq, createdAt: at,
+      ...(transfer ? { transfer } : {}), inbound: (inbound ?? []).map((t): Inbound => ({ ...t, status: 'awaited' })), allocationSeqs: [allocationSeq],
+    };
   }
   switch (event.type) {
     case 'FulfilmentPicked': {
@@ -237,6 +294,22 @@ export function evolve(state: Fulfilment, event: FulfilmentEvent): Fulfilment {
       const { carrierId, trackingNumber, code, reason, at } = event.data;
       return { ...state, voiding: { outcome: 'refused', carrierId, trackingNumber, code, reason, at } };
     }
+    case 'TransferShipped':
+      if (state.status !== 'packed' || state.kind !== 'transfer') return state;
+      return { ...state, status: STATUS_AFTER.TransferShipped, shippedAt: event.data.at };
+    case 'TransferReceived':
+      if (state.status !== 'in_transit') return state;
+      return { ...state, status: STATUS_AFTER.TransferReceived, receivedAt: event.data.at };
+    case 'PickupExtended':
+    case 'PickupTransferArrived':
+    case 'PickupTransferDropped': {
+      if (state.status !== 'pending') return state;
+      if (event.type === 'PickupExtended' && state.allocationSeqs.includes(event.data.allocationSeq)) return state;
+      const next = inboundAfter(state.inbound, state.lines, event);
+      if (!next) return state;
+      const allocationSeqs = event.type === 'PickupExtended' ? [...state.allocationSeqs, event.data.allocationSeq] : state.allocationSeqs;
+      return { ...state, ...next, allocationSeqs };
+    }
     default: {
       const unknown: never = event;
       void unknown;
@@ -246,6 +319,6 @@ export function evolve(state: Fulfilment, event: FulfilmentEvent): Fulfilment {
 }
 
 function created(f: Created): Created {
-  const { fulfilmentId, orderId, locationId, kind, lines, delivery, allocationSeq, createdAt } = f;
-  return { fulfilmentId, orderId, locationId, kind, lines, delivery, allocationSeq, createdAt };
+  const { fulfilmentId, orderId, locationId, kind, lines, delivery, allocationSeq, createdAt, transfer, inbound, allocationSeqs } = f;
+  return { fulfilmentId, orderId, locationId, kind, lines, delivery, allocationSeq, createdAt, ...(transfer ? { transfer } : {}), inbound, allocationSeqs };
 }

@@ -1,6 +1,6 @@
 import { ConflictError, NotFoundError, ValidationError, type FieldError } from '../../platform/errors.js';
 import type { Command, Decider } from '../decider.js';
-import { validUpdate } from '../fulfilments/fulfilment.decider.js';
+import { validUpdate } from '../fulfilments/fulfilment.rules.js';
 import { knownUpdate } from '../fulfilments/fulfilment.state.js';
 import type { CarrierDecision, ShipmentLabel, TrackingUpdate } from '../fulfilments/fulfilment.events.js';
 import type { SkuQuantity } from '../orders/order.events.js';
