@@ -5,10 +5,13 @@ import {
 import { FULFILMENT_STATUSES } from '../write-side/fulfilments/fulfilment.state.js';
 import { RETURN_STATUSES } from '../write-side/returns/return.state.js';
 
+const lines = { type: 'array', items: { type: 'object', required: ['sku', 'quantity'], properties: { sku: { type: 'string' }, quantity: { type: 'integer' } } } };
+
 // The OpenAPI document for what the service serves; request schemas are the ones the API validates with.
 
 const problem = { description: 'Problem details (RFC 9457)', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
-const ok = (description: string) => ({ description, content: { 'application/json': { schema: { type: 'object' } } } });
+const ok = (description: string, schema: object = { type: 'object' }) => ({ description, content: { 'application/json': { schema } } });
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const body = (schema: object) => ({ required: true, content: { 'application/json': { schema } } });
 const errors = { 400: problem, 401: problem, 403: problem, 409: problem, 413: problem, 503: problem };
 const minPosition = { name: 'minPosition', in: 'query', required: false, schema: { type: 'integer', minimum: 0 }, description: 'Wait up to 5 s for the read model to reach this log position' };
@@ -28,6 +31,36 @@ export const openApiDocument = {
           type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' }, code: { type: 'string' },
           errors: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } },
         },
+      },
+      // The parts of the fulfilment and order views that a pickup with transfers adds; the rest is as in the API contract.
+      Fulfilment: {
+        type: 'object',
+        required: ['fulfilmentId', 'orderId', 'locationId', 'kind', 'status', 'lines'],
+        properties: {
+          fulfilmentId: { type: 'string' }, orderId: { type: 'string' }, locationId: { type: 'string' },
+          kind: { type: 'string', enum: ['ship', 'pickup', 'transfer'], description: 'transfer: units sent to the pickup store for the pickup fulfilment there' },
+          status: { type: 'string', enum: [...FULFILMENT_STATUSES], description: 'a transfer goes pending, picking, packed, in_transit, received' },
+          lines: { type: 'array', items: { type: 'object', properties: { sku: { type: 'string' }, quantity: { type: 'integer' }, picked: { type: ['integer', 'null'] } } } },
+          transfer: {
+            type: 'object', description: 'a transfer\'s way to the pickup store',
+            properties: { to: { type: 'string' }, pickupFulfilmentId: { type: 'string' }, shippedAt: { type: ['string', 'null'] }, receivedAt: { type: ['string', 'null'] } },
+          },
+          inbound: {
+            type: 'array', description: 'a pickup\'s transfers: it is picked and ready only once none is awaited',
+            items: { type: 'object', properties: { fulfilmentId: { type: 'string' }, from: { type: 'string' }, lines, status: { type: 'string', enum: ['awaited', 'arrived', 'dropped'] } } },
+          },
+        },
+      },
+      OrderTransfer: {
+        type: 'object', description: 'in GET /orders/{orderId} `transfers` (pickup orders): units sent to the pickup store; not shipments to the customer',
+        properties: {
+          fulfilmentId: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, pickupFulfilmentId: { type: 'string' }, status: { type: 'string', enum: [...FULFILMENT_STATUSES] },
+          lines, shippedAt: { type: ['string', 'null'] }, receivedAt: { type: ['string', 'null'] },
+        },
+      },
+      AllocationStatus: {
+        type: 'string', enum: ['reserved', 'released', 'fulfilled', 'in_transit', 'transferred'],
+        description: 'in_transit: sent on to the pickup store, held nowhere; transferred: arrived there (held there in an allocation of its own, with transferredFrom)',
       },
     },
   },
@@ -52,7 +85,7 @@ export const openApiDocument = {
         responses: { 201: ok('The transfer, in transit'), 404: problem, ...errors } },
     },
     '/inventory/transfers/{transferId}/receive': {
-      post: { summary: 'Receive a transfer at its destination (operator); receiving again changes nothing', parameters: [path('transferId'), minPosition],
+      post: { summary: 'Receive a transfer at its destination (operator); receiving again changes nothing; one carrying an order\'s units to its pickup store: 409 transfer.for_fulfilment (received with its fulfilment)', parameters: [path('transferId'), minPosition],
         responses: { 200: ok('The transfer, received'), 404: problem, ...errors } },
     },
     '/availability': {
@@ -72,7 +105,10 @@ export const openApiDocument = {
         responses: { 200: ok('A page of orders with nextCursor'), ...errors },
       },
     },
-    '/orders/{orderId}': { get: { summary: 'An order with its timeline', parameters: [path('orderId'), minPosition], responses: { 200: ok('Order'), 404: problem, ...errors } } },
+    '/orders/{orderId}': {
+      get: { summary: 'An order with its timeline; a pickup order lists its transfers to the store (OrderTransfer)', parameters: [path('orderId'), minPosition],
+        responses: { 200: ok('Order'), 404: problem, ...errors } },
+    },
     '/orders/{orderId}/cancel': {
       post: { summary: 'Cancel an order (client, operator)', parameters: [path('orderId'), idempotencyKey], requestBody: body(CancelOrderBody), responses: { 200: ok('Cancelled'), 404: problem, ...errors } },
     },
@@ -109,11 +145,11 @@ export const openApiDocument = {
         responses: { 200: ok('fulfilments, next, position'), ...errors } },
     },
     '/fulfilments/{fulfilmentId}': {
-      get: { summary: 'One fulfilment with its lines, packages, shipment (label, choice, tracking, cancelledAt once voided), labelFailure (why the label job gave up, while it stands) and timeline (operator)', parameters: [path('fulfilmentId'), minPosition],
-        responses: { 200: ok('Fulfilment'), 404: problem, ...errors } },
+      get: { summary: 'One fulfilment with its lines, packages, shipment (label, choice, tracking, cancelledAt once voided), labelFailure (why the label job gave up, while it stands), a transfer\'s way or a pickup\'s inbound transfers, and timeline (operator)',
+        parameters: [path('fulfilmentId'), minPosition], responses: { 200: ok('Fulfilment', ref('Fulfilment')), 404: problem, ...errors } },
     },
     '/fulfilments/{fulfilmentId}/pick': {
-      post: { summary: 'Record what was picked; fewer units than asked is a short pick: written off there and sourced elsewhere (operator)', parameters: [path('fulfilmentId'), idempotencyKey],
+      post: { summary: 'Record what was picked; fewer units than asked is a short pick: written off there and sourced elsewhere; a pickup whose transfers have not all arrived: 409 fulfilment.awaiting_transfer (operator)', parameters: [path('fulfilmentId'), idempotencyKey],
         requestBody: body(PickBody), responses: { 200: ok('fulfilmentId, status, position'), 404: problem, ...errors } },
     },
     '/fulfilments/{fulfilmentId}/reject': {
@@ -121,15 +157,19 @@ export const openApiDocument = {
         requestBody: body(RejectFulfilmentBody), responses: { 200: ok('fulfilmentId, status, position'), 404: problem, ...errors } },
     },
     '/fulfilments/{fulfilmentId}/pack': {
-      post: { summary: 'Record the packages; a carrier job rate-shops and buys the label. Packing again is refused (409) unless the label purchase failed with nothing bought: then it starts a new label job (operator)', parameters: [path('fulfilmentId'), idempotencyKey],
+      post: { summary: 'Record the packages; a carrier job rate-shops and buys the label (a transfer needs none). Packing again is refused (409) unless the label purchase failed with nothing bought: then it starts a new label job (operator)', parameters: [path('fulfilmentId'), idempotencyKey],
         requestBody: body(PackFulfilmentBody), responses: { 202: ok('fulfilmentId, status, position'), 404: problem, ...errors } },
     },
     '/fulfilments/{fulfilmentId}/ship': {
-      post: { summary: 'Handed to the carrier: the units leave the ledger, the card is captured for the shipment\'s share (operator)', parameters: [path('fulfilmentId'), idempotencyKey],
-        responses: { 200: ok('fulfilmentId, status, position'), 404: problem, ...errors } },
+      post: { summary: 'Handed to the carrier: the units leave the ledger, the card is captured for the shipment\'s share; a packed transfer leaves with the store replenishment run: its units leave the ledger with their reservation, in transit to the store, nothing captured (operator)',
+        parameters: [path('fulfilmentId'), idempotencyKey], responses: { 200: ok('fulfilmentId, status, position'), 404: problem, ...errors } },
+    },
+    '/fulfilments/{fulfilmentId}/receive': {
+      post: { summary: 'The pickup store received a transfer on its way: its units are on the store\'s ledger, held for the order (for a closed order, available), and the pickup stops waiting for it; again changes nothing; not sent yet: 409 (operator)',
+        parameters: [path('fulfilmentId'), idempotencyKey], responses: { 200: ok('fulfilmentId, status (received), position'), 404: problem, ...errors } },
     },
     '/fulfilments/{fulfilmentId}/ready': {
-      post: { summary: 'A pickup is waiting at the counter: the customer is sent a pickup code; it expires after PICKUP_EXPIRY_HOURS (operator)', parameters: [path('fulfilmentId'), idempotencyKey],
+      post: { summary: 'A pickup is waiting at the counter: the customer is sent a pickup code; it expires after PICKUP_EXPIRY_HOURS; before every transfer for it has arrived: 409 fulfilment.awaiting_transfer (operator)', parameters: [path('fulfilmentId'), idempotencyKey],
         responses: { 200: ok('fulfilmentId, status, position'), 404: problem, ...errors } },
     },
     '/fulfilments/{fulfilmentId}/collect': {

@@ -402,6 +402,14 @@ describe('fulfilment, carriers and pickup (API)', function () {
       expect(o.allocations.filter((a: { status: string }) => a.status === 'reserved')).to.deep.equal([]);
     });
 
+    it('is in the OpenAPI document: the receive step, the transfer kind and statuses, the allocations in transit', async () => {
+      const { paths, components } = (await h.call('GET', '/openapi.json', { key: null })).body;
+      expect(paths['/fulfilments/{fulfilmentId}/receive'].post).to.be.an('object');
+      expect(components.schemas.Fulfilment.properties.kind.enum).to.include('transfer');
+      expect(components.schemas.Fulfilment.properties.status.enum).to.include.members(['in_transit', 'received']);
+      expect(components.schemas.AllocationStatus.enum).to.include.members(['in_transit', 'transferred']);
+    });
+
     it('a transfer rejected at the warehouse is sourced from the next one, and joins the same pickup (one trip for the customer)', async () => {
       const sku = uniqueName('SKU').slice(0, 40);
       await receive(sku, 'wh-muc', 2);
