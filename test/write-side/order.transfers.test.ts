@@ -108,6 +108,22 @@ describe('order decider: transfers to the pickup store', () => {
     });
   });
 
+  describe('an order with units on their way and the rest backordered', () => {
+    it('is released, not backordered: the units on their way are held for it', () => {
+      const storeGaveBack: OrderEvent = {
+        type: 'OrderReallocated',
+        data: {
+          orderId, released: [{ locationId: 'store-1', lines: [{ sku: 'SKU-1', quantity: 1 }, { sku: 'SKU-2', quantity: 1 }] }], allocations: [], transfers: [], allocationSeq: 1,
+          cost: 0, why: 'backordered: not enough stock in the network', candidates: [], cause: 'rejected', backordered: [{ sku: 'SKU-1', quantity: 1 }, { sku: 'SKU-2', quantity: 1 }],
+          fulfilmentId: 'f-s', causeEventId: 'e-1', at: NOW,
+        },
+      };
+      expect(statuses([...released, ev.sent, storeGaveBack])).to.deep.equal(['store-1:released', 'wh-1:in_transit'], 'nothing reserved anywhere');
+      expect(state([...released, ev.sent, storeGaveBack]).status).to.equal('released');
+      expect(state([...released, ev.sent, storeGaveBack, ev.arrived()]).status).to.equal('released');
+    });
+  });
+
   describe('collecting an order whose units came by transfer', () => {
     it('fulfils the store\'s own part and the part that arrived, and the order is collected', () => {
       const after = state([...released, ev.sent, ev.arrived(), ev.ready, ev.collected]);

@@ -62,7 +62,7 @@ export interface ProgressFacts {
   delivered: boolean;
   /** A pickup waits at the counter. */
   readyForPickup: boolean;
-  /** Units given back wait for stock, and the order holds no other units anywhere. */
+  /** Units given back wait for stock, and the order holds no other units anywhere (nor has any on their way to its pickup store). */
   awaitingStock: boolean;
 }
 
@@ -74,7 +74,7 @@ export function progressFacts(ordered: SkuQuantity[], p: Progress): ProgressFact
     collected: p.pickups.some((x) => x.collected !== null),
     delivered: p.shipments.length > 0 && p.shipments.every((s) => s.deliveredAt !== null),
     readyForPickup: p.pickups.some((x) => x.collected === null),
-    awaitingStock: waitingForStock(p).length > 0 && !p.allocations.some((a) => a.status === 'reserved'),
+    awaitingStock: waitingForStock(p).length > 0 && !p.allocations.some((a) => a.status === 'reserved' || a.status === 'in_transit'),
   };
 }
 
