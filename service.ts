@@ -104,9 +104,11 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const write = createWriteSide(store);
   const gateway: PaymentGateway = new SandboxGateway(knex, { latencyMs: config.sandboxLatencyMs });
   const carriers: readonly Carrier[] = createSandboxCarriers(knex, config.carriers);
+  // The locations as sourcing and the return label job see them: a second old at most.
+  const locations = cachedFor(1000, () => listLocations(knex));
   const allocator = createAllocator({
     write,
-    locations: cachedFor(1000, () => listLocations(knex)),
+    locations,
     stockedAt: batchedStockedAt(knex),
     // Counted from the fulfilments read model, at most a second old (like the locations themselves).
     fulfilmentsToday: cachedFor(1000, () => fulfilmentsCreatedToday(knex, new Date())),
@@ -161,6 +163,10 @@ export async function startService(config: Config, log: Logger): Promise<Service
       labels: {
         ...labelRecordersFrom(write), carriers,
         rules: { standardMaxDays: config.carriers.standardMaxDays, preferences: config.carriers.preferences }, quoteTimeoutMs: config.carriers.quoteTimeoutMs, now,
+      },
+      returnLabels: {
+        write, carriers, locations, now,
+        rules: { standardMaxDays: config.carriers.standardMaxDays, preferences: config.carriers.preferences }, quoteTimeoutMs: config.carriers.quoteTimeoutMs,
       },
       refunds: { write, gateway, now, refundShipping: config.returns.refundShipping },
       fulfilmentSteps: { store, step: fulfilmentSteps.step },

@@ -52,6 +52,10 @@ export function jobRoutes(options: { captureOnRelease?: boolean } = {}): JobRout
     { queue: QUEUES.labels, eventType: 'FulfilmentCancelled', data: fulfilmentJob },
     { queue: QUEUES.pickups, eventType: 'FulfilmentReadyForPickup', runAt: (e: Recorded) => Date.parse((e.data as { expiresAt: string }).expiresAt),
       data: (e: Recorded) => ({ ...fulfilmentJob(e), expiresAt: (e.data as { expiresAt: string }).expiresAt }) },
+    // A return coming back from the customer's address is sent with a label bought by a carrier job
+    // (on the labels queue, told apart by its name); one brought back to a store's counter needs none.
+    { queue: QUEUES.labels, eventType: 'ReturnOpened', when: (e: Recorded) => (e.data as { origin: { kind: string } }).origin.kind === 'address',
+      data: (e: Recorded) => ({ ...orderJob(e), ...pick(e, 'returnId') }) },
     // Each receipt of a return is refunded by a job of its own.
     { queue: QUEUES.refunds, eventType: 'ReturnReceived', data: (e: Recorded) => ({ ...orderJob(e), ...pick(e, 'returnId', 'receiptId') }) },
     ...STOCK_FREED.map((eventType) => ({ queue: QUEUES.backorders, eventType, data: skuJob })),

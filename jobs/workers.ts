@@ -7,14 +7,15 @@ import { scoreOrderFraud, type FraudScoringDeps } from './fraud-scoring.job.js';
 import { notifyCustomer, type NotificationDeps } from './notifications.job.js';
 import { authorizePayment, capturePayment, captureShipment, settlePayment, type PaymentDeps, type PaymentJob, type ShipmentJob } from './payments.job.js';
 import { prepareQueues, QUEUES, type QueueName } from './queues.js';
-import { labelJob, type LabelDeps } from './labels.job.js';
+import { labelJob, type LabelDeps, type LabelJob } from './labels.job.js';
+import { buyReturnLabel, type ReturnLabelDeps, type ReturnLabelJob } from './return-labels.job.js';
 import { expirePickup, type PickupExpiryDeps } from './pickup-expiry.job.js';
 import { pollTracking, type TrackingPollDeps } from './tracking-poll.job.js';
 import { refundReceipt, type RefundDeps } from './refunds.job.js';
 import { retryFulfilmentStep, type FulfilmentStepDeps } from './fulfilment-steps.job.js';
 
 export type WorkerDeps = FraudScoringDeps & BackorderDeps & PaymentDeps & NotificationDeps & PickupExpiryDeps
-  & { labels: LabelDeps; tracking: TrackingPollDeps; refunds: RefundDeps; fulfilmentSteps: FulfilmentStepDeps };
+  & { labels: LabelDeps; returnLabels: ReturnLabelDeps; tracking: TrackingPollDeps; refunds: RefundDeps; fulfilmentSteps: FulfilmentStepDeps };
 
 /** Payment jobs are named after the event that started them. */
 function paymentJob(job: PaymentJob, deps: PaymentDeps): Promise<void> {
@@ -29,6 +30,11 @@ function paymentJob(job: PaymentJob, deps: PaymentDeps): Promise<void> {
   }
 }
 
+/** The labels queue holds the fulfilments' label jobs and the returns' (named after a return's opening). */
+function labelsQueueJob(job: LabelJob | ReturnLabelJob, deps: WorkerDeps): Promise<void> {
+  return job.name === 'ReturnOpened' ? buyReturnLabel(job as ReturnLabelJob, deps.returnLabels) : labelJob(job as LabelJob, deps.labels);
+}
+
 /** The one place processors are wired to queues. */
 export async function startWorkers(connection: Redis, prefix: string, concurrency: number, queues: Map<QueueName, Queue>,
   deps: WorkerDeps, log: Logger, metrics?: Metrics, settings: Pick<WorkerOptions, 'lockDuration' | 'stalledInterval'> & { trackingPollEveryMs?: number } = {}): Promise<Worker[]> {
@@ -39,7 +45,7 @@ export async function startWorkers(connection: Redis, prefix: string, concurrenc
     new Worker(QUEUES.payments, (job) => paymentJob(job, deps), { ...options, connection, prefix, concurrency }),
     new Worker(QUEUES.notifications, (job) => notifyCustomer(job, deps), { ...options, connection, prefix, concurrency }),
     new Worker(QUEUES.backorders, (job) => fillBackorders(job, deps), { ...options, connection, prefix, concurrency: 1 }),
-    new Worker(QUEUES.labels, (job) => labelJob(job, deps.labels), { ...options, connection, prefix, concurrency }),
+    new Worker(QUEUES.labels, (job) => labelsQueueJob(job, deps), { ...options, connection, prefix, concurrency }),
     new Worker(QUEUES.tracking, (job) => pollTracking(job, deps.tracking), { ...options, connection, prefix, concurrency: 1 }),
     new Worker(QUEUES.pickups, (job, token) => expirePickup(job, deps, token), { ...options, connection, prefix, concurrency }),
     new Worker(QUEUES.refunds, (job) => refundReceipt(job, deps.refunds), { ...options, connection, prefix, concurrency }),

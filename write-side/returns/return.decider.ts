@@ -2,9 +2,9 @@ import { ConflictError, NotFoundError, ValidationError, type FieldError } from '
 import type { Command, Decider } from '../decider.js';
 import { validUpdate } from '../fulfilments/fulfilment.rules.js';
 import { knownUpdate } from '../fulfilments/fulfilment.state.js';
-import type { CarrierDecision, ShipmentLabel, TrackingUpdate } from '../fulfilments/fulfilment.events.js';
+import type { ShipmentLabel, TrackingUpdate } from '../fulfilments/fulfilment.events.js';
 import type { SkuQuantity } from '../orders/order.events.js';
-import type { ReceivedLine, ReturnCondition, ReturnEvent, ReturnLine, ReturnOrigin, ReturnResolution } from './return.events.js';
+import type { ReceivedLine, ReturnCarrierDecision, ReturnCondition, ReturnEvent, ReturnLine, ReturnOrigin, ReturnResolution } from './return.events.js';
 import { evolve, initialState, receivedUnits, returnMovesOn, unitsOf, type OpenReturn, type Return } from './return.state.js';
 
 export const returnStream = (returnId: string): string => `return-${returnId}`;
@@ -16,7 +16,7 @@ export type ReturnCommand =
     returnId: string; orderId: string; customerId: string; placedBy: string; currency: string; lines: ReturnLine[];
     resolution: ReturnResolution; exchangeLines?: SkuQuantity[]; origin: ReturnOrigin;
   }>
-  | Command<'RecordReturnCarrierChoice', { returnId: string; decision: CarrierDecision & { to: { locationId: string } } }>
+  | Command<'RecordReturnCarrierChoice', { returnId: string; decision: ReturnCarrierDecision }>
   | Command<'RecordReturnLabel', { returnId: string; label: ShipmentLabel; locationId: string }>
   | Command<'RecordReturnTracking', { returnId: string; update: TrackingUpdate }>
   | Command<'ReceiveReturn', { returnId: string; receiptId: string; locationId: string; lines: { sku: string; quantity: number; condition: ReturnCondition }[]; receivedBy: string }>

@@ -13,6 +13,14 @@ export type ReturnCondition = 'resellable' | 'damaged';
 /** Units received in one receipt, priced as the return holds them. */
 export interface ReceivedLine { sku: string; quantity: number; condition: ReturnCondition; unitPrice: number }
 
+/**
+ * The carrier a return's label is bought from, recorded before anything is bought, with the
+ * request it is bought for: from the customer (`from`: the address's coordinates and when the
+ * parcel leaves) to the receiving location (`to`: its id and the address the carrier is given).
+ * A return's label is one purchase, under one key.
+ */
+export type ReturnCarrierDecision = Omit<CarrierDecision, 'attempt'> & { to: { locationId: string; address: Address } };
+
 /** Where the parcel comes from: the customer's address, or the store the order was collected at (brought back over the counter). */
 export type ReturnOrigin = { kind: 'address'; address: Address } | { kind: 'store'; locationId: string };
 
@@ -22,7 +30,7 @@ export type ReturnEvent =
   | DomainEvent<'ReturnOpened', Ids & {
     customerId: string; placedBy: string; currency: string; lines: ReturnLine[]; resolution: ReturnResolution; exchangeLines?: SkuQuantity[]; origin: ReturnOrigin;
   }>
-  | DomainEvent<'ReturnCarrierChosen', Ids & { decision: CarrierDecision & { to: { locationId: string } } }>
+  | DomainEvent<'ReturnCarrierChosen', Ids & { decision: ReturnCarrierDecision }>
   | DomainEvent<'ReturnLabelled', Ids & { label: ShipmentLabel; locationId: string }>
   | DomainEvent<'ReturnTracked', TrackingUpdate & { returnId: string; orderId: string; moved: boolean }>
   | DomainEvent<'ReturnReceived', Ids & { receiptId: string; locationId: string; lines: ReceivedLine[]; receivedBy: string }>

@@ -1,7 +1,7 @@
 import { movesOn, shipmentStatusOf } from '../fulfilments/fulfilment.state.js';
-import type { CarrierDecision, ShipmentLabel, TrackingUpdate } from '../fulfilments/fulfilment.events.js';
+import type { ShipmentLabel, TrackingUpdate } from '../fulfilments/fulfilment.events.js';
 import type { SkuQuantity } from '../orders/order.events.js';
-import type { ReceivedLine, ReturnEvent, ReturnLine, ReturnOrigin, ReturnResolution } from './return.events.js';
+import type { ReceivedLine, ReturnCarrierDecision, ReturnEvent, ReturnLine, ReturnOrigin, ReturnResolution } from './return.events.js';
 
 // A return's state, folded from its events, and its status.
 
@@ -24,7 +24,7 @@ export interface OpenReturn {
   exchangeLines: SkuQuantity[] | null;
   origin: ReturnOrigin;
   openedAt: string;
-  carrierDecision: (CarrierDecision & { to: { locationId: string } }) | null;
+  carrierDecision: ReturnCarrierDecision | null;
   label: (ShipmentLabel & { locationId: string }) | null;
   tracking: (Omit<TrackingUpdate, 'carrierId' | 'trackingNumber'> & { moved: boolean })[];
   receipts: Receipt[];
