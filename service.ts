@@ -33,6 +33,7 @@ import { WebhookNotifier } from './notifications/webhook-notifier.js';
 import { batchedOutbox } from './notifications/outbox.js';
 import { batchedStockedAt } from './read-side/inventory.queries.js';
 import { fulfilmentsCreatedToday, staleShipments } from './read-side/fulfilments.queries.js';
+import { staleReturnParcels } from './read-side/returns.queries.js';
 import { labelRecordersFrom } from './jobs/labels.job.js';
 import { refusedStep } from './jobs/fulfilment-steps.job.js';
 import { keepFailedJobs } from './jobs/outstanding-jobs.js';
@@ -173,6 +174,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
       tracking: {
         carriers, now, staleShipments: (limit) => staleShipments(knex, { olderThanMs: config.tracking.pollAfterMs, now: now(), limit }),
         recordTracking: async (id, update, metadata) => { await write.recordTracking(id, update, metadata); },
+        staleReturns: (limit) => staleReturnParcels(knex, { olderThanMs: config.tracking.pollAfterMs, now: now(), limit }),
+        recordReturnTracking: async (id, update, metadata) => { await write.recordReturnTracking(id, update, metadata); },
       },
     }, log, metrics, { lockDuration: config.jobLockMs, stalledInterval: config.jobLockMs, trackingPollEveryMs: config.tracking.pollEveryMs });
     stops.push(async () => {

@@ -682,4 +682,17 @@ export const schemaMigrations: Migration[] = [
       `);
     },
   },
+  {
+    // Return parcels are polled at their carriers like outbound shipments: each return keeps its
+    // parcel's status, and the ones still on their way are found by how long they have been
+    // silent. No return had a label before this (nothing bought one), so none has a status yet.
+    name: '019-returns-to-poll',
+    async up(knex) {
+      await knex.raw(`
+        ALTER TABLE returns ADD COLUMN shipment_status text;
+        CREATE INDEX returns_to_poll ON returns (last_tracking_at)
+          WHERE status IN ('label_created', 'in_transit') AND shipment_status NOT IN ('delivered', 'returned_to_sender');
+      `);
+    },
+  },
 ];

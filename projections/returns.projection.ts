@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { shipmentStatusOf } from '../write-side/fulfilments/fulfilment.state.js';
 import type { ReturnEvent } from '../write-side/returns/return.events.js';
 import { evolve, initialState, type OpenReturn, type Return } from '../write-side/returns/return.state.js';
 import type { Recorded } from '../write-side/to-domain.js';
@@ -6,7 +7,8 @@ import { UnappliableEvent, type Projection } from './projection.js';
 
 // Returns with their timeline: GET /returns, GET /returns/{id} and the returns of GET /orders/{id}.
 // Each return's row holds its state folded by the write side's own evolve (so its status is the
-// write side's returnStatusOf), with the columns the desk and the carriers' webhooks look up by.
+// write side's returnStatusOf), with the columns the desk, the carriers' webhooks and the
+// tracking poll look up by (the parcel's status is the outbound rule, shipmentStatusOf).
 // A batch is applied in three statements: one read of the returns it touches, their rows written
 // back in one upsert, and the timeline entries.
 
@@ -49,6 +51,7 @@ async function applyReturns(events: Recorded<ReturnEvent>[], trx: Knex.Transacti
     return {
       return_id: id, order_id: r.state.orderId, status: r.state.status, placed_by: r.state.placedBy, state: JSON.stringify(r.state),
       carrier_id: r.state.label?.carrierId ?? null, tracking_number: r.state.label?.trackingNumber ?? null,
+      shipment_status: r.state.label ? shipmentStatusOf(r.state.tracking) : null,
       created_position: r.created_position, created_at: r.created_at, updated_at: new Date().toISOString(), last_tracking_at: r.last_tracking_at,
     };
   });

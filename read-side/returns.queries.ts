@@ -53,3 +53,23 @@ export async function listReturns(knex: Knex, q: { status?: string; limit: numbe
   const page = rows.slice(0, q.limit);
   return { returns: page.map((r: ReturnRow) => returnView(r)), next: rows.length > q.limit ? Number(page[page.length - 1].created_position) : null };
 }
+
+export interface StaleReturnParcel { returnId: string; orderId: string; carrierId: string; trackingNumber: string; shipmentStatus: string; lastTrackingAt: string }
+
+/**
+ * Return parcels on their way back (labelled, not yet received, neither delivered nor sent back
+ * to the customer) that the service has heard nothing about for more than `olderThanMs` before
+ * `now`, longest silent first: the ones to ask their carrier about.
+ */
+export async function staleReturnParcels(knex: Knex, q: { olderThanMs: number; now: Date; limit: number }): Promise<StaleReturnParcel[]> {
+  const { rows } = await knex.raw(
+    `SELECT return_id, order_id, carrier_id, tracking_number, shipment_status, last_tracking_at FROM returns
+      WHERE status IN ('label_created', 'in_transit') AND shipment_status NOT IN ('delivered', 'returned_to_sender') AND last_tracking_at < ?
+      ORDER BY last_tracking_at LIMIT ?`,
+    [new Date(q.now.getTime() - q.olderThanMs), q.limit],
+  );
+  return rows.map((r: { return_id: string; order_id: string; carrier_id: string; tracking_number: string; shipment_status: string; last_tracking_at: Date }) => ({
+    returnId: r.return_id, orderId: r.order_id, carrierId: r.carrier_id, trackingNumber: r.tracking_number, shipmentStatus: r.shipment_status,
+    lastTrackingAt: r.last_tracking_at.toISOString(),
+  }));
+}

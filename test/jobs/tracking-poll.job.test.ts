@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Job } from 'bullmq';
 import { CarrierRefused, CarrierUnavailable, type Carrier, type TrackingUpdate } from '../../carriers/carrier.port.js';
-import { pollTracking, type StaleShipment, type TrackingPollDeps } from '../../jobs/tracking-poll.job.js';
+import { pollTracking, type StaleReturn, type StaleShipment, type TrackingPollDeps } from '../../jobs/tracking-poll.job.js';
 import type { CommandMetadata } from '../../write-side/decider.js';
 import { failure } from '../support/failure.js';
 
@@ -27,6 +27,7 @@ function fakeCarrier(carrierId: string, histories: Record<string, TrackingUpdate
 
 const POLL = { id: 'poll-7', name: 'poll', data: {} } as unknown as Job;
 const shipment = (n: number, carrierId: string): StaleShipment => ({ fulfilmentId: `f-${n}`, orderId: `o-${n}`, carrierId, trackingNumber: `T${n}` });
+const returnParcel = (n: number, carrierId: string): StaleReturn => ({ returnId: `r-${n}`, orderId: `o-${n}`, carrierId, trackingNumber: `T${n}` });
 
 describe('the tracking poll job', () => {
   const histories = {
@@ -34,21 +35,25 @@ describe('the tracking poll job', () => {
     T2: [update('T2', 'label_created', '2026-11-24T11:00:00.000Z'), update('T2', 'in_transit', '2026-11-24T16:00:00.000Z'), update('T2', 'delivered', '2026-11-26T13:00:00.000Z')],
   };
   let recorded: { fulfilmentId: string; update: TrackingUpdate & { carrierId: string }; metadata: CommandMetadata }[];
+  let returnsRecorded: { returnId: string; update: TrackingUpdate & { carrierId: string }; metadata: CommandMetadata }[];
   let limits: number[];
   let stale: StaleShipment[];
+  let staleReturns: StaleReturn[];
   const deps = (carriers: Carrier[]): TrackingPollDeps => ({
     carriers,
     staleShipments: async (limit) => { limits.push(limit); return stale; },
     recordTracking: async (fulfilmentId, u, metadata) => { recorded.push({ fulfilmentId, update: u, metadata }); },
+    staleReturns: async (limit) => { limits.push(limit); return staleReturns; },
+    recordReturnTracking: async (returnId, u, metadata) => { returnsRecorded.push({ returnId, update: u, metadata }); },
     now: () => new Date('2026-11-26T14:00:00.000Z'),
     batchSize: 50,
   });
-  beforeEach(() => { recorded = []; limits = []; stale = [shipment(1, 'parcelnet'), shipment(2, 'jetexpress')]; });
+  beforeEach(() => { recorded = []; returnsRecorded = []; limits = []; stale = [shipment(1, 'parcelnet'), shipment(2, 'jetexpress')]; staleReturns = []; });
   const sent = (fulfilmentId: string) => recorded.filter((r) => r.fulfilmentId === fulfilmentId).map((r) => r.update.status);
 
   it('asks the carrier about each stale shipment and sends every update it answers, oldest first, with the carrier and the job as actor', async () => {
     await pollTracking(POLL, deps([fakeCarrier('parcelnet', histories), fakeCarrier('jetexpress', histories)]));
-    expect(limits).to.deep.equal([50]);
+    expect(limits).to.deep.equal([50, 50]);
     expect(sent('f-1')).to.deep.equal(['label_created', 'in_transit']);
     expect(sent('f-2')).to.deep.equal(['label_created', 'in_transit', 'delivered']);
     expect(recorded[0].update).to.deep.equal({ carrierId: 'parcelnet', ...histories.T1[0] });
@@ -79,5 +84,26 @@ describe('the tracking poll job', () => {
     stale = [shipment(1, 'parcelnet'), shipment(3, 'parcelnet'), shipment(4, 'pigeonpost')];
     await pollTracking(POLL, deps([fakeCarrier('parcelnet', histories)]));
     expect(recorded.map((r) => r.fulfilmentId)).to.deep.equal(['f-1', 'f-1']);
+  });
+
+  it('polls return parcels on their way back beside the outbound shipments, and records their updates on the return', async () => {
+    stale = [shipment(1, 'parcelnet')];
+    staleReturns = [returnParcel(2, 'jetexpress')];
+    await pollTracking(POLL, deps([fakeCarrier('parcelnet', histories), fakeCarrier('jetexpress', histories)]));
+    expect(sent('f-1')).to.deep.equal(['label_created', 'in_transit']);
+    expect(recorded.map((r) => r.fulfilmentId)).to.not.include('r-2');
+    expect(returnsRecorded.map((r) => [r.returnId, r.update.status])).to.deep.equal([['r-2', 'label_created'], ['r-2', 'in_transit'], ['r-2', 'delivered']]);
+    expect(returnsRecorded[0].update).to.deep.equal({ carrierId: 'jetexpress', ...histories.T2[0] });
+    expect(returnsRecorded[0].metadata).to.deep.include({ correlationId: 'o-2', actor: { kind: 'job', id: 'tracking-poll/poll-7' } });
+  });
+
+  it('a return parcel whose carrier does not answer fails the run like a shipment, once the rest are polled', async () => {
+    stale = [shipment(1, 'parcelnet')];
+    staleReturns = [returnParcel(2, 'jetexpress')];
+    const jet = fakeCarrier('jetexpress', histories, { T2: [new CarrierUnavailable('jetexpress', 'down')] });
+    const err = await failure(pollTracking(POLL, deps([fakeCarrier('parcelnet', histories), jet])));
+    expect((err as Error).message).to.match(/^tracking of 1 of 2 shipments could not be polled: jetexpress T2: down/);
+    expect(sent('f-1')).to.have.length(2);
+    expect(returnsRecorded).to.deep.equal([]);
   });
 });
