@@ -1,6 +1,7 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { CarrierRefused, type Carrier, type Label, type LabelRequest, type PackageSpec, type Quote, type RateRequest } from '../carriers/carrier.port.js';
 import { chooseRate, shopRates, type CarrierChoice, type RateShoppingRules } from '../carriers/rate-shopping.js';
+import { ConflictError } from '../platform/errors.js';
 import type { WriteSide } from '../write-side/commands.js';
 import type { CommandMetadata } from '../write-side/decider.js';
 import { DEFAULT_CUTOFF_HOUR, type LocationDetails } from '../write-side/locations/location.decider.js';
@@ -14,7 +15,8 @@ import { receivingLocation, returnParcels } from '../write-side/returns/return-s
 // location and the request are chosen once and recorded on the return before anything is bought;
 // a retry (a lost answer, a worker killed mid-call) buys from the recorded carrier with the
 // recorded request under the same key, `return-label:<returnId>`, and gets the same label back.
-// A return brought back over a store's counter needs no label, and gets no job.
+// A return brought back over a store's counter needs no label, and gets no job; one received
+// before its label was recorded needs none either, and a label bought for it is voided.
 
 export interface ReturnLabelDeps {
   write: WriteSide;
@@ -37,7 +39,8 @@ export async function buyReturnLabel(job: ReturnLabelJob, deps: ReturnLabelDeps)
   const { returnId } = job.data;
   const r = await deps.write.loadReturn(returnId);
   if (r.status === 'none') throw new UnrecoverableError(`return ${returnId} does not exist`);
-  if (r.label || r.origin.kind !== 'address' || r.receipts.length > 0) return;
+  if (r.label || r.origin.kind !== 'address') return;
+  if (r.receipts.length > 0 && !r.carrierDecision) return;           // received before anything was chosen: no label needed
   const metadata = (): CommandMetadata => ({
     now: deps.now().toISOString(), correlationId: r.orderId, causationId: job.data.eventId, actor: { kind: 'job', id: `return-labels/${job.id}` },
   });
@@ -49,13 +52,31 @@ export async function buyReturnLabel(job: ReturnLabelJob, deps: ReturnLabelDeps)
   const label = await buyChosenLabel(deps.carriers, decision.quote, {
     ...request(decision), service: decision.quote.service, idempotencyKey: returnLabelKey(returnId),
   }, `return ${returnId}`);
-  await deps.write.recordReturnLabel({
+  const recorded = r.receipts.length === 0 && await deps.write.recordReturnLabel({
     returnId, locationId: decision.to.locationId,
     label: {
       shipmentId: returnId, carrierId: label.carrierId, service: label.service, trackingNumber: label.trackingNumber, labelUrl: label.labelUrl,
       cost: label.cost, currency: label.currency, estimatedDelivery: label.estimatedDelivery, choice: decision.choice,
     },
-  }, metadata());
+  }, metadata()).then(() => true, (err: unknown) => {
+    if (err instanceof ConflictError && err.code === 'return.already_received') return false;
+    throw err;
+  });
+  if (!recorded) await voidLabel(deps.carriers, label);
+}
+
+/**
+ * The return was received (brought to a counter, say) before its label was recorded: the label
+ * bought for it, under its key, is voided. A carrier that refuses (the parcel is already on its
+ * way) keeps it; one that does not answer is asked again on the retry, which buys under the same
+ * key, so gets the same label back, and voids it.
+ */
+async function voidLabel(carriers: readonly Carrier[], label: Label): Promise<void> {
+  try {
+    await carriers.find((c) => c.carrierId === label.carrierId)?.cancelLabel(label.trackingNumber);
+  } catch (err) {
+    if (!(err instanceof CarrierRefused)) throw err;
+  }
 }
 
 /**

@@ -143,6 +143,33 @@ describe('the return label job', function () {
     expect(await sandboxLabels(knex, r.returnId)).to.have.length(1);
   });
 
+  it('a return received before anything was chosen gets no label; one received while its label was bought has the label voided at the carrier', async () => {
+    const early = await aReturn(world);
+    const receive = (returnId: string) => world.write.receiveReturn({ returnId, receiptId: `rc-${returnId}`, locationId: 'wh-berlin', lines: [{ sku: 'SKU-1', quantity: 1, condition: 'resellable' }], receivedBy: 'op' }, meta());
+    await receive(early.returnId);
+    await buyReturnLabel(early.job(), deps());
+    expect(await sandboxLabels(knex, early.returnId)).to.deep.equal([]);
+    expect(await eventTypes(early.returnId)).to.deep.equal(['ReturnOpened', 'ReturnReceived']);
+
+    const racing = await aReturn(world);
+    const write: WriteSide = { ...world.write, recordReturnLabel: async (data, m) => { await receive(racing.returnId); return world.write.recordReturnLabel(data, m); } };
+    await buyReturnLabel(racing.job(), deps({ write }));
+    const back = await theReturn(racing.returnId);
+    expect([back.status, back.label]).to.deep.equal(['received', null]);
+    expect((await sandboxLabels(knex, racing.returnId)).map((l) => l.cancelled), 'the label at the carrier, voided').to.deep.equal([true]);
+  });
+
+  it('a return received after its carrier was chosen and before any label was recorded: the retry gets the label bought under its key and voids it', async () => {
+    const r = await aReturn(world);
+    const down = carriers([{ fault: 'fail_once' }]);
+    expect(await failure(buyReturnLabel(r.job(), deps({ carriers: down })))).to.be.instanceOf(CarrierUnavailable);
+    expect((await theReturn(r.returnId)).carrierDecision).to.not.equal(null);
+    await world.write.receiveReturn({ returnId: r.returnId, receiptId: 'rc-1', locationId: 'wh-berlin', lines: [{ sku: 'SKU-1', quantity: 1, condition: 'damaged' }], receivedBy: 'op' }, meta());
+    await buyReturnLabel(r.job(1), deps({ carriers: down }));
+    expect((await sandboxLabels(knex, r.returnId)).map((l) => l.cancelled)).to.deep.equal([true]);
+    expect((await theReturn(r.returnId)).label).to.equal(null);
+  });
+
   it('fails for good, buying nothing, for an address without coordinates or when no active location ships', async () => {
     const { geo: _geo, ...nowhere } = LEIPZIG;
     const r = await aReturn(world, nowhere);
