@@ -517,29 +517,31 @@ async function fulfilmentBench(): Promise<void> {
 
     // Returns, received -> refunded. Not measured: every labelled fulfilment handed over and
     // delivered by webhook, and one unit of each order asked back (each order's only line).
-    const each = (list: string[], build: (item: string) => { method: string; path: string; body?: string; headers?: Record<string, string> }) => {
+    const each = async (list: string[], build: (item: string) => { path: string; body?: string; headers?: Record<string, string> }) => {
       let i = 0;
-      return autocannon({
+      const r = await autocannon({
         url, connections: 32, amount: list.length, headers: { authorization: 'Bearer bench-ops', 'content-type': 'application/json' },
-        requests: [{ setupRequest: (req: Record<string, unknown>) => { const b = build(list[i++]); return { ...req, ...b, headers: { ...(req.headers as object), ...b.headers } }; } }],
+        requests: [{ method: 'POST', setupRequest: (req: Record<string, unknown>) => { const b = build(list[i++]); return { ...req, ...b, headers: { ...(req.headers as object), ...b.headers } }; } }],
       });
+      if (r.non2xx + r.errors + r.timeouts > 0) console.error(`  (${r.non2xx} non-2xx, ${r.errors + r.timeouts} errors of ${list.length} requests)`);
+      return r;
     };
     const { rows: toShip } = await db.query(`SELECT fulfilment_id AS id, carrier_id AS "carrierId", tracking_number AS "trackingNumber", order_id AS "orderId"
       FROM ${schema}.fulfilments WHERE status = 'labelled' ORDER BY created_position`);
-    await each(toShip.map((f) => f.id), (id) => ({ method: 'POST', path: `/fulfilments/${id}/ship` }));
+    await each(toShip.map((f) => f.id), (id) => ({ path: `/fulfilments/${id}/ship`, body: "{}" }));
     const byId = new Map(toShip.map((f) => [f.id, f]));
     await each(toShip.map((f) => f.id), (id) => {
       const f = byId.get(id)!;
       // After every scan the tracking figure posted (their times run a little ahead of the clock), so it moves the shipment on.
       const body = JSON.stringify({ trackingNumber: f.trackingNumber, status: 'delivered', at: new Date(Math.max(Date.now(), lastScanAt) + 1000).toISOString() });
       const timestamp = String(Math.floor(Date.now() / 1000));
-      return { method: 'POST', path: `/carriers/${f.carrierId}/tracking`, body, headers: { 'x-carrier-timestamp': timestamp, 'x-carrier-signature': `sha256=${signature(WEBHOOK_SECRETS.get(f.carrierId)!, timestamp, body)}` } };
+      return { path: `/carriers/${f.carrierId}/tracking`, body, headers: { 'x-carrier-timestamp': timestamp, 'x-carrier-signature': `sha256=${signature(WEBHOOK_SECRETS.get(f.carrierId)!, timestamp, body)}` } };
     });
     await wait(async () => Number((await q(`SELECT count(*) AS n FROM $s.orders WHERE status = 'delivered'`)).n) >= toShip.length, 'the orders to be delivered');
     const { rows: deliveredOrders } = await db.query(`SELECT order_id AS id, lines->0->>'sku' AS sku FROM ${schema}.orders WHERE status = 'delivered'`);
     const skuOf = new Map(deliveredOrders.map((o) => [o.id, o.sku]));
     await each(deliveredOrders.map((o) => o.id), (id) => ({
-      method: 'POST', path: `/orders/${id}/returns`, body: JSON.stringify({ lines: [{ sku: skuOf.get(id), quantity: 1, reason: 'bench' }], resolution: 'refund' }),
+      path: `/orders/${id}/returns`, body: JSON.stringify({ lines: [{ sku: skuOf.get(id), quantity: 1, reason: 'bench' }], resolution: 'refund' }),
     }));
     await wait(async () => Number((await q(`SELECT count(*) AS n FROM $s.returns`)).n) >= deliveredOrders.length, 'the returns to be opened');
     const { rows: toReceive } = await db.query(`SELECT return_id AS id, state->'lines'->0->>'sku' AS sku FROM ${schema}.returns ORDER BY created_position`);
@@ -548,7 +550,7 @@ async function fulfilmentBench(): Promise<void> {
     // Measured: 32 operators receiving one return each in turn; its refund job refunds the receipt.
     const { p: beforeReceipts } = await q(`SELECT coalesce(max(global_position), 0) AS p FROM $s.events`);
     const receipts = await each(toReceive.map((r) => r.id), (id) => ({
-      method: 'POST', path: `/returns/${id}/receive`, body: JSON.stringify({ locationId: 'wh-hamburg', lines: [{ sku: returnSku.get(id), quantity: 1, condition: 'resellable' }] }),
+      path: `/returns/${id}/receive`, body: JSON.stringify({ locationId: 'wh-hamburg', lines: [{ sku: returnSku.get(id), quantity: 1, condition: 'resellable' }] }),
     }));
     const refunding = Date.now() + 120_000;
     while (Number((await q(`SELECT count(*) AS n FROM $s.returns WHERE status = 'refunded'`)).n) < receipts['2xx'] && Date.now() < refunding) {
