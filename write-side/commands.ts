@@ -297,9 +297,9 @@ export function createWriteSide(store: EventStore) {
       return { recorded: r.events.length > 0, state: r.state, position: r.position };
     },
 
-    /** The return read up to date (`status: 'none'` when it does not exist). */
-    async loadReturn(returnId: string): Promise<Return> {
-      return (await returns.load(returnStream(returnId))).state;
+    /** The return read up to date (`status: 'none'` when it does not exist), or as last seen here (`cachedOk`). */
+    async loadReturn(returnId: string, options: { cachedOk?: boolean } = {}): Promise<Return> {
+      return (await returns.load(returnStream(returnId), options)).state;
     },
 
     /** The fulfilment read up to date (`status: 'none'` when it does not exist), or as last seen here (`cachedOk`). */

@@ -1,3 +1,4 @@
+import DataLoader from 'dataloader';
 import pg from 'pg';
 import type { Knex } from 'knex';
 import { ConcurrencyError, ConflictError, ValidationError } from '../../platform/errors.js';
@@ -47,7 +48,9 @@ export async function openPostgresEventStore(db: DbSettings, applicationName = '
  * its own expected-revision check and its own result, and the batch costs one round trip. One
  * batch is on its way at a time; the next is made once the callers of the last have had their
  * results, so what they append next (a stream's next command, the next step of an order) goes
- * with it rather than waiting a further round trip.
+ * with it rather than waiting a further round trip. Reads of whole streams (or their tails) asked
+ * for at the same moment are made in one statement too: a process working many orders at once
+ * reads many small streams.
  */
 export class PostgresEventStore implements EventStore {
   readonly kind = 'postgres' as const;
@@ -57,6 +60,10 @@ export class PostgresEventStore implements EventStore {
   private readonly news: ListenNotifyNews;
   private readonly tail = new TailCache();
   private readonly tailReads = new Map<string, Promise<RecordedEvent[]>>();
+  /** Stream reads asked for in the same turn of the event loop, made in one statement. */
+  private readonly streamReads = new DataLoader<{ streamId: string; fromRevision: number }, RecordedEvent[]>(
+    (asked) => this.readStreams(asked), { cache: false, maxBatchSize: 200, batchScheduleFn: (run) => setImmediate(run) },
+  );
 
   constructor(private readonly pool: pg.Pool, settings: { databaseUrl: string; schema: string }) {
     this.news = new ListenNotifyNews(settings.databaseUrl, `oms_events_${settings.schema}`);
@@ -136,12 +143,27 @@ export class PostgresEventStore implements EventStore {
   }
 
   async readStream(streamId: string, options: { fromRevision?: number; maxCount?: number } = {}): Promise<RecordedEvent[]> {
+    if (options.maxCount === undefined) return this.streamReads.load({ streamId, fromRevision: options.fromRevision ?? 0 });
     const { rows } = await this.pool.query(
       `SELECT global_position, event_id, stream_id, stream_revision, type, data, metadata, recorded_at
          FROM events WHERE stream_id = $1 AND stream_revision >= $2 ORDER BY stream_revision LIMIT $3`,
       [streamId, options.fromRevision ?? 0, options.maxCount ?? 1_000_000],
     );
     return rows.map(toRecorded);
+  }
+
+  /** Each stream from its revision on, for many streams in one statement (each in revision order). */
+  private async readStreams(asked: readonly { streamId: string; fromRevision: number }[]): Promise<RecordedEvent[][]> {
+    const { rows } = await this.pool.query<EventRow & { i: string }>(
+      `SELECT q.i, e.global_position, e.event_id, e.stream_id, e.stream_revision, e.type, e.data, e.metadata, e.recorded_at
+         FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS q(stream_id, from_revision, i)
+        CROSS JOIN LATERAL (SELECT * FROM events WHERE stream_id = q.stream_id AND stream_revision >= q.from_revision ORDER BY stream_revision) e
+        ORDER BY q.i, e.stream_revision`,
+      [asked.map((a) => a.streamId), asked.map((a) => a.fromRevision)],
+    );
+    const read: RecordedEvent[][] = asked.map(() => []);
+    for (const r of rows) read[Number(r.i) - 1].push(toRecorded(r));
+    return read;
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {

@@ -69,6 +69,9 @@ export function returnsProcess(deps: { write: WriteSide; log: Logger; exchangeSh
    * original order sold the SKU, or else as the returned units.
    */
   async function orderExchange(returnId: string, metadata: CommandMetadata): Promise<void> {
+    // A return's resolution never changes, and an exchange once ordered stays ordered: as last seen here tells which need a look.
+    const seen = await write.loadReturn(returnId, { cachedOk: true });
+    if (seen.status === 'none' || seen.resolution !== 'exchange' || seen.exchangeOrderId) return;
     const r = await write.loadReturn(returnId);
     if (r.status === 'none' || r.resolution !== 'exchange' || r.exchangeOrderId || !r.exchangeLines) return;
     const original = await write.loadOrder(r.orderId);
