@@ -14,7 +14,7 @@ import { loadConfig, SANDBOX_CARRIER_IDS } from '../platform/config.js';
 import { createKnex, ensureDatabase } from '../platform/db.js';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { QUEUES } from '../jobs/queues.js';
+import { deleteQueueKeys, QUEUES } from '../jobs/queues.js';
 
 // `npm run bench`: figures for the event store and the API, each beside PostgreSQL's own
 // single-row insert rate (pgbench) on the same database at the same concurrency.
@@ -132,6 +132,9 @@ async function withService<T>(roles: string | string[], work: (svc: Running) => 
     for (const child of children) child.kill('SIGTERM');
     await Promise.all(children.map((child) => new Promise((res) => child.once('exit', res))));
     await dropSchema(s.schema);
+    // The queues' jobs too: kept completed for a day, runs after runs would fill Redis (and slow it).
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    await deleteQueueKeys(redis, env.QUEUE_PREFIX).finally(() => redis.disconnect());
   }
 }
 

@@ -53,6 +53,16 @@ export async function prepareQueues(queues: Map<QueueName, Queue>, options: { tr
   await queues.get(QUEUES.tracking)!.setGlobalConcurrency(1);
 }
 
+/** Removes every key of the queues under `prefix` (a test's or a benchmark's, once it is done with them). */
+export async function deleteQueueKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    if (keys.length) await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
 /** One Queue per name; connection errors (Redis restarting) go to `onError` rather than the console. */
 export function createQueues(connection: Redis, prefix: string, onError?: (err: Error, queue: string) => void): Map<QueueName, Queue> {
   return new Map(Object.values(QUEUES).map((name) => {

@@ -1,3 +1,4 @@
+import { deleteQueueKeys as deleteQueues } from '../../jobs/queues.js';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../../platform/config.js';
 import { createLogger } from '../../platform/logger.js';
@@ -75,12 +76,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
 export async function deleteQueueKeys(prefix: string): Promise<void> {
   const redis = new Redis(TEST_REDIS_URL);
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (keys.length) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    await deleteQueues(redis, prefix);
   } finally {
     redis.disconnect();
   }
