@@ -24,11 +24,11 @@ export const returnsProjection: Projection<ReturnEvent> = {
   applyBatch: applyReturns,
 };
 
-interface Row { state: OpenReturn; created_position: number | string; created_at: string | Date; last_tracking_at: string | Date | null }
+interface Row { state: OpenReturn; created_position: number | string; created_at: string | Date; updated_at: string | Date; last_tracking_at: string | Date | null }
 
 async function applyReturns(events: Recorded<ReturnEvent>[], trx: Knex.Transaction): Promise<void> {
   const ids = [...new Set(events.map((e) => e.data.returnId))];
-  const { rows } = await trx.raw('SELECT return_id, state, created_position, created_at, last_tracking_at FROM returns WHERE return_id = ANY(?::text[]) FOR UPDATE', [ids]);
+  const { rows } = await trx.raw('SELECT return_id, state, created_position, created_at, updated_at, last_tracking_at FROM returns WHERE return_id = ANY(?::text[]) FOR UPDATE', [ids]);
   const current = new Map<string, Row>((rows as (Row & { return_id: string })[]).map((r) => [r.return_id, r]));
   const timeline: Record<string, unknown>[] = [];
   for (const e of events) {
@@ -38,10 +38,13 @@ async function applyReturns(events: Recorded<ReturnEvent>[], trx: Knex.Transacti
     const after = evolve(before, e);
     if (after.status === 'none') continue;
     const heard = e.type === 'ReturnTracked' ? new Date(e.recordedAt).toISOString() : null;
+    // When the service heard of it: its own time, or for a carrier's scan (which carries the carrier's) when it was recorded.
+    const at = heard ?? (e.data as { at: string }).at;
     current.set(e.data.returnId, {
       state: after,
       created_position: row?.created_position ?? e.position,
-      created_at: row?.created_at ?? (e.type === 'ReturnOpened' ? e.data.at : new Date(e.recordedAt).toISOString()),
+      created_at: row?.created_at ?? at,
+      updated_at: row && new Date(row.updated_at).getTime() > Date.parse(at) ? row.updated_at : at,
       last_tracking_at: heard ?? (e.type === 'ReturnLabelled' ? e.data.at : row?.last_tracking_at ?? null),
     });
     timeline.push({ return_id: e.data.returnId, position: e.position, at: 'at' in e.data ? e.data.at : new Date(e.recordedAt).toISOString(), type: e.type, details: JSON.stringify(details(e)) });
@@ -52,7 +55,7 @@ async function applyReturns(events: Recorded<ReturnEvent>[], trx: Knex.Transacti
       return_id: id, order_id: r.state.orderId, status: r.state.status, placed_by: r.state.placedBy, state: JSON.stringify(r.state),
       carrier_id: r.state.label?.carrierId ?? null, tracking_number: r.state.label?.trackingNumber ?? null,
       shipment_status: r.state.label ? shipmentStatusOf(r.state.tracking) : null,
-      created_position: r.created_position, created_at: r.created_at, updated_at: new Date().toISOString(), last_tracking_at: r.last_tracking_at,
+      created_position: r.created_position, created_at: r.created_at, updated_at: r.updated_at, last_tracking_at: r.last_tracking_at,
     };
   });
   if (touched.length > 0) await trx('returns').insert(touched).onConflict('return_id').merge();
