@@ -40,6 +40,7 @@ import { keepFailedJobs } from './jobs/outstanding-jobs.js';
 import { fulfilmentProcess } from './write-side/fulfilments/fulfilment.process.js';
 import { ProcessManagerRunner } from './write-side/process-manager.js';
 import { returnsProcess } from './write-side/returns/returns.process.js';
+import type { Recorded } from './write-side/to-domain.js';
 import type { Carrier } from './carriers/carrier.port.js';
 import { createSandboxCarriers } from './carriers/sandbox-carriers.js';
 
@@ -116,7 +117,9 @@ export async function startService(config: Config, log: Logger): Promise<Service
     costs: config.sourcing,
   });
   // A step the fulfilment process finds refused is kept as a failed job for operators to retry.
-  const fulfilmentSteps = fulfilmentProcess({ write, allocator, log, recordRefusal: (e, reason) => keepFailedJobs(knex, [{ ...refusedStep(e), reason }]) });
+  const recordRefusal = (e: Recorded, reason: string) => keepFailedJobs(knex, [{ ...refusedStep(e), reason }]);
+  const fulfilmentSteps = fulfilmentProcess({ write, allocator, log, recordRefusal });
+  const returnSteps = returnsProcess({ write, log, exchangeShipsAt: config.returns.exchangeShipsAt, recordRefusal });
   const metrics = createMetrics();
   const queues = createQueues(redis, config.queuePrefix, (err, queue) => log.warn({ err: err.message, queue }, 'queue connection error'));
   const stops: (() => Promise<unknown>)[] = [];
@@ -143,7 +146,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     await fulfilment.start();
     stops.push(() => fulfilment.stop());
     // Returns too: opening what orders authorise, taking receipts onto the ledger, ordering exchanges.
-    const returns = new ProcessManagerRunner(store, derived, returnsProcess({ write, log, exchangeShipsAt: config.returns.exchangeShipsAt }), log, { gatherMs: GATHER_MS.fulfilment });
+    const returns = new ProcessManagerRunner(store, derived, returnSteps, log, { gatherMs: GATHER_MS.fulfilment });
     await returns.start();
     stops.push(() => returns.stop());
   }
@@ -170,7 +173,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
         rules: { standardMaxDays: config.carriers.standardMaxDays, preferences: config.carriers.preferences }, quoteTimeoutMs: config.carriers.quoteTimeoutMs,
       },
       refunds: { write, gateway, now, refundShipping: config.returns.refundShipping },
-      fulfilmentSteps: { store, step: fulfilmentSteps.step },
+      // A refused step is run again by the process that handles its event (the two handle different events).
+      fulfilmentSteps: { store, step: (e) => (returnSteps.handles.includes(e.type) ? returnSteps.step(e) : fulfilmentSteps.step(e)) },
       tracking: {
         carriers, now, staleShipments: (limit) => staleShipments(knex, { olderThanMs: config.tracking.pollAfterMs, now: now(), limit }),
         recordTracking: async (id, update, metadata) => { await write.recordTracking(id, update, metadata); },

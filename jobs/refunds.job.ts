@@ -43,7 +43,7 @@ export async function refundReceipt(job: RefundJob, deps: RefundDeps): Promise<v
     } catch (err) {
       if (!(err instanceof PaymentDeclined)) throw err;              // unavailable or lost: the same key again, with backoff
       await deps.write.onOrderRefund({ type: 'RecordRefundFailure', data: { orderId, refundKey: receiptId, attempt: owed.failures, code: err.code, detail: err.message }, metadata: metadata() });
-      await deps.write.recordReturnRefundFailure({ returnId, receiptId, amount: owed.amount, code: err.code, detail: err.message }, metadata());
+      await deps.write.recordReturnRefundFailure({ returnId, receiptId, amount: owed.amount, code: err.code, detail: err.message, attempt: owed.failures }, metadata());
       throw new UnrecoverableError(`the gateway refused to refund ${owed.amount} for receipt ${receiptId} of return ${returnId}: ${err.code}: ${err.message}`);
     }
     await deps.write.recordPayment({ type: 'RecordPaymentRefund', data: { orderId, refundId, amount: owed.amount, refundKey: receiptId }, metadata: metadata() });

@@ -152,8 +152,20 @@ export class PostgresEventStore implements EventStore {
     return rows.map(toRecorded);
   }
 
-  /** Each stream from its revision on, for many streams in one statement (each in revision order). */
-  private async readStreams(asked: readonly { streamId: string; fromRevision: number }[]): Promise<RecordedEvent[][]> {
+  /**
+   * Each stream from its revision on, for many streams in one statement (each in revision order).
+   * Should the statement fail, each read is made on its own, so only one that fails itself fails.
+   */
+  private async readStreams(asked: readonly { streamId: string; fromRevision: number }[]): Promise<(RecordedEvent[] | Error)[]> {
+    try {
+      return await this.readStreamsTogether(asked);
+    } catch (err) {
+      if (asked.length === 1) return [err as Error];
+      return Promise.all(asked.map((a) => this.readStreamsTogether([a]).then(([read]) => read, (e: Error) => e)));
+    }
+  }
+
+  private async readStreamsTogether(asked: readonly { streamId: string; fromRevision: number }[]): Promise<RecordedEvent[][]> {
     const { rows } = await this.pool.query<EventRow & { i: string }>(
       `SELECT q.i, e.global_position, e.event_id, e.stream_id, e.stream_revision, e.type, e.data, e.metadata, e.recorded_at
          FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS q(stream_id, from_revision, i)

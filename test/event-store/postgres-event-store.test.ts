@@ -16,6 +16,30 @@ async function openPostgres(poolSize = 10) {
 eventStoreContract('PostgreSQL', openPostgres);
 
 describe('PostgreSQL event store', () => {
+  it('reads many streams asked for at once in one statement, each caller its own stream from its own revision', async () => {
+    const { store, pool, cleanup } = await openPostgres();
+    try {
+      for (let i = 0; i < 20; i++) {
+        await store.append(`read-${i}`, Array.from({ length: 1 + (i % 4) }, (_, n) => ({ id: uuid(), type: 'R', data: { i, n }, metadata: {} })), 'no_stream');
+      }
+      let statements = 0;
+      const query = pool.query.bind(pool);
+      (pool as unknown as { query: unknown }).query = (...args: Parameters<typeof pool.query>) => { statements++; return query(...args); };
+      const asked = Array.from({ length: 20 }, (_, i) => ({ streamId: i === 19 ? 'read-none' : `read-${i}`, fromRevision: i % 2 }));
+      const read = await Promise.all(asked.map((a) => store.readStream(a.streamId, { fromRevision: a.fromRevision })));
+      expect(statements).to.equal(1);
+      read.forEach((events, k) => {
+        const i = k;
+        if (asked[k].streamId === 'read-none') return expect(events).to.deep.equal([]);
+        const all = 1 + (i % 4);
+        expect(events.map((e) => [e.streamId, e.revision, (e.data as { n: number }).n])).to.deep.equal(
+          Array.from({ length: all - asked[k].fromRevision }, (_, n) => [`read-${i}`, n + asked[k].fromRevision, n + asked[k].fromRevision]));
+      });
+    } finally {
+      await cleanup();
+    }
+  });
+
   it('never lets a subscriber skip an event when separate processes append concurrently', async () => {
     const main = await openPostgres();
     // Independent writers with their own pools stand in for several API processes.

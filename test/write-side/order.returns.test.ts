@@ -139,6 +139,14 @@ describe('order returns: the refund arithmetic', () => {
       .then([requested('rc-2', 700, 1300, 400, 2)]);
   });
 
+  it('waits, refusing for now, while what was handed over is not captured yet (its capture job retrying): refund.capture_pending', () => {
+    const uncaptured = [...placedAndPaid, shipped(), delivered(),
+      authorized('r-1', [{ sku: 'SKU-B', quantity: 1, unitPrice: 500 }])];
+    given(uncaptured).when(refundFor('rc-1', [{ sku: 'SKU-B', quantity: 1, unitPrice: 500 }])).thenThrows(ConflictError, 'refund.capture_pending');
+    given([...uncaptured.slice(0, -1), captured(3700), uncaptured[uncaptured.length - 1]]).when(refundFor('rc-1', [{ sku: 'SKU-B', quantity: 1, unitPrice: 500 }]))
+      .then([requested('rc-1', 500, 500, 0, 1)]);
+  });
+
   it('requests a receipt\'s refund once', () => {
     given([...returnedAll, requested('rc-1', 2000, 2000, 0, 2)]).when(refundFor('rc-1', [{ sku: 'SKU-A', quantity: 2, unitPrice: 1000 }])).then([]);
   });

@@ -73,10 +73,14 @@ describe('return decider', () => {
   it('records a receipt\'s refund once, and a refusal only until it is paid', () => {
     const first = receivedEvent('rc-1', [{ sku: 'SKU-B', quantity: 1, condition: 'resellable', unitPrice: 500 }]);
     const pay = { type: 'RecordReturnRefund' as const, data: { returnId: 'r-1', receiptId: 'rc-1', amount: 500, refundId: 'ref-1' }, metadata: meta() };
-    const refuse = { type: 'RecordReturnRefundFailure' as const, data: { returnId: 'r-1', receiptId: 'rc-1', amount: 500, code: 'refund_refused', detail: 'no' }, metadata: meta() };
-    const failed: ReturnEvent = { type: 'RefundFailed', data: { returnId: 'r-1', orderId: 'o-1', at: NOW, receiptId: 'rc-1', amount: 500, code: 'refund_refused', detail: 'no' } };
+    const refuse = { type: 'RecordReturnRefundFailure' as const, data: { returnId: 'r-1', receiptId: 'rc-1', amount: 500, code: 'refund_refused', detail: 'no', attempt: 0 }, metadata: meta() };
+    const failed: ReturnEvent = { type: 'RefundFailed', data: { returnId: 'r-1', orderId: 'o-1', at: NOW, receiptId: 'rc-1', amount: 500, code: 'refund_refused', detail: 'no', attempt: 0 } };
     const paid: ReturnEvent = { type: 'ReturnRefunded', data: { returnId: 'r-1', orderId: 'o-1', at: NOW, receiptId: 'rc-1', amount: 500, refundId: 'ref-1' } };
     given([opened, first]).when(refuse).then([failed]);
+    // The same refusal recorded again is nothing; the retry refused too is a second one.
+    given([opened, first, failed]).when(refuse).then([]);
+    const again = { ...refuse, data: { ...refuse.data, attempt: 1 } };
+    given([opened, first, failed]).when(again).then([{ ...failed, data: { ...failed.data, attempt: 1 } } as ReturnEvent]);
     expect(status([opened, first, failed])).to.equal('partially_received');
     given([opened, first, failed]).when(pay).then([paid]);
     given([opened, first, failed, paid]).when(pay).then([]);

@@ -80,7 +80,7 @@ export function returnedUnits(r: ReturnsRecord): Map<string, number> {
 }
 
 /** What the return rules read: the order as placed, its progress, returns and ledger. */
-export interface Returning { order: PlacedOrder; progress: Progress; returns: ReturnsRecord; payment: PaymentLedger }
+export interface Returning { order: PlacedOrder; progress: Progress; returns: ReturnsRecord; payment: PaymentLedger; handovers: string[] }
 
 const DAY_MS = 86_400_000;
 
@@ -179,7 +179,14 @@ export function requestRefund(o: Returning, data: Extract<ReturnCommand, { type:
   const units = lines.reduce((n, l) => n + l.quantity, 0);
   const receivedBefore = o.returns.refunds.reduce((n, x) => n + x.units, 0);
   const shipping = refundShipping && receivedBefore + units >= ordered ? o.order.shippingPrice ?? 0 : 0;
-  const room = o.order.payment.method === 'card' ? o.payment.captured - o.payment.refunded - pendingRefunds(o.returns) : 0;
+  const card = o.order.payment.method === 'card';
+  const room = card ? o.payment.captured - o.payment.refunded - pendingRefunds(o.returns) : 0;
+  // What was handed over may not be captured yet (its capture job still retrying): refunding less
+  // now would settle the receipt short for good, so the refund waits for the capture.
+  const uncaptured = o.payment.captured === 0 || (o.payment.captured < o.payment.authorized && o.handovers.some((id) => !o.payment.capturedShipments.includes(id)));
+  if (card && value + shipping > room && uncaptured && !o.payment.voided) {
+    throw new ConflictError('refund.capture_pending', `Order ${orderId} has not recorded the capture of what it handed over yet: the refund of ${value + shipping} waits for it`);
+  }
   const amount = Math.max(0, Math.min(value + shipping, room));
   return [{ type: 'OrderRefundRequested', data: { orderId, refundKey, returnId, amount, value, shipping, units, at } }];
 }

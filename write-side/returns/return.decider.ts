@@ -21,7 +21,8 @@ export type ReturnCommand =
   | Command<'RecordReturnTracking', { returnId: string; update: TrackingUpdate }>
   | Command<'ReceiveReturn', { returnId: string; receiptId: string; locationId: string; lines: { sku: string; quantity: number; condition: ReturnCondition }[]; receivedBy: string }>
   | Command<'RecordReturnRefund', { returnId: string; receiptId: string; amount: number; refundId: string | null }>
-  | Command<'RecordReturnRefundFailure', { returnId: string; receiptId: string; amount: number; code: string; detail: string }>
+  /** `attempt`: how many refusals were recorded when the refused request was made. */
+  | Command<'RecordReturnRefundFailure', { returnId: string; receiptId: string; amount: number; code: string; detail: string; attempt: number }>
   | Command<'RecordExchangeOrder', { returnId: string; exchangeOrderId: string }>;
 
 type Decide<T extends ReturnCommand['type']> = (command: Extract<ReturnCommand, { type: T }>, state: Return) => ReturnEvent[];
@@ -120,11 +121,11 @@ const recordRefund: Decide<'RecordReturnRefund'> = (command, state) => {
 
 const recordRefundFailure: Decide<'RecordReturnRefundFailure'> = (command, state) => {
   const r = existing(state, command.data.returnId);
-  const { receiptId, amount, code, detail } = command.data;
+  const { receiptId, amount, code, detail, attempt } = command.data;
   if (!r.receipts.some((x) => x.receiptId === receiptId)) throw new ConflictError('return.receipt_not_found', `Return ${r.returnId} has no receipt ${receiptId}`);
   const known = r.refunds.find((f) => f.receiptId === receiptId);
-  if (known?.settled || (known?.failure?.code === code && known.failure.detail === detail)) return [];
-  return [{ type: 'RefundFailed', data: { ...ids(r, command.metadata.now), receiptId, amount, code, detail } }];
+  if (known?.settled || (known && attempt < known.failures)) return [];   // paid meanwhile, or this refusal is recorded
+  return [{ type: 'RefundFailed', data: { ...ids(r, command.metadata.now), receiptId, amount, code, detail, attempt } }];
 };
 
 const recordExchangeOrder: Decide<'RecordExchangeOrder'> = (command, state) => {

@@ -36,7 +36,8 @@ export type ReturnEvent =
   | DomainEvent<'ReturnReceived', Ids & { receiptId: string; locationId: string; lines: ReceivedLine[]; receivedBy: string }>
   /** The refund a receipt was owed, paid (`refundId`) or owed nothing (`amount` 0, no refund id). */
   | DomainEvent<'ReturnRefunded', Ids & { receiptId: string; amount: number; refundId: string | null }>
-  | DomainEvent<'RefundFailed', Ids & { receiptId: string; amount: number; code: string; detail: string }>
+  /** `attempt`: the gateway's refusals of this receipt's refund recorded before this one (absent: 0). */
+  | DomainEvent<'RefundFailed', Ids & { receiptId: string; amount: number; code: string; detail: string; attempt?: number }>
   | DomainEvent<'ReturnExchangeOrdered', Ids & { exchangeOrderId: string }>;
 
 export type ReturnEventType = ReturnEvent['type'];

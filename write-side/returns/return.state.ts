@@ -10,7 +10,11 @@ export type ReturnStatus = (typeof RETURN_STATUSES)[number];
 
 export interface Receipt { receiptId: string; locationId: string; lines: ReceivedLine[]; at: string }
 
-export interface ReceiptRefund { receiptId: string; amount: number; refundId: string | null; failure: { code: string; detail: string; at: string } | null; settled: boolean }
+export interface ReceiptRefund {
+  receiptId: string; amount: number; refundId: string | null; failure: { code: string; detail: string; at: string } | null; settled: boolean;
+  /** The gateway's refusals recorded for it. */
+  failures: number;
+}
 
 export interface OpenReturn {
   status: ReturnStatus;
@@ -100,13 +104,13 @@ export function evolve(state: Return, event: ReturnEvent): Return {
     case 'ReturnRefunded': {
       const { receiptId, amount, refundId } = event.data;
       const others = state.refunds.filter((f) => f.receiptId !== receiptId);
-      return withStatus({ ...state, refunds: [...others, { receiptId, amount, refundId, failure: null, settled: true }] });
+      return withStatus({ ...state, refunds: [...others, { receiptId, amount, refundId, failure: null, settled: true, failures: state.refunds.find((f) => f.receiptId === receiptId)?.failures ?? 0 }] });
     }
     case 'RefundFailed': {
       const { receiptId, amount, code, detail, at } = event.data;
       if (state.refunds.some((f) => f.receiptId === receiptId && f.settled)) return state;
       const others = state.refunds.filter((f) => f.receiptId !== receiptId);
-      return withStatus({ ...state, refunds: [...others, { receiptId, amount, refundId: null, failure: { code, detail, at }, settled: false }] });
+      return withStatus({ ...state, refunds: [...others, { receiptId, amount, refundId: null, failure: { code, detail, at }, settled: false, failures: (state.refunds.find((f) => f.receiptId === receiptId)?.failures ?? 0) + 1 }] });
     }
     case 'ReturnExchangeOrdered':
       return state.exchangeOrderId ? state : withStatus({ ...state, exchangeOrderId: event.data.exchangeOrderId });

@@ -1,3 +1,4 @@
+import { AppError, ConcurrencyError } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import type { WriteSide } from '../commands.js';
 import type { CommandMetadata } from '../decider.js';
@@ -7,7 +8,8 @@ import type { Recorded } from '../to-domain.js';
 import type { ReturnEvent } from './return.events.js';
 import type { OpenReturn } from './return.state.js';
 
-type Event = Recorded<OrderEvent | ReturnEvent>;
+/** The events the process reacts to. */
+type Event = Recorded<Extract<OrderEvent | ReturnEvent, { type: 'OrderReturnAuthorized' | 'ReturnOpened' | 'ReturnTracked' | 'ReturnReceived' }>>;
 
 /** When an exchange's replacement is ordered: as the return is asked for, once its parcel moves, or once it is received. */
 export type ExchangeShipsAt = 'request' | 'in_transit' | 'received';
@@ -19,8 +21,13 @@ export const EXCHANGE_SHIPS_AT: readonly ExchangeShipsAt[] = ['request', 'in_tra
  * receipt brings back goes onto the ledger of the location it arrived at, the damaged units into
  * quarantine; an exchange's replacement is ordered when `exchangeShipsAt` says. Every step is a
  * command that records nothing once its outcome holds, so a reaction run again does nothing twice.
+ * A step a rule refuses (an exchange whose pickup store no longer offers pickup, say) would be
+ * refused on every retry and halt the process for every order: it is recorded (`recordRefusal`)
+ * for operators to see and retry, as the fulfilment process's are, and the log goes on.
  */
-export function returnsProcess(deps: { write: WriteSide; log: Logger; exchangeShipsAt: ExchangeShipsAt; now?: () => Date }): ProcessManager {
+export function returnsProcess(deps: {
+  write: WriteSide; log: Logger; exchangeShipsAt: ExchangeShipsAt; recordRefusal(event: Recorded, reason: string): Promise<void>; now?: () => Date;
+}): ProcessManager & { step(event: Recorded): Promise<void> } {
   const name = 'returns';
   const { write } = deps;
   return {
@@ -28,12 +35,24 @@ export function returnsProcess(deps: { write: WriteSide; log: Logger; exchangeSh
     handles: ['OrderReturnAuthorized', 'ReturnOpened', 'ReturnTracked', 'ReturnReceived'] satisfies Event['type'][],
     keyOf: (e) => (e.data as { orderId: string }).orderId,
     async react(raw, context) {
-      const e = raw as Event;
-      const orderId = (e.data as { orderId: string }).orderId;
-      const metadata: CommandMetadata = {
-        now: (deps.now?.() ?? new Date()).toISOString(), correlationId: orderId, causationId: e.id, actor: { kind: 'system', id: name },
-      };
       context.signal.throwIfAborted();
+      try {
+        await reactTo(raw as Event);
+      } catch (err) {
+        if (!(err instanceof AppError) || err instanceof ConcurrencyError) throw err;
+        deps.log.error({ err, eventId: raw.id, type: raw.type, position: raw.position, orderId: (raw.data as { orderId?: string }).orderId }, 'returns step refused; left for an operator');
+        await deps.recordRefusal(raw, `${raw.type} refused: ${err.code}: ${err.message}`);
+      }
+    },
+    step: (e) => reactTo(e as Event),
+  };
+
+  async function reactTo(e: Event): Promise<void> {
+    const orderId = (e.data as { orderId: string }).orderId;
+    const metadata: CommandMetadata = {
+      now: (deps.now?.() ?? new Date()).toISOString(), correlationId: orderId, causationId: e.id, actor: { kind: 'system', id: name },
+    };
+    {
       switch (e.type) {
         case 'OrderReturnAuthorized':
           await write.openReturn(await write.loadOrder(orderId, { fresh: true }), e.data.returnId, metadata);
@@ -57,10 +76,13 @@ export function returnsProcess(deps: { write: WriteSide; log: Logger; exchangeSh
           await orderExchange(returnId, metadata);                    // received: the latest an exchange waits for
           return;
         }
-        default:
+        default: {
+          const unknown: never = e;
+          void unknown;
+        }
       }
-    },
-  };
+    }
+  }
 
   /**
    * Orders the replacement of an exchange, once: an order of the original's channel, customer,
