@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { OpenReturn } from '../write-side/returns/return.state.js';
+import { refundStatusOf, type OpenReturn } from '../write-side/returns/return.state.js';
 
 interface ReturnRow {
   return_id: string; order_id: string; status: string; placed_by: string; state: OpenReturn; created_position: string | number;
@@ -11,16 +11,15 @@ function returnView(row: ReturnRow, timeline?: { at: Date; type: string; details
   const r = row.state;
   const refunded = r.refunds.filter((f) => f.settled).reduce((sum, f) => sum + f.amount, 0);
   const failed = r.refunds.find((f) => !f.settled && f.failure);
-  const owedFor = r.receipts.filter((x) => !r.refunds.some((f) => f.receiptId === x.receiptId && f.settled));
+  const refundStatus = refundStatusOf(r);
   return {
     returnId: r.returnId, orderId: r.orderId, status: r.status, resolution: r.resolution, lines: r.lines,
     ...(r.exchangeLines ? { exchangeLines: r.exchangeLines } : {}),
     label: r.label ? { carrierId: r.label.carrierId, trackingNumber: r.label.trackingNumber, labelUrl: r.label.labelUrl, service: r.label.service, locationId: r.label.locationId } : null,
     tracking: r.tracking,
     received: r.receipts.flatMap((x) => x.lines.map((l) => ({ receiptId: x.receiptId, sku: l.sku, quantity: l.quantity, condition: l.condition, locationId: x.locationId, at: x.at }))),
-    refund: r.receipts.length === 0 ? null : {
-      amount: refunded, currency: r.currency,
-      status: failed ? 'failed' : owedFor.length > 0 ? 'pending' : 'refunded',
+    refund: refundStatus === null ? null : {
+      amount: refunded, currency: r.currency, status: refundStatus,
       ...(failed?.failure ? { failure: failed.failure } : {}),
       receipts: r.refunds.map((f) => ({ receiptId: f.receiptId, amount: f.amount, refundId: f.refundId, status: f.settled ? 'refunded' : 'failed', failure: f.failure })),
     },

@@ -73,6 +73,13 @@ export function returnStatusOf(r: Omit<OpenReturn, 'status'>): ReturnStatus {
   return 'requested';
 }
 
+/** Where the return's refunds stand, the one rule for it: none before a receipt; failed while the gateway's last answer to one is a refusal; pending while one is owed; else refunded. */
+export function refundStatusOf(r: Pick<OpenReturn, 'receipts' | 'refunds'>): 'failed' | 'pending' | 'refunded' | null {
+  if (r.receipts.length === 0) return null;
+  if (r.refunds.some((f) => !f.settled && f.failure)) return 'failed';
+  return r.receipts.every((x) => r.refunds.some((f) => f.receiptId === x.receiptId && f.settled)) ? 'refunded' : 'pending';
+}
+
 function withStatus(r: Omit<OpenReturn, 'status'>): OpenReturn {
   return { ...r, status: returnStatusOf(r) };
 }

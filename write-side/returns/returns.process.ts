@@ -52,34 +52,32 @@ export function returnsProcess(deps: {
     const metadata: CommandMetadata = {
       now: (deps.now?.() ?? new Date()).toISOString(), correlationId: orderId, causationId: e.id, actor: { kind: 'system', id: name },
     };
-    {
-      switch (e.type) {
-        case 'OrderReturnAuthorized':
-          await write.openReturn(await write.loadOrder(orderId, { fresh: true }), e.data.returnId, metadata);
-          return;
-        case 'ReturnOpened':
-          if (deps.exchangeShipsAt === 'request') await orderExchange(e.data.returnId, metadata);
-          return;
-        case 'ReturnTracked':
-          if (deps.exchangeShipsAt === 'in_transit' && e.data.moved && e.data.status !== 'label_created') await orderExchange(e.data.returnId, metadata);
-          return;
-        case 'ReturnReceived': {
-          const { returnId, receiptId, locationId, lines } = e.data;
-          const bySku = new Map<string, { quantity: number; damaged: number }>();
-          for (const l of lines) {
-            const at = bySku.get(l.sku) ?? { quantity: 0, damaged: 0 };
-            bySku.set(l.sku, { quantity: at.quantity + l.quantity, damaged: at.damaged + (l.condition === 'damaged' ? l.quantity : 0) });
-          }
-          for (const [sku, { quantity, damaged }] of bySku) {
-            await write.onLedger({ type: 'ReceiveReturnedStock', data: { sku, locationId, quantity, damaged, receiptId, returnId }, metadata });
-          }
-          await orderExchange(returnId, metadata);                    // received: the latest an exchange waits for
-          return;
+    switch (e.type) {
+      case 'OrderReturnAuthorized':
+        await write.openReturn(await write.loadOrder(orderId, { fresh: true }), e.data.returnId, metadata);
+        return;
+      case 'ReturnOpened':
+        if (deps.exchangeShipsAt === 'request') await orderExchange(e.data.returnId, metadata);
+        return;
+      case 'ReturnTracked':
+        if (deps.exchangeShipsAt === 'in_transit' && e.data.moved && e.data.status !== 'label_created') await orderExchange(e.data.returnId, metadata);
+        return;
+      case 'ReturnReceived': {
+        const { returnId, receiptId, locationId, lines } = e.data;
+        const bySku = new Map<string, { quantity: number; damaged: number }>();
+        for (const l of lines) {
+          const at = bySku.get(l.sku) ?? { quantity: 0, damaged: 0 };
+          bySku.set(l.sku, { quantity: at.quantity + l.quantity, damaged: at.damaged + (l.condition === 'damaged' ? l.quantity : 0) });
         }
-        default: {
-          const unknown: never = e;
-          void unknown;
+        for (const [sku, { quantity, damaged }] of bySku) {
+          await write.onLedger({ type: 'ReceiveReturnedStock', data: { sku, locationId, quantity, damaged, receiptId, returnId }, metadata });
         }
+        await orderExchange(returnId, metadata);                    // received: the latest an exchange waits for
+        return;
+      }
+      default: {
+        const unknown: never = e;
+        void unknown;
       }
     }
   }
