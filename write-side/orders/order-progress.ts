@@ -225,3 +225,20 @@ export function unitsBySku(lines: SkuQuantity[]): SkuQuantity[] {
   for (const l of lines) m.set(l.sku, (m.get(l.sku) ?? 0) + l.quantity);
   return [...m].map(([sku, quantity]) => ({ sku, quantity }));
 }
+
+/**
+ * Units [from, from + quantity) of one SKU laid along its lines, first line first: how many of
+ * them each line holds (lines holding none are left out). How units are priced when a SKU was
+ * sold on several lines: the first units at the first line's price.
+ */
+export function unitsAlong<L extends { quantity: number }>(lines: readonly L[], from: number, quantity: number): { line: L; quantity: number }[] {
+  const out: { line: L; quantity: number }[] = [];
+  let start = 0;
+  for (const line of lines) {
+    const end = start + line.quantity;
+    const n = Math.max(0, Math.min(from + quantity, end) - Math.max(from, start));
+    if (n > 0) out.push({ line, quantity: n });
+    start = end;
+  }
+  return out;
+}

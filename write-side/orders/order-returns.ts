@@ -1,7 +1,7 @@
 import { ConflictError, ValidationError } from '../../platform/errors.js';
 import type { Command } from '../decider.js';
 import type { OrderEvent, OrderLine, PlacedOrder, ReturnLine, ReturnResolution, SkuQuantity } from './order.events.js';
-import { unitsBySku, type Progress } from './order-progress.js';
+import { unitsAlong, unitsBySku, type Progress } from './order-progress.js';
 import type { PaymentLedger } from './payment-ledger.js';
 
 // What an order knows of its returns: which units customers have asked to send back (the return
@@ -149,16 +149,10 @@ export function authorizeReturn(o: Returning, data: Extract<ReturnCommand, { typ
 /** Units [from, from + quantity) of one SKU along its order lines, as return lines at each line's price. */
 function priced(ordered: OrderLine[], from: number, quantity: number, reason: string): ReturnLine[] {
   const out: ReturnLine[] = [];
-  let start = 0;
-  for (const line of ordered) {
-    const end = start + line.quantity;
-    const n = Math.max(0, Math.min(from + quantity, end) - Math.max(from, start));
-    if (n > 0) {
-      const same = out.find((x) => x.unitPrice === line.unitPrice);
-      if (same) same.quantity += n;
-      else out.push({ sku: line.sku, quantity: n, unitPrice: line.unitPrice, reason });
-    }
-    start = end;
+  for (const { line, quantity: n } of unitsAlong(ordered, from, quantity)) {
+    const same = out.find((x) => x.unitPrice === line.unitPrice);
+    if (same) same.quantity += n;
+    else out.push({ sku: line.sku, quantity: n, unitPrice: line.unitPrice, reason });
   }
   return out;
 }

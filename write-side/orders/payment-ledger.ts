@@ -1,7 +1,7 @@
 import type { Command } from '../decider.js';
 import { ConflictError } from '../../platform/errors.js';
 import type { OrderEvent, Payment, PlacedOrder, SkuQuantity } from './order.events.js';
-import { handedOverBy, handedOverUnits, unitsBySku, type Progress } from './order-progress.js';
+import { handedOverBy, handedOverUnits, unitsAlong, unitsBySku, type Progress } from './order-progress.js';
 
 // The order's payment: what the gateway has answered, folded into a ledger, and the rules for
 // recording each answer. What an answer means for the order (a release, a rejection) is the
@@ -175,12 +175,5 @@ function sharesOf(ordered: PlacedOrder['lines'], handovers: SkuQuantity[][]): nu
 
 /** The value of units [from, to) of one SKU along its order lines; units beyond them are worth nothing. */
 function valueOfUnits(lines: PlacedOrder['lines'], from: number, to: number): number {
-  let value = 0;
-  let start = 0;
-  for (const line of lines) {
-    const end = start + line.quantity;
-    value += Math.max(0, Math.min(to, end) - Math.max(from, start)) * line.unitPrice;
-    start = end;
-  }
-  return value;
+  return unitsAlong(lines, from, to - from).reduce((value, { line, quantity }) => value + quantity * line.unitPrice, 0);
 }

@@ -4,6 +4,7 @@ import { validUpdate } from '../fulfilments/fulfilment.rules.js';
 import { knownUpdate } from '../fulfilments/fulfilment.state.js';
 import type { ShipmentLabel, TrackingUpdate } from '../fulfilments/fulfilment.events.js';
 import type { SkuQuantity } from '../orders/order.events.js';
+import { unitsAlong } from '../orders/order-progress.js';
 import type { ReceivedLine, ReturnCarrierDecision, ReturnCondition, ReturnEvent, ReturnLine, ReturnOrigin, ReturnResolution } from './return.events.js';
 import { evolve, initialState, receivedUnits, returnMovesOn, unitsOf, type OpenReturn, type Return } from './return.state.js';
 
@@ -100,15 +101,7 @@ const receiveReturn: Decide<'ReceiveReturn'> = (command, state) => {
 };
 
 function pricedUnits(lines: ReturnLine[], from: number, quantity: number, condition: ReturnCondition): ReceivedLine[] {
-  const out: ReceivedLine[] = [];
-  let start = 0;
-  for (const line of lines) {
-    const end = start + line.quantity;
-    const n = Math.max(0, Math.min(from + quantity, end) - Math.max(from, start));
-    if (n > 0) out.push({ sku: line.sku, quantity: n, condition, unitPrice: line.unitPrice });
-    start = end;
-  }
-  return out;
+  return unitsAlong(lines, from, quantity).map(({ line, quantity: n }) => ({ sku: line.sku, quantity: n, condition, unitPrice: line.unitPrice }));
 }
 
 const recordRefund: Decide<'RecordReturnRefund'> = (command, state) => {
