@@ -311,6 +311,13 @@ describe('faults', function () {
       for (const [at, packedBefore] of [[150, 20], [400, 60]]) {
         await eventually(async () => (acknowledged.length >= at && packed.size >= packedBefore ? true : undefined), 60_000, 20);
         awaitingLabels.push((await api.call('GET', '/fulfilments?status=packed&limit=200', { key: KEYS.operator })).body.fulfilments.length);
+        // Crash while a label the carrier has made is on its way back to a job that has not recorded it
+        // (the moment a crash could buy twice), when one is seen within a few seconds.
+        await eventually(async () => {
+          const { rows: [{ n }] } = await db.raw(`SELECT count(*)::int AS n FROM sandbox_carrier_labels l
+            WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.stream_id = 'fulfilment-' || l.reference AND e.type = 'FulfilmentLabelled')`);
+          return n > 0 ? true : undefined;
+        }, 5000, 5).catch(() => undefined);
         await pgServer.crash();
         const refusedBefore = answers.get('503') ?? 0;
         await eventually(async () => ((answers.get('503') ?? 0) > refusedBefore ? true : undefined), 10_000, 20)
